@@ -6338,6 +6338,124 @@ export const CancelTurnResponse: MessageFns<CancelTurnResponse> = {
  * machine: user message → streamed model call → tool calls → assistant
  * message, each step checkpointed through the memory service.
  */
+export type AgentServiceDefinition = typeof AgentServiceDefinition;
+export const AgentServiceDefinition = {
+  name: "AgentService",
+  fullName: "elixirchain.agent.v1.AgentService",
+  methods: {
+    createAgent: {
+      name: "CreateAgent",
+      requestType: CreateAgentRequest as typeof CreateAgentRequest,
+      requestStream: false,
+      responseType: CreateAgentResponse as typeof CreateAgentResponse,
+      responseStream: false,
+      options: {},
+    },
+    getAgent: {
+      name: "GetAgent",
+      requestType: GetAgentRequest as typeof GetAgentRequest,
+      requestStream: false,
+      responseType: GetAgentResponse as typeof GetAgentResponse,
+      responseStream: false,
+      options: {},
+    },
+    listAgents: {
+      name: "ListAgents",
+      requestType: ListAgentsRequest as typeof ListAgentsRequest,
+      requestStream: false,
+      responseType: ListAgentsResponse as typeof ListAgentsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Bumps the version; a running turn keeps its version, the next takes the new one. */
+    updateAgent: {
+      name: "UpdateAgent",
+      requestType: UpdateAgentRequest as typeof UpdateAgentRequest,
+      requestStream: false,
+      responseType: UpdateAgentResponse as typeof UpdateAgentResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteAgent: {
+      name: "DeleteAgent",
+      requestType: DeleteAgentRequest as typeof DeleteAgentRequest,
+      requestStream: false,
+      responseType: DeleteAgentResponse as typeof DeleteAgentResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Sends a user message and streams the turn it starts (or joins the queue,
+     * per on_busy). Events carry the thread's sequence numbers.
+     */
+    sendMessage: {
+      name: "SendMessage",
+      requestType: SendMessageRequest as typeof SendMessageRequest,
+      requestStream: false,
+      responseType: SendMessageResponse as typeof SendMessageResponse,
+      responseStream: true,
+      options: {},
+    },
+    /**
+     * Re-attaches to a thread's events after after_sequence: replays what was
+     * missed, then follows the running turn.
+     */
+    watchThread: {
+      name: "WatchThread",
+      requestType: WatchThreadRequest as typeof WatchThreadRequest,
+      requestStream: false,
+      responseType: WatchThreadResponse as typeof WatchThreadResponse,
+      responseStream: true,
+      options: {},
+    },
+    listMessages: {
+      name: "ListMessages",
+      requestType: ListMessagesRequest as typeof ListMessagesRequest,
+      requestStream: false,
+      responseType: ListMessagesResponse as typeof ListMessagesResponse,
+      responseStream: false,
+      options: {},
+    },
+    getThread: {
+      name: "GetThread",
+      requestType: GetThreadRequest as typeof GetThreadRequest,
+      requestStream: false,
+      responseType: GetThreadResponse as typeof GetThreadResponse,
+      responseStream: false,
+      options: {},
+    },
+    listThreads: {
+      name: "ListThreads",
+      requestType: ListThreadsRequest as typeof ListThreadsRequest,
+      requestStream: false,
+      responseType: ListThreadsResponse as typeof ListThreadsResponse,
+      responseStream: false,
+      options: {},
+    },
+    resolveApproval: {
+      name: "ResolveApproval",
+      requestType: ResolveApprovalRequest as typeof ResolveApprovalRequest,
+      requestStream: false,
+      responseType: ResolveApprovalResponse as typeof ResolveApprovalResponse,
+      responseStream: false,
+      options: {},
+    },
+    cancelTurn: {
+      name: "CancelTurn",
+      requestType: CancelTurnRequest as typeof CancelTurnRequest,
+      requestStream: false,
+      responseType: CancelTurnResponse as typeof CancelTurnResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/**
+ * AgentService hosts agents as supervised actors. A turn is a durable state
+ * machine: user message → streamed model call → tool calls → assistant
+ * message, each step checkpointed through the memory service.
+ */
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
   createAgent: {

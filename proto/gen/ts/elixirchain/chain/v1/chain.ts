@@ -5985,6 +5985,119 @@ export const ResumeRunResponse: MessageFns<ResumeRunResponse> = {
  * ChainService keeps versioned chain definitions and runs them durably: each
  * step's result is checkpointed through memory before the next step starts.
  */
+export type ChainServiceDefinition = typeof ChainServiceDefinition;
+export const ChainServiceDefinition = {
+  name: "ChainService",
+  fullName: "elixirchain.chain.v1.ChainService",
+  methods: {
+    createChain: {
+      name: "CreateChain",
+      requestType: CreateChainRequest as typeof CreateChainRequest,
+      requestStream: false,
+      responseType: CreateChainResponse as typeof CreateChainResponse,
+      responseStream: false,
+      options: {},
+    },
+    getChain: {
+      name: "GetChain",
+      requestType: GetChainRequest as typeof GetChainRequest,
+      requestStream: false,
+      responseType: GetChainResponse as typeof GetChainResponse,
+      responseStream: false,
+      options: {},
+    },
+    listChains: {
+      name: "ListChains",
+      requestType: ListChainsRequest as typeof ListChainsRequest,
+      requestStream: false,
+      responseType: ListChainsResponse as typeof ListChainsResponse,
+      responseStream: false,
+      options: {},
+    },
+    updateChain: {
+      name: "UpdateChain",
+      requestType: UpdateChainRequest as typeof UpdateChainRequest,
+      requestStream: false,
+      responseType: UpdateChainResponse as typeof UpdateChainResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteChain: {
+      name: "DeleteChain",
+      requestType: DeleteChainRequest as typeof DeleteChainRequest,
+      requestStream: false,
+      responseType: DeleteChainResponse as typeof DeleteChainResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Starts a run and returns at once (idempotent by request_id). */
+    startRun: {
+      name: "StartRun",
+      requestType: StartRunRequest as typeof StartRunRequest,
+      requestStream: false,
+      responseType: StartRunResponse as typeof StartRunResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Starts a run and streams its events until it ends. */
+    runChain: {
+      name: "RunChain",
+      requestType: RunChainRequest as typeof RunChainRequest,
+      requestStream: false,
+      responseType: RunChainResponse as typeof RunChainResponse,
+      responseStream: true,
+      options: {},
+    },
+    /** Re-attaches to a run's events after after_sequence. */
+    watchRun: {
+      name: "WatchRun",
+      requestType: WatchRunRequest as typeof WatchRunRequest,
+      requestStream: false,
+      responseType: WatchRunResponse as typeof WatchRunResponse,
+      responseStream: true,
+      options: {},
+    },
+    getRun: {
+      name: "GetRun",
+      requestType: GetRunRequest as typeof GetRunRequest,
+      requestStream: false,
+      responseType: GetRunResponse as typeof GetRunResponse,
+      responseStream: false,
+      options: {},
+    },
+    listRuns: {
+      name: "ListRuns",
+      requestType: ListRunsRequest as typeof ListRunsRequest,
+      requestStream: false,
+      responseType: ListRunsResponse as typeof ListRunsResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Cancels the run's running steps, including the agent turns and tool calls they started. */
+    cancelRun: {
+      name: "CancelRun",
+      requestType: CancelRunRequest as typeof CancelRunRequest,
+      requestStream: false,
+      responseType: CancelRunResponse as typeof CancelRunResponse,
+      responseStream: false,
+      options: {},
+    },
+    /** Resumes a failed run from its failed step, or a paused run. */
+    resumeRun: {
+      name: "ResumeRun",
+      requestType: ResumeRunRequest as typeof ResumeRunRequest,
+      requestStream: false,
+      responseType: ResumeRunResponse as typeof ResumeRunResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/**
+ * ChainService keeps versioned chain definitions and runs them durably: each
+ * step's result is checkpointed through memory before the next step starts.
+ */
 export type ChainServiceService = typeof ChainServiceService;
 export const ChainServiceService = {
   createChain: {

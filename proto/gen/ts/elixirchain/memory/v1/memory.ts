@@ -5700,6 +5700,170 @@ export const BatchWriteResponse: MessageFns<BatchWriteResponse> = {
  * semantic memories and versioned key/value state. The other services keep
  * their registries, definitions and checkpoints here.
  */
+export type MemoryServiceDefinition = typeof MemoryServiceDefinition;
+export const MemoryServiceDefinition = {
+  name: "MemoryService",
+  fullName: "elixirchain.memory.v1.MemoryService",
+  methods: {
+    /**
+     * Appends messages to a thread (creating it on first append). With
+     * expected_version set, the append is a compare-and-set: a stale version
+     * fails with ABORTED and the current version in the ErrorInfo metadata.
+     */
+    appendMessages: {
+      name: "AppendMessages",
+      requestType: AppendMessagesRequest as typeof AppendMessagesRequest,
+      requestStream: false,
+      responseType: AppendMessagesResponse as typeof AppendMessagesResponse,
+      responseStream: false,
+      options: {},
+    },
+    listMessages: {
+      name: "ListMessages",
+      requestType: ListMessagesRequest as typeof ListMessagesRequest,
+      requestStream: false,
+      responseType: ListMessagesResponse as typeof ListMessagesResponse,
+      responseStream: false,
+      options: {},
+    },
+    getThread: {
+      name: "GetThread",
+      requestType: GetThreadRequest as typeof GetThreadRequest,
+      requestStream: false,
+      responseType: GetThreadResponse as typeof GetThreadResponse,
+      responseStream: false,
+      options: {},
+    },
+    listThreads: {
+      name: "ListThreads",
+      requestType: ListThreadsRequest as typeof ListThreadsRequest,
+      requestStream: false,
+      responseType: ListThreadsResponse as typeof ListThreadsResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteThread: {
+      name: "DeleteThread",
+      requestType: DeleteThreadRequest as typeof DeleteThreadRequest,
+      requestStream: false,
+      responseType: DeleteThreadResponse as typeof DeleteThreadResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Inserts or replaces memories; text without a vector is embedded with the
+     * namespace's embedder.
+     */
+    upsertMemories: {
+      name: "UpsertMemories",
+      requestType: UpsertMemoriesRequest as typeof UpsertMemoriesRequest,
+      requestStream: false,
+      responseType: UpsertMemoriesResponse as typeof UpsertMemoriesResponse,
+      responseStream: false,
+      options: {},
+    },
+    searchMemories: {
+      name: "SearchMemories",
+      requestType: SearchMemoriesRequest as typeof SearchMemoriesRequest,
+      requestStream: false,
+      responseType: SearchMemoriesResponse as typeof SearchMemoriesResponse,
+      responseStream: false,
+      options: {},
+    },
+    getMemory: {
+      name: "GetMemory",
+      requestType: GetMemoryRequest as typeof GetMemoryRequest,
+      requestStream: false,
+      responseType: GetMemoryResponse as typeof GetMemoryResponse,
+      responseStream: false,
+      options: {},
+    },
+    listMemories: {
+      name: "ListMemories",
+      requestType: ListMemoriesRequest as typeof ListMemoriesRequest,
+      requestStream: false,
+      responseType: ListMemoriesResponse as typeof ListMemoriesResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteMemory: {
+      name: "DeleteMemory",
+      requestType: DeleteMemoryRequest as typeof DeleteMemoryRequest,
+      requestStream: false,
+      responseType: DeleteMemoryResponse as typeof DeleteMemoryResponse,
+      responseStream: false,
+      options: {},
+    },
+    listNamespaces: {
+      name: "ListNamespaces",
+      requestType: ListNamespacesRequest as typeof ListNamespacesRequest,
+      requestStream: false,
+      responseType: ListNamespacesResponse as typeof ListNamespacesResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteNamespace: {
+      name: "DeleteNamespace",
+      requestType: DeleteNamespaceRequest as typeof DeleteNamespaceRequest,
+      requestStream: false,
+      responseType: DeleteNamespaceResponse as typeof DeleteNamespaceResponse,
+      responseStream: false,
+      options: {},
+    },
+    putState: {
+      name: "PutState",
+      requestType: PutStateRequest as typeof PutStateRequest,
+      requestStream: false,
+      responseType: PutStateResponse as typeof PutStateResponse,
+      responseStream: false,
+      options: {},
+    },
+    getState: {
+      name: "GetState",
+      requestType: GetStateRequest as typeof GetStateRequest,
+      requestStream: false,
+      responseType: GetStateResponse as typeof GetStateResponse,
+      responseStream: false,
+      options: {},
+    },
+    listState: {
+      name: "ListState",
+      requestType: ListStateRequest as typeof ListStateRequest,
+      requestStream: false,
+      responseType: ListStateResponse as typeof ListStateResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteState: {
+      name: "DeleteState",
+      requestType: DeleteStateRequest as typeof DeleteStateRequest,
+      requestStream: false,
+      responseType: DeleteStateResponse as typeof DeleteStateResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Several writes in one durable transaction: the group commit that lets a
+     * turn step (or many concurrent turns) cost one round trip. With atomic
+     * set, all succeed or none; otherwise each write stands alone and its
+     * outcome is reported in results.
+     */
+    batchWrite: {
+      name: "BatchWrite",
+      requestType: BatchWriteRequest as typeof BatchWriteRequest,
+      requestStream: false,
+      responseType: BatchWriteResponse as typeof BatchWriteResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/**
+ * MemoryService owns every durable byte of the mesh: conversation threads,
+ * semantic memories and versioned key/value state. The other services keep
+ * their registries, definitions and checkpoints here.
+ */
 export type MemoryServiceService = typeof MemoryServiceService;
 export const MemoryServiceService = {
   /**

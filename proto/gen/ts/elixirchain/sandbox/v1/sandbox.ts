@@ -3575,6 +3575,93 @@ export const ListGrantsResponse: MessageFns<ListGrantsResponse> = {
  * them in isolated-vm isolates with their declared limits and granted
  * permissions.
  */
+export type ToolSandboxServiceDefinition = typeof ToolSandboxServiceDefinition;
+export const ToolSandboxServiceDefinition = {
+  name: "ToolSandboxService",
+  fullName: "elixirchain.sandbox.v1.ToolSandboxService",
+  methods: {
+    /**
+     * Registers one version of a tool. A version asking for permissions beyond
+     * the tool's grant is stored but stays PENDING_GRANT until GrantTool.
+     */
+    registerTool: {
+      name: "RegisterTool",
+      requestType: RegisterToolRequest as typeof RegisterToolRequest,
+      requestStream: false,
+      responseType: RegisterToolResponse as typeof RegisterToolResponse,
+      responseStream: false,
+      options: {},
+    },
+    getTool: {
+      name: "GetTool",
+      requestType: GetToolRequest as typeof GetToolRequest,
+      requestStream: false,
+      responseType: GetToolResponse as typeof GetToolResponse,
+      responseStream: false,
+      options: {},
+    },
+    listTools: {
+      name: "ListTools",
+      requestType: ListToolsRequest as typeof ListToolsRequest,
+      requestStream: false,
+      responseType: ListToolsResponse as typeof ListToolsResponse,
+      responseStream: false,
+      options: {},
+    },
+    deleteTool: {
+      name: "DeleteTool",
+      requestType: DeleteToolRequest as typeof DeleteToolRequest,
+      requestStream: false,
+      responseType: DeleteToolResponse as typeof DeleteToolResponse,
+      responseStream: false,
+      options: {},
+    },
+    /**
+     * Runs a tool, streaming progress, logs and partial output, then the result.
+     * A call that fails ends with the gRPC status of the failure, after an
+     * error event carrying the same status.
+     */
+    invokeTool: {
+      name: "InvokeTool",
+      requestType: InvokeToolRequest as typeof InvokeToolRequest,
+      requestStream: false,
+      responseType: InvokeToolResponse as typeof InvokeToolResponse,
+      responseStream: true,
+      options: {},
+    },
+    /** The operator's grant of permissions to a tool (all its versions). */
+    grantTool: {
+      name: "GrantTool",
+      requestType: GrantToolRequest as typeof GrantToolRequest,
+      requestStream: false,
+      responseType: GrantToolResponse as typeof GrantToolResponse,
+      responseStream: false,
+      options: {},
+    },
+    revokeGrant: {
+      name: "RevokeGrant",
+      requestType: RevokeGrantRequest as typeof RevokeGrantRequest,
+      requestStream: false,
+      responseType: RevokeGrantResponse as typeof RevokeGrantResponse,
+      responseStream: false,
+      options: {},
+    },
+    listGrants: {
+      name: "ListGrants",
+      requestType: ListGrantsRequest as typeof ListGrantsRequest,
+      requestStream: false,
+      responseType: ListGrantsResponse as typeof ListGrantsResponse,
+      responseStream: false,
+      options: {},
+    },
+  },
+} as const;
+
+/**
+ * ToolSandboxService keeps a registry of versioned tool bundles and runs
+ * them in isolated-vm isolates with their declared limits and granted
+ * permissions.
+ */
 export type ToolSandboxServiceService = typeof ToolSandboxServiceService;
 export const ToolSandboxServiceService = {
   /**
