@@ -1,0 +1,171 @@
+// The semantics of proto MetadataFilter, shared by every backend: validation
+// (so all backends reject the same filters) and a reference evaluator (the
+// contract suite checks backends against it; backends without a query
+// language can use it directly).
+//
+// Semantics:
+// - field is a dotted path of segments [A-Za-z0-9_-]+; a path through a
+//   non-object, or to a key that is not there, is "missing".
+// - eq/ne/in compare scalars (string, number, boolean, null) by JSON type and
+//   value; 1 never equals true or "1". ne also matches a missing field.
+// - range bounds are all numbers or all strings; only fields of that type
+//   match; strings compare by UTF-8 byte order.
+// - exists: true matches a present field (even null), false a missing one.
+// - all: every condition holds; any: at least one sub-filter holds (if given).
+import type { FieldCondition, MetadataFilter } from '@elixirchain/proto/memory';
+import { invalidArgument, StoreErrorReason } from './store-errors.js';
+
+export const MAX_FILTER_DEPTH = 8;
+export const MAX_FILTER_CONDITIONS = 64;
+export const MAX_IN_VALUES = 256;
+const SEGMENT = /^[A-Za-z0-9_-]{1,128}$/;
+
+export type Scalar = string | number | boolean | null;
+
+export function isScalar(value: unknown): value is Scalar {
+  return (
+    value === null ||
+    typeof value === 'string' ||
+    typeof value === 'boolean' ||
+    (typeof value === 'number' && Number.isFinite(value))
+  );
+}
+
+/** Splits and validates a dotted field path. */
+export function fieldPath(field: string, where: string): string[] {
+  const segments = field.split('.');
+  if (field === '' || segments.length > 16 || !segments.every((s) => SEGMENT.test(s))) {
+    throw invalidArgument(
+      where,
+      `field path "${field.slice(0, 200)}" must be dot-separated segments of [A-Za-z0-9_-]`,
+      StoreErrorReason.INVALID_FILTER,
+    );
+  }
+  return segments;
+}
+
+/** Throws INVALID_ARGUMENT (INVALID_FILTER) naming the offending field of the filter. */
+export function validateMetadataFilter(filter: MetadataFilter | undefined, where = 'filter'): void {
+  let conditions = 0;
+  const visit = (f: MetadataFilter, path: string, depth: number): void => {
+    if (depth > MAX_FILTER_DEPTH) {
+      throw invalidArgument(path, `filters nest at most ${MAX_FILTER_DEPTH} deep`, StoreErrorReason.INVALID_FILTER);
+    }
+    (f.all ?? []).forEach((c, i) => {
+      conditions += 1;
+      if (conditions > MAX_FILTER_CONDITIONS) {
+        throw invalidArgument(path, `at most ${MAX_FILTER_CONDITIONS} conditions`, StoreErrorReason.INVALID_FILTER);
+      }
+      validateCondition(c, `${path}.all[${i}]`);
+    });
+    (f.any ?? []).forEach((sub, i) => visit(sub, `${path}.any[${i}]`, depth + 1));
+  };
+  if (filter) visit(filter, where, 1);
+}
+
+function validateCondition(c: FieldCondition, where: string): void {
+  fieldPath(c.field, `${where}.field`);
+  const cond = c.condition;
+  const bad = (what: string, description: string) =>
+    invalidArgument(`${where}.${what}`, description, StoreErrorReason.INVALID_FILTER);
+  if (!cond) throw bad('condition', 'one of eq, ne, in, range, exists is required');
+  switch (cond.$case) {
+    case 'eq':
+      if (!isScalar(cond.eq ?? null)) throw bad('eq', 'must be a string, number, boolean or null');
+      return;
+    case 'ne':
+      if (!isScalar(cond.ne ?? null)) throw bad('ne', 'must be a string, number, boolean or null');
+      return;
+    case 'in': {
+      const values = cond.in ?? [];
+      if (values.length > MAX_IN_VALUES) throw bad('in', `at most ${MAX_IN_VALUES} values`);
+      values.forEach((v, i) => {
+        if (!isScalar(v ?? null)) throw bad(`in[${i}]`, 'must be a string, number, boolean or null');
+      });
+      return;
+    }
+    case 'range': {
+      const bounds = rangeBounds(cond.range);
+      if (bounds.length === 0) throw bad('range', 'needs at least one of gt, gte, lt, lte');
+      const kinds = new Set(bounds.map(([, v]) => typeof v));
+      if (kinds.size !== 1 || !(kinds.has('number') || kinds.has('string'))) {
+        throw bad('range', 'bounds must all be numbers or all be strings');
+      }
+      for (const [, v] of bounds) if (typeof v === 'number' && !Number.isFinite(v)) throw bad('range', 'bounds must be finite');
+      return;
+    }
+    case 'exists':
+      return;
+  }
+}
+
+export type RangeOp = 'gt' | 'gte' | 'lt' | 'lte';
+
+export function rangeBounds(range: { gt?: unknown; gte?: unknown; lt?: unknown; lte?: unknown }): Array<[RangeOp, number | string]> {
+  const out: Array<[RangeOp, number | string]> = [];
+  for (const op of ['gt', 'gte', 'lt', 'lte'] as const) {
+    const v = range[op];
+    if (v !== undefined && v !== null) out.push([op, v as number | string]);
+  }
+  return out;
+}
+
+const MISSING = Symbol('missing');
+
+function resolve(metadata: unknown, segments: string[]): unknown {
+  let current: unknown = metadata;
+  for (const s of segments) {
+    if (current === null || typeof current !== 'object' || Array.isArray(current)) return MISSING;
+    if (!Object.prototype.hasOwnProperty.call(current, s)) return MISSING;
+    current = (current as Record<string, unknown>)[s];
+  }
+  return current === undefined ? MISSING : current;
+}
+
+function scalarEquals(a: unknown, b: Scalar): boolean {
+  if (a === null || b === null) return a === b;
+  return typeof a === typeof b && a === b;
+}
+
+function compare(a: number | string, b: number | string): number {
+  if (typeof a === 'number' && typeof b === 'number') return a - b;
+  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+}
+
+/** Reference evaluation of a (validated) filter against one memory's metadata. */
+export function matchesMetadataFilter(metadata: Record<string, unknown> | undefined, filter: MetadataFilter | undefined): boolean {
+  if (!filter) return true;
+  const meta = metadata ?? {};
+  for (const c of filter.all ?? []) {
+    if (!matchesCondition(meta, c)) return false;
+  }
+  const any = filter.any ?? [];
+  if (any.length > 0 && !any.some((sub) => matchesMetadataFilter(meta, sub))) return false;
+  return true;
+}
+
+function matchesCondition(meta: Record<string, unknown>, c: FieldCondition): boolean {
+  const value = resolve(meta, c.field.split('.'));
+  const cond = c.condition;
+  if (!cond) return false;
+  switch (cond.$case) {
+    case 'eq':
+      return value !== MISSING && scalarEquals(value, (cond.eq ?? null) as Scalar);
+    case 'ne':
+      return value === MISSING || !scalarEquals(value, (cond.ne ?? null) as Scalar);
+    case 'in':
+      return value !== MISSING && (cond.in ?? []).some((v) => scalarEquals(value, (v ?? null) as Scalar));
+    case 'exists':
+      return cond.exists ? value !== MISSING : value === MISSING;
+    case 'range': {
+      const bounds = rangeBounds(cond.range);
+      if (value === MISSING || bounds.length === 0) return false;
+      const kind = typeof bounds[0][1];
+      if (typeof value !== kind) return false;
+      return bounds.every(([op, bound]) => {
+        const d = compare(value as number | string, bound);
+        return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0;
+      });
+    }
+  }
+}
