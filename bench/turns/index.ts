@@ -1,0 +1,130 @@
+// The turns suite: the cost of one agent turn in ElixirChain against peer
+// agent libraries and the bare transport, every row measured in the same run,
+// each in its own process.
+import { describeError, progress, runChildTask, type Row, type SuiteOptions, type SuiteResult } from '../harness/index.js';
+import { ROWS, type RowDefinition } from './contender.js';
+import { IN_FLIGHT, type RowMeasurement } from './measure-row.js';
+import { TEXT_CHUNK_COUNT } from './workload.js';
+
+const DEFAULT_BUDGET_MS = 360_000;
+/** Allowed past a row's budget (start-up, resident agents, teardown) before it is killed. */
+const ROW_GRACE_MS = 45_000;
+const GIB = 2 ** 30;
+
+type RowOutcome = { row: RowDefinition; measurement?: RowMeasurement; problem?: string };
+
+export async function run(opts: SuiteOptions): Promise<SuiteResult> {
+  const rows = opts.rows?.length ? ROWS.filter((r) => opts.rows!.includes(r.id)) : ROWS;
+  if (rows.length === 0) throw new Error(`no turns rows match ${opts.rows!.join(', ')}; rows are ${ROWS.map((r) => r.id).join(', ')}`);
+  const suiteDeadline = Date.now() + (opts.budgetMs ?? DEFAULT_BUDGET_MS);
+
+  const outcomes: RowOutcome[] = [];
+  for (const [index, row] of rows.entries()) {
+    // Split what is left evenly over the rows still to run, keeping room for their grace.
+    const left = rows.length - index;
+    const budgetMs = Math.max(5_000, (suiteDeadline - Date.now()) / left - (opts.quick ? 0 : ROW_GRACE_MS / 2));
+    progress(`turns: ${row.id} (${row.label}), budget ${(budgetMs / 1000).toFixed(0)} s`);
+    try {
+      const measurement = await runChildTask<RowMeasurement>(
+        new URL('./row-child.ts', import.meta.url).pathname,
+        { rowId: row.id, quick: opts.quick, budgetMs },
+        { timeoutMs: budgetMs + ROW_GRACE_MS, nodeFlags: ['--expose-gc'] },
+      );
+      outcomes.push({ row, measurement });
+      progress(
+        `turns: ${row.id}: ${measurement.sequential.turnsPerSecond.toFixed(0)} turns/s sequential, ${measurement.concurrent.turnsPerSecond.toFixed(0)} turns/s at ${IN_FLIGHT} in flight`,
+      );
+    } catch (error) {
+      const problem = describeError(error);
+      outcomes.push({ row, problem });
+      progress(`turns: ${row.id}: ${problem}`);
+    }
+  }
+  return { suite: 'turns', rows: tableRows(outcomes), notes: notes(outcomes, opts.quick) };
+}
+
+function best(outcomes: RowOutcome[], pick: (m: RowMeasurement) => number): RowOutcome | undefined {
+  return outcomes
+    .filter((o) => o.row.kind === 'peer' && o.measurement)
+    .sort((a, b) => pick(b.measurement!) - pick(a.measurement!))[0];
+}
+
+function ratio(value: number | undefined, to: number | undefined): string | number {
+  return value !== undefined && to ? Math.round((value / to) * 100) / 100 : '—';
+}
+
+function tableRows(outcomes: RowOutcome[]): Row[] {
+  const bestSequential = best(outcomes, (m) => m.sequential.turnsPerSecond)?.measurement?.sequential.turnsPerSecond;
+  const bestConcurrent = best(outcomes, (m) => m.concurrent.turnsPerSecond)?.measurement?.concurrent.turnsPerSecond;
+  const bare = outcomes.find((o) => o.row.id === 'bare-grpc')?.measurement?.concurrent.turnsPerSecond;
+  return outcomes.map(({ row, measurement: m, problem }) => {
+    if (!m) {
+      return {
+        row: row.label,
+        'turns/s sequential': '—',
+        'p50 ms': '—',
+        'p99 ms': '—',
+        [`turns/s, ${IN_FLIGHT} in flight`]: '—',
+        [`CPU ms/turn, ${IN_FLIGHT} in flight`]: '—',
+        'bytes/resident agent': '—',
+        'sequential ÷ best peer': '—',
+        [`${IN_FLIGHT} in flight ÷ best peer`]: '—',
+        [`${IN_FLIGHT} in flight ÷ bare grpc-js`]: '—',
+        status: problem ?? 'no result',
+      };
+    }
+    const truncated = m.sequential.truncated || m.concurrent.truncated;
+    return {
+      row: row.label,
+      'turns/s sequential': m.sequential.turnsPerSecond,
+      'p50 ms': m.sequential.p50Ms,
+      'p99 ms': m.sequential.p99Ms,
+      [`turns/s, ${IN_FLIGHT} in flight`]: m.concurrent.turnsPerSecond,
+      [`CPU ms/turn, ${IN_FLIGHT} in flight`]: m.concurrent.cpuMsPerTurn,
+      'bytes/resident agent': m.resident ? m.resident.bytesPerAgent : '—',
+      'sequential ÷ best peer': ratio(m.sequential.turnsPerSecond, bestSequential),
+      [`${IN_FLIGHT} in flight ÷ best peer`]: ratio(m.concurrent.turnsPerSecond, bestConcurrent),
+      [`${IN_FLIGHT} in flight ÷ bare grpc-js`]: ratio(m.concurrent.turnsPerSecond, bare),
+      status: truncated ? `ok (time budget cut it at ${m.sequential.completed} + ${m.concurrent.completed} turns)` : 'ok',
+    };
+  });
+}
+
+function notes(outcomes: RowOutcome[], quick: boolean): string[] {
+  const lines = [
+    `Workload of every row: one agent, one tool add(a, b), a fake model answering instantly: a tool call add(2, 3), then ${TEXT_CHUNK_COUNT} streamed text chunks. Each turn runs on a new thread and is checked (all chunks received, tool result 5).`,
+    'Peers run in-process with their defaults (no checkpointer or storage); ElixirChain records every step in its memory service.',
+    'bytes/resident agent: heap + external growth per agent after GC for in-process rows (agent object plus one finished thread); RSS growth of agent-host for the gRPC row.',
+  ];
+  if (quick) lines.push('Quick run: a handful of turns per row, so the numbers are not measurements.');
+  const peer = best(outcomes, (m) => m.concurrent.turnsPerSecond);
+  if (peer) lines.push(`Best peer at ${IN_FLIGHT} in flight: ${peer.row.label}, ${peer.measurement!.concurrent.turnsPerSecond.toFixed(0)} turns/s.`);
+  const grpc = outcomes.find((o) => o.row.id === 'elixirchain-grpc');
+  const bare = outcomes.find((o) => o.row.id === 'bare-grpc');
+  if (grpc?.measurement) {
+    const mine = grpc.measurement.concurrent.turnsPerSecond;
+    if (peer) {
+      const r = mine / peer.measurement!.concurrent.turnsPerSecond;
+      lines.push(`Target ElixirChain over gRPC ≥ 1.0× the fastest peer at ${IN_FLIGHT} in flight: ${r.toFixed(2)}× — ${r >= 1 ? 'met' : 'not met'}.`);
+    }
+    if (bare?.measurement) {
+      const r = mine / bare.measurement.concurrent.turnsPerSecond;
+      lines.push(`Target ElixirChain over gRPC ≥ 50 % of bare grpc-js: ${(r * 100).toFixed(0)} % — ${r >= 0.5 ? 'met' : 'not met'}.`);
+    }
+    const resident = grpc.measurement.resident;
+    if (resident && Number.isFinite(resident.bytesPerAgent)) {
+      const tenThousand = resident.bytesPerAgent * 10_000;
+      lines.push(
+        `Target 10k resident agents < 1 GiB: ${(tenThousand / 2 ** 20).toFixed(0)} MiB (from ${resident.agents} agents) — ${tenThousand < GIB ? 'met' : 'not met'}.`,
+      );
+    }
+  }
+  for (const o of outcomes) {
+    const byProcess = o.measurement?.concurrent.cpuMsPerTurnByProcess ?? {};
+    if (Object.keys(byProcess).length > 1) {
+      const parts = Object.entries(byProcess).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+      lines.push(`CPU ms/turn by process, ${o.row.label}: ${parts.join(', ')}.`);
+    }
+  }
+  return lines;
+}

@@ -1,0 +1,76 @@
+// How every row is measured, identically: warm-up, sequential turns, turns
+// with 100 in flight (with CPU per turn across the row's processes), then
+// resident agents.
+import { CpuMeter, progress, runLoad, warmUp } from '../harness/index.js';
+import type { Contender, RowDefinition } from './contender.js';
+import { checkTurnOutcome } from './workload.js';
+
+export const IN_FLIGHT = 100;
+
+export interface RowPlan {
+  warmUpTurns: number;
+  sequentialTurns: number;
+  concurrentTurns: number;
+  residentAgents: number;
+  /** Wall time for the whole row; each phase gets a share. */
+  budgetMs: number;
+}
+
+export function rowPlan(quick: boolean, budgetMs: number): RowPlan {
+  return quick
+    ? { warmUpTurns: 2, sequentialTurns: 5, concurrentTurns: 20, residentAgents: 20, budgetMs }
+    : { warmUpTurns: 300, sequentialTurns: 2000, concurrentTurns: 8000, residentAgents: 10_000, budgetMs };
+}
+
+export interface RowMeasurement {
+  id: string;
+  sequential: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean };
+  concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number> };
+  resident?: { bytesPerAgent: number; agents: number; method: string };
+}
+
+export async function measureRow(row: RowDefinition, contender: Contender, plan: RowPlan): Promise<RowMeasurement> {
+  const turn = async (): Promise<void> => checkTurnOutcome(await contender.turn());
+  const share = (fraction: number): number => Math.max(1000, plan.budgetMs * fraction);
+
+  progress(`  ${row.id}: warm-up`);
+  await warmUp(turn, plan.warmUpTurns);
+  await runLoad(turn, { iterations: plan.warmUpTurns * 2, inFlight: IN_FLIGHT, timeBudgetMs: share(0.08) });
+
+  progress(`  ${row.id}: ${plan.sequentialTurns} sequential turns`);
+  const sequential = await runLoad(turn, { iterations: plan.sequentialTurns, timeBudgetMs: share(0.22) });
+
+  progress(`  ${row.id}: ${plan.concurrentTurns} turns, ${IN_FLIGHT} in flight`);
+  const pids = { client: process.pid, ...contender.processes?.() };
+  const cpu = new CpuMeter(pids);
+  const concurrent = await runLoad(turn, { iterations: plan.concurrentTurns, inFlight: IN_FLIGHT, timeBudgetMs: share(0.3) });
+  const cpuUsed = cpu.stop();
+  const cpuMsPerTurnByProcess = Object.fromEntries(Object.entries(cpuUsed).map(([name, ms]) => [name, ms / concurrent.completed]));
+
+  let resident: RowMeasurement['resident'];
+  if (contender.residentAgents) {
+    progress(`  ${row.id}: ${plan.residentAgents} resident agents`);
+    resident = await contender.residentAgents(plan.residentAgents);
+  }
+
+  return {
+    id: row.id,
+    sequential: {
+      turnsPerSecond: sequential.opsPerSecond,
+      p50Ms: sequential.latency.p50,
+      p99Ms: sequential.latency.p99,
+      completed: sequential.completed,
+      truncated: sequential.truncated,
+    },
+    concurrent: {
+      turnsPerSecond: concurrent.opsPerSecond,
+      p50Ms: concurrent.latency.p50,
+      p99Ms: concurrent.latency.p99,
+      completed: concurrent.completed,
+      truncated: concurrent.truncated,
+      cpuMsPerTurn: Object.values(cpuMsPerTurnByProcess).reduce((a, b) => a + b, 0),
+      cpuMsPerTurnByProcess,
+    },
+    resident,
+  };
+}

@@ -1,0 +1,43 @@
+// The one workload every row of the turns suite runs, so rows differ only in
+// the machinery around it: one agent with one tool add(a, b), and a fake model
+// that answers instantly — first a tool call add(2, 3), then, once it sees the
+// tool's result, a reply streamed as 50 text chunks.
+
+export const AGENT_INSTRUCTIONS = 'You add numbers with the add tool and explain the result.';
+export const USER_MESSAGE = 'What is 2 + 3?';
+export const TOOL_NAME = 'add';
+export const TOOL_DESCRIPTION = 'Adds two numbers.';
+export const TOOL_ARGUMENTS = { a: 2, b: 3 } as const;
+export const EXPECTED_TOOL_RESULT = 5;
+export const TEXT_CHUNK_COUNT = 50;
+/** The reply, chunk by chunk ("The sum is 5. " spread over 50 small deltas). */
+export const TEXT_CHUNKS: readonly string[] = Array.from({ length: TEXT_CHUNK_COUNT }, (_, i) => `w${i} `);
+export const REPLY_TEXT = TEXT_CHUNKS.join('');
+
+/** JSON Schema of the tool's input, for rows that take one. */
+export const TOOL_INPUT_SCHEMA = {
+  type: 'object',
+  properties: { a: { type: 'number' }, b: { type: 'number' } },
+  required: ['a', 'b'],
+  additionalProperties: false,
+} as const;
+
+export function add({ a, b }: { a: number; b: number }): number {
+  return a + b;
+}
+
+/** What a row observed during one turn; checked after every turn so no row can skip work. */
+export interface TurnOutcome {
+  /** Text deltas the caller received while the turn streamed. */
+  textChunks: number;
+  /** The tool result the turn saw (the sum). */
+  toolResult: number;
+}
+
+export function checkTurnOutcome(outcome: TurnOutcome): void {
+  if (outcome.textChunks !== TEXT_CHUNK_COUNT || outcome.toolResult !== EXPECTED_TOOL_RESULT) {
+    throw new Error(
+      `turn did not do the workload: ${outcome.textChunks} text chunks (want ${TEXT_CHUNK_COUNT}), tool result ${outcome.toolResult} (want ${EXPECTED_TOOL_RESULT})`,
+    );
+  }
+}
