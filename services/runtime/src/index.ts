@@ -1,0 +1,25 @@
+// @elixirchain/runtime: what every ElixirChain service stands on.
+export * from './errors/index.js';
+export { createLogger, rootLogger } from './logging/logger.js';
+export type { Logger } from './logging/logger.js';
+export { currentCall, remainingDeadlineMs, runDetached } from './server/call-context.js';
+export type { CallContext } from './server/call-context.js';
+export { defineService } from './server/define-service.js';
+export type { ServerStream, ServiceBinding, ServiceHandlers, ServerStreamHandler, UnaryHandler } from './server/define-service.js';
+export type { DeepPartial, RequestOf, ResponseOf, ServiceDefinition } from './server/service-definition.js';
+export { startServer } from './server/server.js';
+export type { RunningServer, ServerOptions, ServerState, TlsFiles } from './server/server.js';
+export { runService } from './server/run-service.js';
+export type { RunServiceOptions } from './server/run-service.js';
+export { connect } from './client/connect.js';
+export type { CallOptions, ClientOptions, ClientTls, ResponseStream, ServiceClient } from './client/connect.js';
+export { ConfigError, DEFAULT_ADDRESSES, dataDir, envConfig, loadConfigOrExit, meshAddresses } from './config/env-config.js';
+export type { MeshAddresses } from './config/env-config.js';
+export { Supervisor } from './supervisor/supervisor.js';
+export type { ChildInfo, ChildSpec, ChildStatus, ExitReason, RestartIntensity, RestartPolicy, Supervised, SupervisorOptions } from './supervisor/supervisor.js';
+export { nodeArgsFor, superviseProcess } from './supervisor/child-process.js';
+export type { SupervisedProcess } from './supervisor/child-process.js';
+export { initTelemetry } from './telemetry/sdk.js';
+export type { Telemetry } from './telemetry/sdk.js';
+export { spawnService } from './testing/spawn-service.js';
+export type { SpawnedService, SpawnServiceOptions } from './testing/spawn-service.js';

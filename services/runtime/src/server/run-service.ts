@@ -1,0 +1,47 @@
+import { createLogger } from '../logging/logger.js';
+import { initTelemetry } from '../telemetry/sdk.js';
+import { startServer } from './server.js';
+import type { RunningServer, ServerOptions } from './server.js';
+
+export interface RunServiceOptions extends ServerOptions {
+  /** After the server drained: close stores, clients, pools. */
+  onStop?: () => Promise<void> | void;
+}
+
+/**
+ * A service process's main: telemetry, the server, and a drain on
+ * SIGTERM/SIGINT (idempotent: npm delivers SIGTERM twice) before exit 0.
+ * Logs `{"msg":"listening","address":…}` once serving; spawnService waits for it.
+ */
+export async function runService(options: RunServiceOptions): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(options.name);
+  const telemetry = initTelemetry(options.name);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+  process.on('uncaughtException', (error) => {
+    // State is unknown after an uncaught exception: crash, and let the supervisor restart us.
+    logger.fatal({ err: error }, 'uncaught exception; exiting');
+    process.exit(70);
+  });
+
+  const server = await startServer({ ...options, logger });
+  logger.info({ address: server.address, tracing: telemetry.enabled }, 'listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'draining');
+    await server.drain();
+    try {
+      await options.onStop?.();
+    } catch (error) {
+      logger.error({ err: error }, 'stop hook failed');
+    }
+    await telemetry.shutdown();
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  return server;
+}
