@@ -11,6 +11,7 @@ module.exports = {
   spec: named
     ? []
     : [
+        'proto/test/**/*.test.ts',
         'services/*/test/**/*.test.ts',
         'plugin-sdk/test/**/*.test.ts',
         'cli/test/**/*.test.ts',
