@@ -1,0 +1,53 @@
+import path from 'node:path';
+import { Launcher, type MeshInfo } from '../launcher/launcher.js';
+import { SERVICES } from '../launcher/service-catalog.js';
+import type { Output } from '../output/output.js';
+
+export interface StartOptions {
+  demo: boolean;
+  logs: boolean;
+  dataDir?: string;
+  graceMs?: number;
+  readyTimeoutMs?: number;
+  serviceEntry?: string;
+}
+
+export type DemoSeeder = (mesh: MeshInfo, print: (line: string) => void) => Promise<void>;
+
+/** `elixirchain start`: runs the mesh in the foreground until SIGINT/SIGTERM. Returns the exit code. */
+export async function runStart(options: StartOptions, out: Output, seedDemo: DemoSeeder | undefined): Promise<number> {
+  const print = (line: string) => out.note(line);
+  const launcher = new Launcher({
+    dataDir: options.dataDir,
+    logs: options.logs ? 'inherit' : 'files',
+    graceMs: options.graceMs,
+    readyTimeoutMs: options.readyTimeoutMs,
+    print,
+    entryFor: options.serviceEntry ? () => path.resolve(options.serviceEntry!) : undefined,
+    afterReady: options.demo && seedDemo ? (mesh) => seedDemo(mesh, print) : undefined,
+  });
+  // Idempotent: npm delivers SIGTERM twice, a terminal may send SIGINT more than once.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.on(signal, () => {
+      if (launcher.state !== 'draining' && launcher.state !== 'stopped') print(`\n${signal}: draining the services…`);
+      void launcher.stop(0, `received ${signal}`);
+    });
+  }
+  print(`Starting ElixirChain (data in ${path.relative(process.cwd(), launcher.dataDir) || '.'}${launcher.logDir ? `, logs in ${path.relative(process.cwd(), launcher.logDir)}` : ''})`);
+  try {
+    const mesh = await launcher.start();
+    out.result({ state: 'running', ...mesh }, () => {
+      print('');
+      print('ElixirChain is running:');
+      for (const s of SERVICES) print(`  ${s.name.padEnd(15)} ${mesh.addresses[s.name]}`);
+      if (options.demo) print('\nTry:  npx elixirchain chat demo');
+      print('Stop with Ctrl-C.');
+    });
+  } catch {
+    // The outcome below carries the reason.
+  }
+  const outcome = await launcher.done;
+  if (outcome.exitCode !== 0) out.note(`elixirchain start: ${outcome.reason}`);
+  else print('All services stopped.');
+  return outcome.exitCode;
+}
