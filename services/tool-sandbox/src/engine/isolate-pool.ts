@@ -1,0 +1,154 @@
+import ivm from 'isolated-vm';
+import { ISOLATE_BOOTSTRAP_SOURCE } from './isolate-bootstrap.js';
+import type { ToolVersionSource } from './worker-protocol.js';
+
+/** An isolate kept warm for one tool version; used by one call at a time. */
+export class WarmIsolate {
+  calls = 0;
+  constructor(
+    readonly isolate: ivm.Isolate,
+    readonly bootstrap: ivm.Script,
+    readonly version: ToolVersion,
+  ) {}
+}
+
+/** compileModule's result carries the code-cache fields the typings leave out. */
+type CompiledModule = ivm.Module & { cachedData?: ivm.ExternalCopy<ArrayBuffer>; cachedDataRejected?: boolean };
+
+interface ToolVersion {
+  key: string;
+  source: string;
+  memoryMb: number;
+  /** V8 code cache from the first compile, shared by every isolate of the version. */
+  cachedData?: ivm.ExternalCopy<ArrayBuffer>;
+  idle: WarmIsolate[];
+}
+
+export interface IsolatePoolOptions {
+  maxIdlePerVersion: number;
+  maxIdleTotal: number;
+  /** Recycle an isolate after this many calls, so slow leaks cannot accumulate. */
+  maxCallsPerIsolate: number;
+  /** V8 is in a state it cannot recover from: the process must die. */
+  onCatastrophicError: (message: string) => void;
+}
+
+/**
+ * Warm isolates per tool version inside one worker process. A call takes an
+ * isolate exclusively, so a watchdog that disposes it harms no other call;
+ * each call still gets a fresh context.
+ */
+export class IsolatePool {
+  private readonly versions = new Map<string, ToolVersion>();
+  /** Idle isolates in least-recently-used order. */
+  private readonly idleOrder = new Set<WarmIsolate>();
+
+  constructor(private readonly options: IsolatePoolOptions) {}
+
+  has(key: string): boolean {
+    return this.versions.has(key);
+  }
+
+  define(version: ToolVersionSource): void {
+    if (this.versions.has(version.key)) return;
+    this.versions.set(version.key, { key: version.key, source: version.source, memoryMb: version.memoryMb, idle: [] });
+  }
+
+  async acquire(key: string): Promise<WarmIsolate> {
+    const version = this.versions.get(key);
+    if (!version) throw new Error(`tool version ${key} is not loaded in this worker`);
+    for (;;) {
+      const warm = version.idle.pop();
+      if (!warm) break;
+      this.idleOrder.delete(warm);
+      if (!warm.isolate.isDisposed) return warm;
+    }
+    const isolate = new ivm.Isolate({
+      memoryLimit: Math.max(8, version.memoryMb),
+      onCatastrophicError: this.options.onCatastrophicError,
+    });
+    try {
+      const bootstrap = await isolate.compileScript(ISOLATE_BOOTSTRAP_SOURCE, { filename: 'elixirchain:bootstrap' });
+      return new WarmIsolate(isolate, bootstrap, version);
+    } catch (error) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw error;
+    }
+  }
+
+  /** Compiles the version's module in this isolate, with the shared code cache. */
+  async compileModule(warm: WarmIsolate): Promise<ivm.Module> {
+    const version = warm.version;
+    const filename = `tool:${version.key.split('#')[0]}`;
+    if (version.cachedData) {
+      const module = (await warm.isolate.compileModule(version.source, { filename, cachedData: version.cachedData })) as CompiledModule;
+      if (!module.cachedDataRejected) return module;
+      module.release();
+    }
+    const module = (await warm.isolate.compileModule(version.source, { filename, produceCachedData: true })) as CompiledModule;
+    if (module.cachedData) version.cachedData = module.cachedData;
+    return module;
+  }
+
+  release(warm: WarmIsolate, reusable: boolean): void {
+    const version = this.versions.get(warm.version.key);
+    warm.calls++;
+    if (
+      !reusable ||
+      warm.isolate.isDisposed ||
+      version !== warm.version ||
+      warm.calls >= this.options.maxCallsPerIsolate ||
+      version.idle.length >= this.options.maxIdlePerVersion ||
+      (warm.calls % 16 === 0 && this.heapIsHigh(warm))
+    ) {
+      this.dispose(warm);
+      return;
+    }
+    version.idle.push(warm);
+    this.idleOrder.add(warm);
+    while (this.idleOrder.size > this.options.maxIdleTotal) {
+      const oldest = this.idleOrder.values().next().value as WarmIsolate;
+      this.idleOrder.delete(oldest);
+      const list = oldest.version.idle;
+      const at = list.indexOf(oldest);
+      if (at >= 0) list.splice(at, 1);
+      this.dispose(oldest);
+    }
+  }
+
+  evict(keys: string[]): void {
+    for (const key of keys) {
+      const version = this.versions.get(key);
+      if (!version) continue;
+      this.versions.delete(key);
+      for (const warm of version.idle) {
+        this.idleOrder.delete(warm);
+        this.dispose(warm);
+      }
+      version.idle.length = 0;
+      version.cachedData?.release();
+    }
+  }
+
+  get idleCount(): number {
+    return this.idleOrder.size;
+  }
+
+  private heapIsHigh(warm: WarmIsolate): boolean {
+    try {
+      const stats = warm.isolate.getHeapStatisticsSync();
+      return stats.used_heap_size > (warm.version.memoryMb * 1024 * 1024) / 2;
+    } catch {
+      return true;
+    }
+  }
+
+  private dispose(warm: WarmIsolate): void {
+    try {
+      warm.bootstrap.release();
+    } catch {
+      /* already gone with its isolate */
+    }
+    if (!warm.isolate.isDisposed) warm.isolate.dispose();
+  }
+}
