@@ -1,0 +1,285 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { RunStatus } from '@elixirchain/proto/chain';
+import type { Run, RunEvent } from '@elixirchain/proto/chain';
+import { asElixirError, ElixirError, errors, GrpcCode, runDetached, toRpcStatus } from '@elixirchain/runtime';
+import type { Logger } from '@elixirchain/runtime';
+import type { ChainRepository } from '../definitions/chain-repository.js';
+import type { StepInterpreter } from '../execution/step-interpreter.js';
+import { StepFailure, StepOutcomeUnknown } from '../execution/step-failure.js';
+import type { RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
+import { RunHandle } from './run-handle.js';
+import type { RunRecord } from './run-record.js';
+import { StepLedger, TERMINAL_RUN_STATUSES, toRunMessage } from './run-record.js';
+
+export interface RunLimits {
+  /** Runs executing at once; more wait in the queue. */
+  maxActiveRuns: number;
+  /** Runs waiting to start; past this StartRun answers RESOURCE_EXHAUSTED. */
+  maxQueuedRuns: number;
+  /** Leaf steps in flight per run. */
+  maxStepsInFlightPerRun: number;
+  /** How long a finished run's events stay in memory for watchers before they are read from the store. */
+  finishedRetentionMs: number;
+}
+
+export const DEFAULT_RUN_LIMITS: RunLimits = { maxActiveRuns: 64, maxQueuedRuns: 1_000, maxStepsInFlightPerRun: 32, finishedRetentionMs: 60_000 };
+
+const STOPPING = 'EXECUTOR_STOPPING';
+
+/**
+ * Owns the runs of this executor: a bounded queue in front of a bounded set
+ * of active runs (demand-driven: a run starts when a slot frees), their
+ * event logs for watchers, cancellation, resumption and recovery after a
+ * restart.
+ */
+export class RunManager {
+  private readonly handles = new Map<string, RunHandle>();
+  private readonly queue: RunHandle[] = [];
+  private active = 0;
+  private stopping = false;
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly store: RunCheckpointStore,
+    private readonly chains: ChainRepository,
+    private readonly interpreter: StepInterpreter,
+    private readonly limits: RunLimits,
+    private readonly logger: Logger,
+  ) {}
+
+  get activeRuns(): number {
+    return this.active;
+  }
+
+  get queuedRuns(): number {
+    return this.queue.length;
+  }
+
+  async start(chainId: string, chainVersion: number, input: unknown, requestId: string): Promise<RunRecord> {
+    if (this.stopping) throw errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is shutting down; retry on another replica', 1_000);
+    const runId = requestId ? `run-${createHash('sha256').update(`${chainId}\u0000${requestId}`).digest('hex').slice(0, 24)}` : `run-${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    const live = this.handles.get(runId);
+    if (live) return { ...live.record };
+    if (requestId) {
+      const existing = await this.store.getRun(runId);
+      if (existing) return existing;
+    }
+    if (this.active >= this.limits.maxActiveRuns && this.queue.length >= this.limits.maxQueuedRuns) {
+      throw errors.resourceExhausted('RUN_QUEUE_FULL', `${this.active} runs are executing and ${this.queue.length} are queued (the limit); retry later`, 1_000, {
+        activeRuns: String(this.active),
+        queuedRuns: String(this.queue.length),
+      });
+    }
+    const chain = await this.chains.get(chainId, chainVersion);
+    const record: RunRecord = {
+      id: runId,
+      chainId: chain.id,
+      chainVersion: chain.version,
+      chain,
+      status: RunStatus.RUN_STATUS_PENDING,
+      input: input ?? null,
+      requestId,
+      lastSequence: 0,
+      createTime: new Date(),
+    };
+    const { created, record: stored } = await this.store.createRun(record);
+    if (!created) return stored;
+    const handle = new RunHandle(record, this.store, this.limits.maxStepsInFlightPerRun);
+    this.enqueue(handle);
+    return { ...record };
+  }
+
+  async get(runId: string): Promise<Run> {
+    const handle = this.handles.get(runId);
+    if (handle) return toRunMessage(handle.record, handle.ledger.states.values());
+    const record = await this.store.getRun(runId);
+    if (!record) throw errors.notFound('run', runId);
+    const ledger = new StepLedger();
+    for (const e of await this.store.loadEvents(runId, 0)) ledger.apply(e);
+    return toRunMessage(record, ledger.states.values());
+  }
+
+  async list(filter: RunFilter, pageSize: number, pageToken: string): Promise<{ runs: Run[]; nextPageToken: string }> {
+    const page = await this.store.listRuns(filter, pageSize, pageToken);
+    // A live run's record in the store may lag its in-memory status.
+    return { runs: page.runs.map((r) => toRunMessage(this.handles.get(r.id)?.record ?? r)), nextPageToken: page.nextPageToken };
+  }
+
+  /** Stops a run's steps (tool calls and agent turns included); a finished run is returned as it is. */
+  async cancel(runId: string, reason: string): Promise<Run> {
+    const handle = this.handles.get(runId);
+    const why = reason || 'cancelled by request';
+    if (handle && !handle.finished) {
+      const queued = this.queue.indexOf(handle);
+      if (queued >= 0) {
+        this.queue.splice(queued, 1);
+        await this.finish(handle, RunStatus.RUN_STATUS_CANCELLED, { $case: 'runCancelled', runCancelled: { reason: why } });
+      } else {
+        handle.controller.abort(errors.cancelled(`run cancelled: ${why}`, 'RUN_CANCELLED'));
+        await this.waitFinished(handle);
+      }
+      return this.get(runId);
+    }
+    const record = handle?.record ?? (await this.store.getRun(runId));
+    if (!record) throw errors.notFound('run', runId);
+    if (record.status === RunStatus.RUN_STATUS_FAILED || record.status === RunStatus.RUN_STATUS_PAUSED) {
+      const closing = handle ?? (await this.load(record));
+      await this.finish(closing, RunStatus.RUN_STATUS_CANCELLED, { $case: 'runCancelled', runCancelled: { reason: why } });
+    }
+    return this.get(runId);
+  }
+
+  /** Runs a failed or paused run again from where it stopped: completed steps are not re-run. */
+  async resume(runId: string): Promise<Run> {
+    if (this.stopping) throw errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is shutting down; retry on another replica', 1_000);
+    const live = this.handles.get(runId);
+    if (live && !live.finished) return this.get(runId);
+    const record = live?.record ?? (await this.store.getRun(runId));
+    if (!record) throw errors.notFound('run', runId);
+    if (record.status !== RunStatus.RUN_STATUS_FAILED && record.status !== RunStatus.RUN_STATUS_PAUSED) {
+      throw errors.failedPrecondition('RUN_NOT_RESUMABLE', `run ${runId} is ${RunStatus[record.status]}; only FAILED or PAUSED runs can be resumed`, { status: RunStatus[record.status] });
+    }
+    const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING, error: undefined, failedPath: undefined, endTime: undefined });
+    this.enqueue(handle);
+    return this.get(runId);
+  }
+
+  /** Streams a run's events after `afterSequence`, live until the run ends (or pauses). */
+  async *watch(runId: string, afterSequence: number, signal: AbortSignal): AsyncGenerator<RunEvent> {
+    let cursor = afterSequence;
+    let handle = this.handles.get(runId);
+    if (!handle) {
+      const record = await this.store.getRun(runId);
+      if (!record) throw errors.notFound('run', runId);
+      for (const event of await this.store.loadEvents(runId, cursor)) {
+        yield event;
+        cursor = event.sequence;
+      }
+      handle = this.handles.get(runId);
+      if (!handle) return;
+    }
+    for (;;) {
+      const changed = handle.changed(signal);
+      const events = handle.eventsAfter(cursor);
+      for (const event of events) {
+        yield event;
+        cursor = event.sequence;
+      }
+      if (signal.aborted) return;
+      if (events.length === 0 && handle.finished && cursor >= handle.lastSequence) return;
+      if (events.length === 0) await changed;
+    }
+  }
+
+  /** Resumes the runs a previous process left unfinished. */
+  async recover(): Promise<number> {
+    let count = 0;
+    for await (const record of this.store.unfinishedRuns()) {
+      if (this.handles.has(record.id)) continue;
+      const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING });
+      this.enqueue(handle);
+      count++;
+    }
+    if (count > 0) this.logger.info({ runs: count }, 'resuming unfinished runs');
+    return count;
+  }
+
+  /** Stops taking runs; running ones are left where their last checkpoint put them, for the next start to resume. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queue.length = 0;
+    for (const handle of this.handles.values()) {
+      if (handle.finished) continue;
+      handle.detached = true;
+      handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, STOPPING, 'the chain executor is stopping'));
+    }
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async load(record: RunRecord): Promise<RunHandle> {
+    const history = await this.store.loadEvents(record.id, 0);
+    const handle = new RunHandle(record, this.store, this.limits.maxStepsInFlightPerRun, history);
+    this.handles.set(record.id, handle);
+    return handle;
+  }
+
+  private enqueue(handle: RunHandle): void {
+    this.handles.set(handle.runId, handle);
+    this.queue.push(handle);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.active < this.limits.maxActiveRuns && this.queue.length > 0) {
+      const handle = this.queue.shift()!;
+      this.active++;
+      // A run outlives the call that started it: it must not inherit that call's deadline.
+      const running = runDetached(() => this.execute(handle))
+        .catch((error) => this.logger.error({ err: error, runId: handle.runId }, 'run could not record its outcome'))
+        .finally(() => {
+          this.active--;
+          this.running.delete(running);
+          handle.notify();
+          this.retire(handle);
+          this.pump();
+        });
+      this.running.add(running);
+    }
+  }
+
+  private async execute(handle: RunHandle): Promise<void> {
+    const record = handle.record;
+    handle.prepareReplay();
+    const chain = record.chain;
+    // Also emitted when a run resumes (after a restart or ResumeRun): watchers see where it picked up again.
+    handle.emit({ $case: 'runStarted', runStarted: { chainId: record.chainId, chainVersion: record.chainVersion, input: record.input } });
+    record.status = RunStatus.RUN_STATUS_RUNNING;
+    record.startTime ??= new Date();
+    await handle.checkpoint(true);
+    const started = performance.now();
+    try {
+      const output = await this.interpreter.run(handle, chain.root!, 'root', record.input, {}, handle.signal);
+      record.output = output;
+      const ms = performance.now() - started;
+      await this.finish(handle, RunStatus.RUN_STATUS_SUCCEEDED, {
+        $case: 'runCompleted',
+        runCompleted: { output, duration: { seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) } },
+      });
+    } catch (thrown) {
+      if (handle.detached) return;
+      const failure = thrown instanceof StepFailure ? thrown : new StepFailure('root', asElixirError(thrown));
+      const status = toRpcStatus(failure.error);
+      if (failure instanceof StepOutcomeUnknown) {
+        record.error = status;
+        record.failedPath = failure.path;
+        await this.finish(handle, RunStatus.RUN_STATUS_PAUSED, { $case: 'runPaused', runPaused: { reason: failure.error.message } });
+      } else if (handle.signal.aborted && failure.error.reason === 'RUN_CANCELLED') {
+        await this.finish(handle, RunStatus.RUN_STATUS_CANCELLED, { $case: 'runCancelled', runCancelled: { reason: failure.error.message } });
+      } else {
+        record.error = status;
+        record.failedPath = failure.path;
+        await this.finish(handle, RunStatus.RUN_STATUS_FAILED, { $case: 'runFailed', runFailed: { error: status, failedPath: failure.path } });
+      }
+    }
+  }
+
+  private async finish(handle: RunHandle, status: RunStatus, event: Parameters<RunHandle['emit']>[0]): Promise<void> {
+    handle.emit(event);
+    handle.record.status = status;
+    handle.record.endTime = new Date();
+    await handle.checkpoint(true);
+    handle.notify();
+  }
+
+  private async waitFinished(handle: RunHandle): Promise<void> {
+    while (!handle.finished && !handle.detached) await handle.changed();
+  }
+
+  private retire(handle: RunHandle): void {
+    if (!TERMINAL_RUN_STATUSES.has(handle.record.status) && handle.record.status !== RunStatus.RUN_STATUS_PAUSED) return;
+    const timer = setTimeout(() => {
+      if (this.handles.get(handle.runId) === handle && handle.finished) this.handles.delete(handle.runId);
+    }, this.limits.finishedRetentionMs);
+    timer.unref();
+  }
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from 'node:crypto';
+import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
+import type { StateEntry as ProtoStateEntry } from '@elixirchain/proto/memory';
+import { connect, ElixirError, GrpcCode } from '@elixirchain/runtime';
+import type { ServiceClient } from '@elixirchain/runtime';
+import type { StateEntry, StatePage, StateStore, StateWrite } from './state-store.js';
+import { VersionConflictError } from './state-store.js';
+
+type MemoryClient = ServiceClient<typeof MemoryServiceDefinition>;
+
+// JSON in bytes_value: several times cheaper to encode than a Struct, and checkpoints are the hot path.
+const encode = (value: unknown) => ({ $case: 'bytesValue' as const, bytesValue: Buffer.from(JSON.stringify(value)) });
+
+function decode(entry: ProtoStateEntry): StateEntry {
+  const v = entry.value;
+  const value = v?.$case === 'bytesValue' ? JSON.parse(v.bytesValue.toString('utf8')) : v?.$case === 'structValue' ? v.structValue : undefined;
+  return { key: entry.key, value, version: entry.version };
+}
+
+function conflict(error: unknown, key: string): never {
+  if (error instanceof ElixirError && error.code === GrpcCode.ABORTED && error.reason === 'VERSION_CONFLICT') {
+    throw new VersionConflictError(error.metadata.key ?? key, Number(error.metadata.current_version ?? error.metadata.currentVersion ?? 0));
+  }
+  throw error;
+}
+
+/** memory's key/value state over gRPC: where definitions and run checkpoints live. */
+export class MemoryStateStore implements StateStore {
+  readonly client: MemoryClient;
+
+  constructor(address: string) {
+    this.client = connect(MemoryServiceDefinition, address);
+  }
+
+  async get(key: string): Promise<StateEntry | undefined> {
+    try {
+      const res = await this.client.getState({ key });
+      return res.entry ? decode(res.entry) : undefined;
+    } catch (error) {
+      if (error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND) return undefined;
+      throw error;
+    }
+  }
+
+  async put(key: string, value: unknown, expectedVersion?: number): Promise<StateEntry> {
+    try {
+      const res = await this.client.putState({ key, value: encode(value), expectedVersion, requestId: randomUUID() });
+      return decode(res.entry!);
+    } catch (error) {
+      conflict(error, key);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    try {
+      return (await this.client.deleteState({ key, requestId: randomUUID() })).deleted;
+    } catch (error) {
+      if (error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND) return false;
+      throw error;
+    }
+  }
+
+  async list(prefix: string, pageSize: number, pageToken: string, keysOnly = false): Promise<StatePage> {
+    const res = await this.client.listState({ prefix, pageSize, pageToken, keysOnly });
+    return { entries: res.entries.map(decode), nextPageToken: res.nextPageToken };
+  }
+
+  async batch(writes: StateWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    // A request id makes the batch safe to retry when memory restarts mid-call.
+    try {
+      await this.client.batchWrite({
+        atomic: true,
+        requestId: randomUUID(),
+        operations: writes.map((w) =>
+          w.op === 'put'
+            ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value), expectedVersion: w.expectedVersion, requestId: '' } } }
+            : { operation: { $case: 'deleteState' as const, deleteState: { key: w.key, requestId: '' } } },
+        ),
+      });
+    } catch (error) {
+      conflict(error, '');
+    }
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}
