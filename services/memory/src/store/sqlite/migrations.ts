@@ -55,17 +55,34 @@ export const MIGRATIONS: Migration[] = [
         create_time INTEGER NOT NULL
       );
 
+      -- Vectors live apart from the rows a metadata filter scans, so a
+      -- filter reads small pages and only candidates' vectors are touched.
       CREATE TABLE memories (
         rowid INTEGER PRIMARY KEY,
         ns_id INTEGER NOT NULL,
         id TEXT NOT NULL,
         text TEXT NOT NULL,
         metadata BLOB,
-        vector BLOB NOT NULL,
         create_time INTEGER NOT NULL,
         update_time INTEGER NOT NULL,
         UNIQUE (ns_id, id)
       );
+      CREATE TABLE memory_vectors (
+        rowid INTEGER PRIMARY KEY,
+        vector BLOB NOT NULL
+      );
+      -- Every scalar leaf of a memory's metadata (dotted path, kind, value):
+      -- the index that turns an eq / in / range condition into a candidate
+      -- set instead of a scan. kind: s string, n number, t true, f false, z null.
+      CREATE TABLE memory_fields (
+        mem_rowid INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        ns_id INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        value ANY,
+        PRIMARY KEY (mem_rowid, path)
+      ) WITHOUT ROWID;
+      CREATE INDEX memory_fields_lookup ON memory_fields (ns_id, path, kind, value, mem_rowid);
 
       CREATE TABLE state (
         key TEXT PRIMARY KEY,

@@ -64,6 +64,7 @@ import { prefixUpperBound } from '../key-range.js';
 import { checkVector } from '../vector-check.js';
 import { filterToSql, type SqlParam } from './metadata-filter-sql.js';
 import { decodeMessage, encodeMessageBody, type MessageRow } from './message-codec.js';
+import { chooseIndexProbe, flattenMetadata } from './metadata-index.js';
 import { migrate } from './migrations.js';
 
 export interface SqliteStoreOptions {
@@ -173,7 +174,7 @@ export class SqliteStore implements Store {
       PRAGMA foreign_keys = OFF;
       PRAGMA cache_size = -65536;
       PRAGMA temp_store = MEMORY;
-      PRAGMA mmap_size = 268435456;
+      PRAGMA mmap_size = 1073741824;
     `);
     migrate(this.db);
     this.stmts = this.prepareStatements();
@@ -224,24 +225,26 @@ export class SqliteStore implements Store {
       bumpNamespaceCount: db.prepare('UPDATE namespaces SET memory_count = memory_count + ? WHERE ns_id = ?'),
       deleteNamespace: db.prepare('DELETE FROM namespaces WHERE ns_id = ?'),
       listNamespaces: db.prepare('SELECT * FROM namespaces WHERE name > ? ORDER BY name LIMIT ?'),
-      deleteOrphanMemories: db.prepare(
-        'DELETE FROM memories WHERE rowid IN (SELECT rowid FROM memories WHERE ns_id NOT IN (SELECT ns_id FROM namespaces) LIMIT ?)',
+      orphanMemories: db.prepare(
+        'SELECT rowid FROM memories WHERE ns_id NOT IN (SELECT ns_id FROM namespaces) LIMIT ?',
       ),
 
       findMemory: db.prepare('SELECT rowid, create_time FROM memories WHERE ns_id = ? AND id = ?'),
       insertMemory: db.prepare(
-        'INSERT INTO memories (ns_id, id, text, metadata, vector, create_time, update_time) VALUES (?, ?, ?, jsonb(?), ?, ?, ?)',
+        'INSERT INTO memories (ns_id, id, text, metadata, create_time, update_time) VALUES (?, ?, ?, jsonb(?), ?, ?) RETURNING rowid',
       ),
-      updateMemory: db.prepare(
-        'UPDATE memories SET text = ?, metadata = jsonb(?), vector = ?, update_time = ? WHERE rowid = ?',
-      ),
+      updateMemory: db.prepare('UPDATE memories SET text = ?, metadata = jsonb(?), update_time = ? WHERE rowid = ?'),
+      putVector: db.prepare('INSERT OR REPLACE INTO memory_vectors (rowid, vector) VALUES (?, ?)'),
+      insertField: db.prepare('INSERT OR REPLACE INTO memory_fields (mem_rowid, path, ns_id, kind, value) VALUES (?, ?, ?, ?, ?)'),
+      deleteFields: db.prepare('DELETE FROM memory_fields WHERE mem_rowid = ?'),
+      deleteVector: db.prepare('DELETE FROM memory_vectors WHERE rowid = ?'),
+      deleteMemoryRow: db.prepare('DELETE FROM memories WHERE rowid = ?'),
       getMemory: db.prepare(
         'SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time FROM memories WHERE ns_id = ? AND id = ?',
       ),
-      getMemoryWithVector: db.prepare(
-        'SELECT rowid, id, text, json(metadata) AS metadata, vector, create_time, update_time FROM memories WHERE ns_id = ? AND id = ?',
-      ),
-      deleteMemory: db.prepare('DELETE FROM memories WHERE ns_id = ? AND id = ?'),
+      getMemoryWithVector: db.prepare(`
+        SELECT m.rowid, m.id, m.text, json(m.metadata) AS metadata, v.vector, m.create_time, m.update_time
+        FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid WHERE m.ns_id = ? AND m.id = ?`),
 
       getState: db.prepare('SELECT * FROM state WHERE key = ?'),
       upsertState: db.prepare(`
@@ -490,12 +493,17 @@ export class SqliteStore implements Store {
           const m = input.memories[i];
           const metadata = m.metadata === undefined ? null : JSON.stringify(m.metadata);
           const found = this.stmts.findMemory.get(ns.ns_id, m.id) as { rowid: number; create_time: number } | undefined;
+          let rowid: number;
           if (found) {
-            this.stmts.updateMemory.run(m.text, metadata, blobs[i], now, found.rowid);
+            rowid = found.rowid;
+            this.stmts.updateMemory.run(m.text, metadata, now, rowid);
+            this.stmts.deleteFields.run(rowid);
           } else {
-            this.stmts.insertMemory.run(ns.ns_id, m.id, m.text, metadata, blobs[i], now, now);
+            rowid = Number((this.stmts.insertMemory.get(ns.ns_id, m.id, m.text, metadata, now, now) as { rowid: number }).rowid);
             added += 1;
           }
+          this.stmts.putVector.run(rowid, blobs[i]);
+          for (const f of flattenMetadata(m.metadata)) this.stmts.insertField.run(rowid, f.path, ns.ns_id, f.kind, f.value);
           out.push({
             id: m.id,
             namespace: input.namespace,
@@ -520,22 +528,39 @@ export class SqliteStore implements Store {
     validateMetadataFilter(input.filter);
     const ns = this.requireNamespace(input.namespace);
     const query = vectorBlob(checkVector(input.vector, ns.dimensions, 'query_vector', ns.name));
-    const filter = filterToSql(input.filter, 'metadata');
-    const threshold = input.minScore === undefined ? '' : 'AND vec_distance_cosine(vector, ?) <= ?';
+    const filter = filterToSql(input.filter, 'm.metadata');
+    const threshold = input.minScore === undefined ? '' : 'AND vec_distance_cosine(v.vector, ?) <= ?';
+    // A selective eq / in / range condition drives the search from the
+    // memory_fields index; otherwise the namespace's rows are scanned. The full
+    // filter is applied either way. A bounded count decides which is cheaper.
+    const probe = chooseIndexProbe(input.filter);
+    let useIndex = false;
+    if (probe) {
+      const cap = Math.max(2000, Math.floor(ns.memory_count * 0.25));
+      const counted = this.dynamicStatement(
+        `SELECT count(*) AS n FROM (SELECT 1 FROM memory_fields f WHERE f.ns_id = ? AND ${probe.sql} LIMIT ?)`,
+      ).get(ns.ns_id, ...(probe.params as never[]), cap + 1) as { n: number };
+      useIndex = counted.n <= cap;
+    }
+    const source = useIndex && probe
+      ? `memory_fields f CROSS JOIN memories m ON m.rowid = f.mem_rowid CROSS JOIN memory_vectors v ON v.rowid = m.rowid
+         WHERE f.ns_id = ? AND ${probe.sql} AND`
+      : `memories m CROSS JOIN memory_vectors v ON v.rowid = m.rowid WHERE m.ns_id = ? AND`;
     // Rank on the narrow inner query and fetch full rows only for the top k.
     const sql = `
       SELECT m.rowid, m.id, m.text, json(m.metadata) AS metadata, m.create_time, m.update_time,
-             ${input.includeVectors ? 'm.vector,' : ''} r.distance
+             ${input.includeVectors ? '(SELECT vector FROM memory_vectors WHERE rowid = m.rowid) AS vector,' : ''} r.distance
       FROM (
-        SELECT rowid AS rid, id AS rkey, vec_distance_cosine(vector, ?) AS distance
-        FROM memories
-        WHERE ns_id = ? AND ${filter.sql} ${threshold}
-        ORDER BY distance, id
+        SELECT m.rowid AS rid, m.id AS rkey, vec_distance_cosine(v.vector, ?) AS distance
+        FROM ${source} ${filter.sql} ${threshold}
+        ORDER BY distance, rkey
         LIMIT ?
       ) AS r JOIN memories AS m ON m.rowid = r.rid
       ORDER BY r.distance, r.rkey`;
     // Parameters in textual order.
-    const params: Array<SqlParam | Uint8Array> = [query, ns.ns_id, ...filter.params];
+    const params: Array<SqlParam | Uint8Array> = [query, ns.ns_id];
+    if (useIndex && probe) params.push(...probe.params);
+    params.push(...filter.params);
     if (input.minScore !== undefined) params.push(query, 1 - input.minScore);
     params.push(Math.max(1, input.topK));
     const rows = this.dynamicStatement(sql).all(...(params as never[])) as unknown as MemoryRow[];
@@ -561,11 +586,12 @@ export class SqliteStore implements Store {
     this.ensureOpen();
     validateMetadataFilter(input.filter);
     const ns = this.requireNamespace(input.namespace);
-    const filter = filterToSql(input.filter, 'metadata');
+    const filter = filterToSql(input.filter, 'm.metadata');
     const limit = Math.max(1, input.limit);
     const sql = `
-      SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time ${input.includeVectors ? ', vector' : ''}
-      FROM memories WHERE ns_id = ? AND id > ? AND ${filter.sql} ORDER BY id LIMIT ?`;
+      SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time
+        ${input.includeVectors ? ', (SELECT vector FROM memory_vectors v WHERE v.rowid = m.rowid) AS vector' : ''}
+      FROM memories m WHERE ns_id = ? AND id > ? AND ${filter.sql} ORDER BY id LIMIT ?`;
     const rows = this.dynamicStatement(sql).all(
       ns.ns_id,
       input.afterId ?? '',
@@ -584,9 +610,11 @@ export class SqliteStore implements Store {
     return this.tx(() => {
       const ns = this.namespaceRow(namespace);
       if (!ns) return { deleted: false };
-      const changes = Number(this.stmts.deleteMemory.run(ns.ns_id, id).changes);
-      if (changes > 0) this.stmts.bumpNamespaceCount.run(-changes, ns.ns_id);
-      return { deleted: changes > 0 };
+      const found = this.stmts.findMemory.get(ns.ns_id, id) as { rowid: number } | undefined;
+      if (!found) return { deleted: false };
+      this.deleteMemoryRows(found.rowid);
+      this.stmts.bumpNamespaceCount.run(-1, ns.ns_id);
+      return { deleted: true };
     });
   }
 
@@ -619,11 +647,21 @@ export class SqliteStore implements Store {
     return { deleted: true, deletedMemories: row.memory_count };
   }
 
+  private deleteMemoryRows(rowid: number): void {
+    this.stmts.deleteFields.run(rowid);
+    this.stmts.deleteVector.run(rowid);
+    this.stmts.deleteMemoryRow.run(rowid);
+  }
+
   private async deleteOrphanMemories(): Promise<void> {
     for (;;) {
       if (this.closed) return;
-      const changes = Number(this.tx(() => this.stmts.deleteOrphanMemories.run(this.sliceRows * 4).changes));
-      if (changes === 0) return;
+      const deleted = this.tx(() => {
+        const rows = this.stmts.orphanMemories.all(this.sliceRows * 2) as Array<{ rowid: number }>;
+        for (const r of rows) this.deleteMemoryRows(r.rowid);
+        return rows.length;
+      });
+      if (deleted === 0) return;
       await yieldToEventLoop();
     }
   }
