@@ -5,6 +5,13 @@ import { Status } from '@elixirchain/proto/google/rpc/status';
 /** The gRPC code name of a failure, e.g. "PERMISSION_DENIED". */
 export type ToolCallErrorCode = keyof typeof GrpcCode;
 
+/** A google.rpc.Status as it arrives in a tool's error event. */
+export interface RpcStatusLike {
+  code: number;
+  message: string;
+  details?: Array<{ typeUrl: string; value: Uint8Array }>;
+}
+
 export interface FieldViolation {
   field: string;
   description: string;
@@ -37,7 +44,7 @@ export class ToolCallError extends Error {
   }
 
   /** Builds the error from a google.rpc.Status (as carried in a ToolError event). */
-  static fromStatus(status: Status): ToolCallError {
+  static fromStatus(status: RpcStatusLike): ToolCallError {
     return new ToolCallError({ grpcCode: status.code, message: status.message, ...readDetails(status) });
   }
 
@@ -61,7 +68,7 @@ function codeName(code: number): ToolCallErrorCode {
   return (entry?.[0] ?? 'UNKNOWN') as ToolCallErrorCode;
 }
 
-function readDetails(status: Status): { reason?: string; fieldViolations?: FieldViolation[]; retryAfterMs?: number; metadata?: Record<string, string> } {
+function readDetails(status: RpcStatusLike): { reason?: string; fieldViolations?: FieldViolation[]; retryAfterMs?: number; metadata?: Record<string, string> } {
   const result: ReturnType<typeof readDetails> = {};
   for (const detail of status.details ?? []) {
     const type = detail.typeUrl.slice(detail.typeUrl.lastIndexOf('/') + 1);

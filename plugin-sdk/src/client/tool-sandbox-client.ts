@@ -163,7 +163,7 @@ export class ToolSandboxClient {
   }
 }
 
-export function toProtoManifest(manifest: ToolManifest): ProtoManifest {
+function toProtoManifest(manifest: ToolManifest): ProtoManifest {
   return {
     name: manifest.name,
     version: manifest.version,
