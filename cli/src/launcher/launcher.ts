@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Supervisor } from './interim-supervisor.js';
+import { Supervisor, type ExitReason, type SupervisedProcess } from '@elixirchain/runtime';
 import { waitForServing } from './health-probe.js';
 import { tailLines } from './log-tail.js';
 import { assertPortFree } from './port-check.js';
 import { REPO_ROOT, SERVICES, serviceAddresses, serviceMainPath, type ServiceName } from './service-catalog.js';
-import { ServiceProcess, type ServiceExit } from './service-process.js';
+import { spawnServiceProcess } from './service-process.js';
 
 export type LauncherState = 'idle' | 'starting' | 'running' | 'draining' | 'stopped';
 
@@ -59,7 +59,7 @@ export class Launcher {
 
   private readonly options: Required<Omit<LauncherOptions, 'afterReady' | 'dataDir' | 'env'>> & Pick<LauncherOptions, 'afterReady'>;
   private readonly env: NodeJS.ProcessEnv;
-  private readonly processes = new Map<ServiceName, ServiceProcess>();
+  private readonly processes = new Map<ServiceName, SupervisedProcess>();
   private readonly supervisor: Supervisor;
   private stopping: Promise<LauncherOutcome> | undefined;
   private resolveDone!: (outcome: LauncherOutcome) => void;
@@ -83,15 +83,18 @@ export class Launcher {
     // Every service learns every address and the one data directory, whatever the caller's env held.
     this.env = { ...env, ELIXIRCHAIN_DATA_DIR: this.dataDir };
     for (const s of SERVICES) this.env[s.addressVariable] = this.addresses[s.name];
-    this.supervisor = new Supervisor({ maxRestarts: this.options.maxRestarts, periodMs: this.options.restartPeriodMs });
-    this.supervisor.on('restarting', (id: ServiceName, exit: unknown) => {
-      if (this.state === 'running' || this.state === 'starting') this.options.print(`${id} exited (${describeExit(exit)}); restarting`);
+    this.supervisor = new Supervisor({
+      name: 'launcher',
+      intensity: { maxRestarts: this.options.maxRestarts, periodMs: this.options.restartPeriodMs },
     });
-    this.supervisor.on('restarted', (id: ServiceName) => {
-      this.options.print(`${id} is SERVING again on ${this.addresses[id]} (pid ${this.processes.get(id)?.pid})`);
+    this.supervisor.on('exit', (id, reason) => {
+      if (this.state === 'running' || this.state === 'starting') this.options.print(`${id} exited (${describeExit(reason)}); restarting`);
     });
-    this.supervisor.on('giveUp', (id: ServiceName, exit: unknown) => {
-      void this.stop(1, this.crashLoopMessage(id, exit));
+    this.supervisor.on('restarted', (id) => {
+      this.options.print(`${id} is SERVING again on ${this.addresses[id as ServiceName]} (pid ${this.processes.get(id as ServiceName)?.pid})`);
+    });
+    this.supervisor.on('gaveUp', (id, reason) => {
+      void this.stop(1, this.crashLoopMessage(id as ServiceName, reason));
     });
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
   }
@@ -139,7 +142,7 @@ export class Launcher {
     this.stopping = (async () => {
       await this.supervisor.stop();
       // A child that was mid-start when the stop came is still ours to end.
-      await Promise.all([...this.processes.values()].map((p) => p.stop(this.options.graceMs)));
+      await Promise.all([...this.processes.values()].map((p) => p.stop()));
       this.state = 'stopped';
       const outcome = { exitCode, reason };
       this.resolveDone(outcome);
@@ -148,11 +151,11 @@ export class Launcher {
     return this.stopping;
   }
 
-  private async startService(name: ServiceName): Promise<ServiceProcess> {
+  private async startService(name: ServiceName): Promise<SupervisedProcess> {
     if (this.stopping) throw new Error('launcher is stopping');
     const log = this.logDir ? path.join(this.logDir, `${name}.log`) : 'inherit';
     const env = { ...this.env, ELIXIRCHAIN_SERVICE_NAME: name };
-    const child = new ServiceProcess({ name, entry: this.options.entryFor(name), env, log, cwd: REPO_ROOT, graceMs: this.options.graceMs });
+    const child = spawnServiceProcess({ entry: this.options.entryFor(name), env, log, cwd: REPO_ROOT, graceMs: this.options.graceMs });
     this.processes.set(name, child);
     const died = child.exited.then((exit) => {
       throw new Error(`${name} exited before it was SERVING (${describeExit(exit)})${this.logHint(name)}`);
@@ -163,7 +166,7 @@ export class Launcher {
         died,
       ]);
     } catch (err) {
-      await child.stop(this.options.graceMs);
+      await child.stop();
       throw err;
     } finally {
       died.catch(() => {});
@@ -171,7 +174,7 @@ export class Launcher {
     return child;
   }
 
-  private crashLoopMessage(name: ServiceName, exit: unknown): string {
+  private crashLoopMessage(name: ServiceName, exit: ExitReason): string {
     return (
       `${name} crashed ${this.options.maxRestarts + 1} times within ${Math.round(this.options.restartPeriodMs / 1000)} s ` +
       `(last: ${describeExit(exit)}); giving up and stopping the mesh${this.logHint(name)}`
@@ -186,10 +189,9 @@ export class Launcher {
   }
 }
 
-export function describeExit(exit: unknown): string {
-  if (exit instanceof Error) return exit.message.split('\n')[0]!;
-  const e = exit as ServiceExit | undefined;
-  if (e?.signal) return `signal ${e.signal}`;
-  if (e && e.code !== null) return `exit code ${e.code}`;
+export function describeExit(exit: ExitReason | undefined): string {
+  if (exit?.error) return (exit.error instanceof Error ? exit.error.message : String(exit.error)).split('\n')[0]!;
+  if (exit?.signal) return `signal ${exit.signal}`;
+  if (exit?.code !== undefined && exit.code !== null) return `exit code ${exit.code}`;
   return 'exited';
 }
