@@ -21,6 +21,8 @@ export interface RunExecution {
   readonly completed: ReadonlyMap<string, unknown>;
   /** Steps started before a restart with no recorded outcome: their attempt. */
   readonly inDoubt: ReadonlyMap<string, number>;
+  /** Set when the executor stops: no new step starts; the run resumes from its checkpoints on the next start. */
+  readonly detached: boolean;
   /** Bounds this run's leaf steps in flight. */
   readonly slots: ConcurrencyLimit;
   emit(event: RunEventBody): void;
@@ -115,6 +117,7 @@ export class StepInterpreter {
     for (;;) {
       attempt++;
       if (signal.aborted) throw new StepFailure(path, abortReason(signal));
+      if (run.detached) throw new StepFailure(path, errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is stopping'));
       const started = performance.now();
       if (resumingInDoubt && attempt === run.inDoubt.get(path) && step.kind?.$case === 'tool') {
         try {
@@ -144,6 +147,8 @@ export class StepInterpreter {
         return output;
       } catch (thrown) {
         if (thrown instanceof StepOutcomeUnknown) throw thrown;
+        // Stopping: record nothing, so a call cut short stays "in doubt" for the next start to judge.
+        if (run.detached) throw thrown instanceof StepFailure ? thrown : new StepFailure(path, asElixirError(thrown));
         const error = thrown instanceof StepFailure ? thrown.error : asElixirError(thrown);
         const willRetry = !signal.aborted && attempt < policy.maxAttempts && isRetryable(policy, error);
         run.emit({ $case: 'stepFailed', stepFailed: { path, error: toRpcStatus(error), attempt, willRetry } });

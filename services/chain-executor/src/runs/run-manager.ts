@@ -184,14 +184,22 @@ export class RunManager {
     return count;
   }
 
-  /** Stops taking runs; running ones are left where their last checkpoint put them, for the next start to resume. */
-  async stop(): Promise<void> {
+  /**
+   * Stops taking runs. Running steps get `graceMs` to finish (no new step
+   * starts); then they are aborted. Nothing terminal is written: each run
+   * stays where its last checkpoint put it, for the next start to resume.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopping = true;
     this.queue.length = 0;
-    for (const handle of this.handles.values()) {
-      if (handle.finished) continue;
-      handle.detached = true;
-      handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, STOPPING, 'the chain executor is stopping'));
+    const live = [...this.handles.values()].filter((h) => !h.finished);
+    for (const handle of live) handle.detached = true;
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)));
+    await Promise.race([Promise.allSettled([...this.running]), grace]);
+    clearTimeout(timer);
+    for (const handle of live) {
+      if (!handle.finished) handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, STOPPING, 'the chain executor is stopping'));
     }
     await Promise.allSettled([...this.running]);
   }

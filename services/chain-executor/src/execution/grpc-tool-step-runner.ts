@@ -1,0 +1,78 @@
+import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
+import { connect, ElixirError, fromRpcStatus, GrpcCode } from '@elixirchain/runtime';
+import type { ServiceClient } from '@elixirchain/runtime';
+import type { ToolDescription, ToolInvocation, ToolStepRunner } from './step-runners.js';
+
+/**
+ * Tool steps through tool-sandbox's InvokeTool stream. Aborting the step's
+ * signal cancels the stream, which tells the sandbox to stop the call
+ * (dispose its isolate); it is how CancelRun and parallel losers stop tools.
+ */
+export class GrpcToolStepRunner implements ToolStepRunner {
+  readonly client: ServiceClient<typeof ToolSandboxServiceDefinition>;
+  private readonly descriptions = new Map<string, { at: number; description: ToolDescription | undefined }>();
+
+  constructor(address: string) {
+    this.client = connect(ToolSandboxServiceDefinition, address);
+  }
+
+  async invoke(call: ToolInvocation): Promise<unknown> {
+    const stream = this.client.invokeTool(
+      {
+        name: call.tool,
+        version: call.version,
+        input: call.input,
+        callId: call.callId,
+        timeout: call.timeoutMs ? { seconds: Math.floor(call.timeoutMs / 1000), nanos: (call.timeoutMs % 1000) * 1e6 } : undefined,
+      },
+      { signal: call.signal },
+    );
+    let lastError: ElixirError | undefined;
+    for await (const message of stream) {
+      const event = message.event;
+      if (!event) continue;
+      switch (event.$case) {
+        case 'progress':
+          call.onProgress(event.progress.fraction, event.progress.message);
+          break;
+        case 'result':
+          return event.result.output ?? null;
+        case 'error':
+          lastError = event.error.status ? fromRpcStatus(event.error.status) : new ElixirError(GrpcCode.UNKNOWN, 'TOOL_FAILED', 'tool failed');
+          if (!event.error.willRetry) throw lastError;
+          break;
+        default:
+          break;
+      }
+    }
+    if (call.signal.aborted) throw call.signal.reason;
+    throw lastError ?? new ElixirError(GrpcCode.INTERNAL, 'TOOL_STREAM_ENDED', `tool ${call.tool} ended its stream without a result`);
+  }
+
+  async describe(tool: string, version: string): Promise<ToolDescription | undefined> {
+    const key = `${tool}@${version}`;
+    const cached = this.descriptions.get(key);
+    if (cached && Date.now() - cached.at < 5_000) return cached.description;
+    let description: ToolDescription | undefined;
+    try {
+      const res = await this.client.getTool({ name: tool, version, includeBundle: false });
+      const manifest = res.tool?.manifest;
+      const annotations = manifest?.annotations;
+      description = manifest && {
+        name: manifest.name,
+        version: manifest.version,
+        idempotent: annotations?.idempotent ?? false,
+        readOnly: annotations?.readOnly ?? false,
+        destructive: annotations?.destructive ?? false,
+      };
+    } catch (error) {
+      if (!(error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND)) throw error;
+    }
+    this.descriptions.set(key, { at: Date.now(), description });
+    return description;
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

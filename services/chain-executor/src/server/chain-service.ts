@@ -1,0 +1,88 @@
+import { ChainServiceDefinition, RunStatus } from '@elixirchain/proto/chain';
+import type { RunEvent } from '@elixirchain/proto/chain';
+import { defineService, errors } from '@elixirchain/runtime';
+import type { ServerStream, ServiceBinding } from '@elixirchain/runtime';
+import type { ChainExecutor } from '../chain-executor.js';
+import { InvalidPageTokenError } from '../storage/page-token.js';
+import { toRunMessage } from '../runs/run-record.js';
+
+const ID_LIMIT = 200;
+
+function requireId(field: string, value: string): void {
+  if (value === '') throw errors.invalidArgument(field, 'is required');
+  if (value.length > ID_LIMIT || /\p{Cc}/u.test(value)) throw errors.invalidArgument(field, `must be at most ${ID_LIMIT} printable characters`);
+}
+
+function pageSize(value: number): number {
+  if (value < 0) throw errors.invalidArgument('page_size', 'must not be negative');
+  return Math.min(value || 50, 500);
+}
+
+function badToken(error: unknown): never {
+  if (error instanceof InvalidPageTokenError) throw errors.invalidArgument('page_token', error.message);
+  throw error;
+}
+
+async function streamEvents(executor: ChainExecutor, runId: string, after: number, stream: ServerStream<{ event: RunEvent }>): Promise<void> {
+  for await (const event of executor.runs.watch(runId, after, stream.signal)) {
+    // Waits for the client to take it: a slow reader slows the stream, not our memory.
+    await stream.write({ event });
+  }
+}
+
+/** elixirchain.chain.v1.ChainService over a ChainExecutor. */
+export function chainService(executor: ChainExecutor): ServiceBinding {
+  return defineService(ChainServiceDefinition, {
+    async createChain(req) {
+      if (!req.chain) throw errors.invalidArgument('chain', 'is required');
+      return executor.definitions.create(req.chain, req.requestId);
+    },
+    async getChain(req) {
+      return { chain: await executor.definitions.get(req.id, req.version) };
+    },
+    async listChains(req) {
+      return executor.definitions.list(pageSize(req.pageSize), req.pageToken);
+    },
+    async updateChain(req) {
+      if (!req.chain) throw errors.invalidArgument('chain', 'is required');
+      return executor.definitions.update(req.chain, req.updateMask ?? [], req.expectedVersion);
+    },
+    async deleteChain(req) {
+      return { deleted: await executor.definitions.delete(req.id) };
+    },
+    async startRun(req) {
+      requireId('chain_id', req.chainId);
+      if (req.chainVersion < 0) throw errors.invalidArgument('chain_version', 'must not be negative');
+      const record = await executor.runs.start(req.chainId, req.chainVersion, req.input ?? null, req.requestId);
+      return { run: toRunMessage(record) };
+    },
+    async runChain(req, stream) {
+      requireId('chain_id', req.chainId);
+      if (req.chainVersion < 0) throw errors.invalidArgument('chain_version', 'must not be negative');
+      const record = await executor.runs.start(req.chainId, req.chainVersion, req.input ?? null, req.requestId);
+      await streamEvents(executor, record.id, 0, stream);
+    },
+    async watchRun(req, stream) {
+      requireId('run_id', req.runId);
+      if (req.afterSequence < 0) throw errors.invalidArgument('after_sequence', 'must not be negative');
+      await streamEvents(executor, req.runId, req.afterSequence, stream);
+    },
+    async getRun(req) {
+      requireId('run_id', req.runId);
+      return { run: await executor.runs.get(req.runId) };
+    },
+    async listRuns(req) {
+      if (req.status === RunStatus.UNRECOGNIZED || req.status < 0 || req.status > RunStatus.RUN_STATUS_PAUSED) throw errors.invalidArgument('status', 'unknown run status');
+      const filter = { chainId: req.chainId || undefined, status: req.status || undefined };
+      return executor.runs.list(filter, pageSize(req.pageSize), req.pageToken).catch(badToken);
+    },
+    async cancelRun(req) {
+      requireId('run_id', req.runId);
+      return { run: await executor.runs.cancel(req.runId, req.reason) };
+    },
+    async resumeRun(req) {
+      requireId('run_id', req.runId);
+      return { run: await executor.runs.resume(req.runId) };
+    },
+  });
+}
