@@ -1,15 +1,17 @@
-// The errors every Store backend throws. Until @elixirchain/runtime's ElixirError
-// lands, this module is the single place that builds them; callers only use
-// these factories so switching the implementation changes no call site.
+// The errors every Store backend throws: the runtime's ElixirError, built by
+// these factories so every backend uses the same codes, reasons and metadata
+// keys (the contract suite checks them).
+import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 
-/** gRPC status codes used by the store (numeric values of grpc.status). */
+/** gRPC status codes used by the store. */
 export const StoreErrorCode = {
-  INVALID_ARGUMENT: 3,
-  NOT_FOUND: 5,
-  ALREADY_EXISTS: 6,
-  FAILED_PRECONDITION: 9,
-  ABORTED: 10,
-  INTERNAL: 13,
+  INVALID_ARGUMENT: GrpcCode.INVALID_ARGUMENT,
+  NOT_FOUND: GrpcCode.NOT_FOUND,
+  FAILED_PRECONDITION: GrpcCode.FAILED_PRECONDITION,
+  ABORTED: GrpcCode.ABORTED,
+  ALREADY_EXISTS: GrpcCode.ALREADY_EXISTS,
+  INTERNAL: GrpcCode.INTERNAL,
+  UNAVAILABLE: GrpcCode.UNAVAILABLE,
 } as const;
 
 /** Stable ErrorInfo reasons; clients may switch on them. */
@@ -31,30 +33,31 @@ export interface FieldViolation {
   description: string;
 }
 
-export class StoreError extends Error {
-  readonly code: number;
-  readonly reason: string;
-  readonly metadata: Record<string, string>;
-  readonly fieldViolations: FieldViolation[];
-
+/** An ElixirError with the positional constructor backends use. */
+export class StoreError extends ElixirError {
   constructor(
-    code: number,
+    code: GrpcCode,
     reason: string,
     message: string,
     metadata: Record<string, string> = {},
     fieldViolations: FieldViolation[] = [],
   ) {
-    super(message);
-    this.name = 'StoreError';
-    this.code = code;
-    this.reason = reason;
-    this.metadata = metadata;
-    this.fieldViolations = fieldViolations;
+    super(code, reason, message, { metadata, fieldViolations });
   }
 }
 
-export function isStoreError(error: unknown): error is StoreError {
-  return error instanceof StoreError;
+export function isStoreError(error: unknown): error is ElixirError {
+  return ElixirError.is(error);
+}
+
+function storeError(
+  code: GrpcCode,
+  reason: string,
+  message: string,
+  metadata: Record<string, string> = {},
+  fieldViolations: FieldViolation[] = [],
+): ElixirError {
+  return new StoreError(code, reason, message, metadata, fieldViolations);
 }
 
 /** CAS failure: the resource is not at the version the caller expected. */
@@ -63,28 +66,28 @@ export function versionConflict(
   id: string,
   expectedVersion: number,
   currentVersion: number,
-): StoreError {
-  return new StoreError(
+): ElixirError {
+  return storeError(
     StoreErrorCode.ABORTED,
     StoreErrorReason.VERSION_CONFLICT,
     `${resource} "${id}" is at version ${currentVersion}, expected ${expectedVersion}`,
     {
       resource,
       id,
-      expected_version: String(expectedVersion),
-      current_version: String(currentVersion),
+      expectedVersion: String(expectedVersion),
+      currentVersion: String(currentVersion),
     },
   );
 }
 
-export function threadNotFound(threadId: string): StoreError {
-  return new StoreError(StoreErrorCode.NOT_FOUND, StoreErrorReason.THREAD_NOT_FOUND, `thread "${threadId}" not found`, {
-    thread_id: threadId,
+export function threadNotFound(threadId: string): ElixirError {
+  return storeError(StoreErrorCode.NOT_FOUND, StoreErrorReason.THREAD_NOT_FOUND, `thread "${threadId}" not found`, {
+    threadId,
   });
 }
 
-export function namespaceNotFound(namespace: string): StoreError {
-  return new StoreError(
+export function namespaceNotFound(namespace: string): ElixirError {
+  return storeError(
     StoreErrorCode.NOT_FOUND,
     StoreErrorReason.NAMESPACE_NOT_FOUND,
     `namespace "${namespace}" not found`,
@@ -92,8 +95,8 @@ export function namespaceNotFound(namespace: string): StoreError {
   );
 }
 
-export function memoryNotFound(namespace: string, id: string): StoreError {
-  return new StoreError(
+export function memoryNotFound(namespace: string, id: string): ElixirError {
+  return storeError(
     StoreErrorCode.NOT_FOUND,
     StoreErrorReason.MEMORY_NOT_FOUND,
     `memory "${id}" not found in namespace "${namespace}"`,
@@ -101,34 +104,34 @@ export function memoryNotFound(namespace: string, id: string): StoreError {
   );
 }
 
-export function stateNotFound(key: string): StoreError {
-  return new StoreError(StoreErrorCode.NOT_FOUND, StoreErrorReason.STATE_NOT_FOUND, `state key "${key}" not found`, {
+export function stateNotFound(key: string): ElixirError {
+  return storeError(StoreErrorCode.NOT_FOUND, StoreErrorReason.STATE_NOT_FOUND, `state key "${key}" not found`, {
     key,
   });
 }
 
-export function dimensionMismatch(field: string, namespace: string, expected: number, actual: number): StoreError {
-  return new StoreError(
+export function dimensionMismatch(field: string, namespace: string, expected: number, actual: number): ElixirError {
+  return storeError(
     StoreErrorCode.INVALID_ARGUMENT,
     StoreErrorReason.DIMENSION_MISMATCH,
     `namespace "${namespace}" holds ${expected}-dimensional vectors; ${field} has ${actual}`,
-    { namespace, expected_dimensions: String(expected), actual_dimensions: String(actual) },
+    { namespace, expectedDimensions: String(expected), actualDimensions: String(actual) },
     [{ field, description: `expected ${expected} dimensions, got ${actual}` }],
   );
 }
 
-export function invalidArgument(field: string, description: string, reason: string = StoreErrorReason.INVALID_ARGUMENT): StoreError {
-  return new StoreError(StoreErrorCode.INVALID_ARGUMENT, reason, `${field}: ${description}`, { field }, [
+export function invalidArgument(field: string, description: string, reason: string = StoreErrorReason.INVALID_ARGUMENT): ElixirError {
+  return storeError(StoreErrorCode.INVALID_ARGUMENT, reason, `${field}: ${description}`, { field }, [
     { field, description },
   ]);
 }
 
 /** A request_id already used for a different operation or target. */
-export function requestIdReused(requestId: string, description: string): StoreError {
-  return new StoreError(
+export function requestIdReused(requestId: string, description: string): ElixirError {
+  return storeError(
     StoreErrorCode.FAILED_PRECONDITION,
     StoreErrorReason.REQUEST_ID_REUSED,
     `request_id "${requestId}" was already used ${description}`,
-    { request_id: requestId },
+    { requestId },
   );
 }

@@ -5,7 +5,7 @@
 // test/contract/store-contract.ts (`@elixirchain/memory/contract`).
 //
 // Errors: backends throw the factories in ./store-errors.ts —
-//   ABORTED  VERSION_CONFLICT (metadata.current_version) on a CAS miss,
+//   ABORTED  VERSION_CONFLICT (metadata.currentVersion) on a CAS miss,
 //   NOT_FOUND for a missing thread / namespace / memory / state key on reads,
 //   INVALID_ARGUMENT DIMENSION_MISMATCH / INVALID_VECTOR / INVALID_FILTER,
 //   FAILED_PRECONDITION REQUEST_ID_REUSED when a request_id comes back for a
@@ -215,7 +215,7 @@ export interface BatchWriteInput {
   operations: WriteOperation[];
   /**
    * true: all operations commit together or none does; the first failure is
-   * thrown (its metadata gains operation_index).
+   * thrown (its metadata gains operationIndex).
    * false: each operation stands alone; failures are reported in place.
    * Either way the batch costs one durable commit.
    */

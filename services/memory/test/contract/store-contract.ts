@@ -138,7 +138,7 @@ export function runStoreContractSuite(
           ABORTED,
           'VERSION_CONFLICT',
         );
-        assert.equal(e.metadata?.current_version, '1');
+        assert.equal(e.metadata?.currentVersion, '1');
         await rejectsWith(store.appendMessages({ threadId: 'new', messages: [msg('b')], expectedVersion: 3 }), ABORTED);
         assert.equal((await store.getThread('t')).version, 1);
         await rejectsWith(store.getThread('new'), NOT_FOUND, 'THREAD_NOT_FOUND');
@@ -307,7 +307,7 @@ export function runStoreContractSuite(
           INVALID_ARGUMENT,
           'DIMENSION_MISMATCH',
         );
-        assert.equal(e.metadata?.expected_dimensions, String(dims));
+        assert.equal(e.metadata?.expectedDimensions, String(dims));
         await rejectsWith(store.getMemory('ns', 'b'), NOT_FOUND, 'MEMORY_NOT_FOUND');
         await rejectsWith(store.searchMemories({ namespace: 'ns', vector: [1, 0], topK: 3 }), INVALID_ARGUMENT, 'DIMENSION_MISMATCH');
         await rejectsWith(
@@ -563,7 +563,7 @@ export function runStoreContractSuite(
         const v = { $case: 'structValue' as const, structValue: { x: 1 } };
         await store.putState({ key: 'k', value: v, expectedVersion: 0 });
         const e = await rejectsWith(store.putState({ key: 'k', value: v, expectedVersion: 0 }), ABORTED, 'VERSION_CONFLICT');
-        assert.equal(e.metadata?.current_version, '1');
+        assert.equal(e.metadata?.currentVersion, '1');
         await rejectsWith(store.putState({ key: 'absent', value: v, expectedVersion: 1 }), ABORTED);
         assert.equal((await store.putState({ key: 'k', value: v, expectedVersion: 1 })).version, 2);
         const racers = await Promise.allSettled(
@@ -659,7 +659,7 @@ export function runStoreContractSuite(
           }),
           ABORTED,
         );
-        assert.equal(e.metadata?.operation_index, '2');
+        assert.equal(e.metadata?.operationIndex, '2');
         await rejectsWith(store.getThread('t1'), NOT_FOUND);
         await rejectsWith(store.getState('other'), NOT_FOUND);
         assert.equal((await store.getState('ckpt')).version, 1);

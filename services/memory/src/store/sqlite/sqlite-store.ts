@@ -791,7 +791,7 @@ export class SqliteStore implements Store {
           try {
             return this.applySync(op, now);
           } catch (error) {
-            if (isStoreError(error)) error.metadata.operation_index = String(index);
+            if (isStoreError(error)) error.metadata.operationIndex = String(index);
             throw error;
           }
         });
