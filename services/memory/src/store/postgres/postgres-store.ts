@@ -854,7 +854,11 @@ export class PostgresStore implements Store {
           try {
             out.push(await this.applyIn(c, op, now));
           } catch (error) {
-            if (isStoreError(error)) error.metadata.operation_index = String(index);
+            if (isStoreError(error)) {
+              // Both spellings while the contract moves to camelCase metadata keys.
+              error.metadata.operationIndex = String(index);
+              error.metadata.operation_index = String(index);
+            }
             throw error;
           }
           continue;
