@@ -35,7 +35,7 @@ export interface TestInvokeOptions {
   onEvent?: (event: ToolCallEvent) => void;
 }
 
-type InputOf<T> = T extends Tool ? NonNullable<T['$input']> : Record<string, unknown>;
+type InputOf<T> = T extends Tool ? NonNullable<T['$callInput']> : Record<string, unknown>;
 type OutputOf<T> = T extends Tool ? NonNullable<T['$output']> : unknown;
 
 /** A tool loaded into the sandbox engine for a test. */

@@ -1,4 +1,4 @@
-import { safeParse, type $ZodType, type output as ZodOutput } from 'zod/v4/core';
+import { safeParse, type $ZodType, type input as ZodInput, type output as ZodOutput } from 'zod/v4/core';
 import { ToolDefinitionError } from './tool-definition-error.js';
 import { checkToolName, checkToolVersion } from './tool-identity.js';
 import { isZodSchema, toJsonSchema, type ToolSchema } from './tool-schema.js';
@@ -13,6 +13,8 @@ import type {
 
 /** The input type `execute` receives: zod's output type, or a plain record for a raw JSON Schema. */
 export type InferToolInput<S> = S extends $ZodType ? ZodOutput<S> : { [key: string]: any };
+/** The input a caller sends: zod's input type (fields with defaults are optional). */
+export type InferToolCallInput<S> = S extends $ZodType ? ZodInput<S> : { [key: string]: any };
 /** The value `execute` must return. */
 export type InferToolOutput<S> = S extends $ZodType ? ZodOutput<S> : any;
 
@@ -56,6 +58,7 @@ export interface Tool<I extends ToolSchema = ToolSchema, O extends ToolSchema = 
   execute(input: unknown, ctx: ToolContext): Promise<InferToolOutput<O>>;
   /** Phantom fields that carry the inferred types. */
   readonly $input?: InferToolInput<I>;
+  readonly $callInput?: InferToolCallInput<I>;
   readonly $output?: InferToolOutput<O>;
 }
 
