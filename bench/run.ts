@@ -23,6 +23,7 @@ if (values.help) {
       quick: values.quick,
       rows: values.rows?.split(',').map((r) => r.trim()).filter(Boolean),
       outDir: values.out,
+      printTables: true,
     });
   } catch (error) {
     process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -29,6 +29,10 @@ export interface BenchOptions {
   rows?: string[];
   /** Where RESULTS.md and results/ go; defaults to bench/. */
   outDir?: string;
+  /** Where suite folders are looked up; defaults to bench/ (tests point it elsewhere). */
+  suitesDir?: string;
+  /** Print each suite's table on stdout as it finishes (the CLI does). */
+  printTables?: boolean;
 }
 
 export interface BenchOutcome {
@@ -52,10 +56,10 @@ export async function runBench(options: BenchOptions = {}): Promise<BenchOutcome
   for (const suite of suites) {
     const remainingS = WHOLE_RUN_S - (Date.now() - runStarted) / 1000;
     const budgetS = Math.max(5, Math.min(quick ? QUICK_BUDGET_S : (FULL_BUDGET_S[suite] ?? 80), remainingS - GRACE_S));
-    const record = await runOneSuite(suite, { quick, rows: options.rows, budgetS, machine });
+    const record = await runOneSuite(suite, { quick, rows: options.rows, budgetS, machine, suitesDir: options.suitesDir ?? BENCH_DIR });
     const file = writeSuiteRecord(resultsDir, record);
     progress(`${suite}: ${record.status} in ${(record.durationMs / 1000).toFixed(1)} s → ${relative(process.cwd(), file)}`);
-    process.stdout.write(`\n## ${suite}\n\n${renderTable(record.rows)}${record.notes.map((n) => `- ${n}\n`).join('')}\n`);
+    if (options.printTables) process.stdout.write(`\n## ${suite}\n\n${renderTable(record.rows)}${record.notes.map((n) => `- ${n}\n`).join('')}\n`);
     records.push(record);
   }
 
@@ -70,11 +74,12 @@ interface SuiteRunOptions {
   rows?: string[];
   budgetS: number;
   machine: SuiteRecord['machine'];
+  suitesDir: string;
 }
 
-async function runOneSuite(suite: string, { quick, rows, budgetS, machine }: SuiteRunOptions): Promise<SuiteRecord> {
+async function runOneSuite(suite: string, { quick, rows, budgetS, machine, suitesDir }: SuiteRunOptions): Promise<SuiteRecord> {
   const started = Date.now();
-  const modulePath = join(BENCH_DIR, suite, 'index.ts');
+  const modulePath = join(suitesDir, suite, 'index.ts');
   const base = { suite, quick, machine };
   if (!existsSync(modulePath)) {
     const reason = `bench/${suite}/index.ts does not exist yet`;

@@ -10,8 +10,10 @@ export const TOOL_DESCRIPTION = 'Adds two numbers.';
 export const TOOL_ARGUMENTS = { a: 2, b: 3 } as const;
 export const EXPECTED_TOOL_RESULT = 5;
 export const TEXT_CHUNK_COUNT = 50;
-/** The reply, chunk by chunk ("The sum is 5. " spread over 50 small deltas). */
-export const TEXT_CHUNKS: readonly string[] = Array.from({ length: TEXT_CHUNK_COUNT }, (_, i) => `w${i} `);
+/** Characters per chunk: equal lengths let a scripted model cut the reply into exactly 50 deltas. */
+export const TEXT_CHUNK_SIZE = 4;
+/** The reply, chunk by chunk: "w00 w01 … w49 ". */
+export const TEXT_CHUNKS: readonly string[] = Array.from({ length: TEXT_CHUNK_COUNT }, (_, i) => `w${String(i).padStart(2, '0')} `);
 export const REPLY_TEXT = TEXT_CHUNKS.join('');
 
 /** JSON Schema of the tool's input, for rows that take one. */
