@@ -1,0 +1,80 @@
+// ElixirChain rows: the executor in this process (what a step costs the
+// engine), with checkpoints either kept in process (non-durable) or written
+// through a real memory service in its own process (durable).
+import { ChainExecutor, InProcessStateStore, MemoryStateStore } from '@elixirchain/chain-executor';
+import type { AgentStepRunner, ToolStepRunner } from '@elixirchain/chain-executor';
+import type { Chain, RunEvent } from '@elixirchain/proto/chain';
+
+const noTools: ToolStepRunner = {
+  invoke: () => Promise.reject(new Error('no tools in this benchmark')),
+  describe: async () => undefined,
+};
+const noAgents: AgentStepRunner = {
+  send: () => Promise.reject(new Error('no agents in this benchmark')),
+  exists: async () => undefined,
+};
+
+export interface Throughput {
+  steps: number;
+  runs: number;
+  seconds: number;
+  stepsPerSecond: number;
+  /** BatchWrite calls to memory (durable only). */
+  checkpointCalls?: number;
+}
+
+export interface ElixirChainBench {
+  measure(chain: Chain, input: () => unknown, stepsPerRun: number, durationMs: number, concurrentRuns: number): Promise<Throughput>;
+  close(): Promise<void>;
+}
+
+export async function elixirChainBench(memoryAddress?: string): Promise<ElixirChainBench> {
+  const memory = memoryAddress ? new MemoryStateStore(memoryAddress) : undefined;
+  const executor = new ChainExecutor({
+    state: memory ?? new InProcessStateStore(),
+    tools: noTools,
+    agents: noAgents,
+    durable: memory !== undefined,
+    limits: { maxActiveRuns: 256, maxQueuedRuns: 10_000, maxStepsInFlight: 1024, maxStepsInFlightPerRun: 64, finishedRetentionMs: 0 },
+  });
+  const created = new Set<string>();
+  return {
+    async measure(chain, input, stepsPerRun, durationMs, concurrentRuns) {
+      if (!created.has(chain.id)) {
+        await executor.definitions.create(chain, `bench-${chain.id}`).catch((error: { code?: number }) => {
+          if (error.code !== 6) throw error; // ALREADY_EXISTS from an earlier measurement in the same store
+        });
+        created.add(chain.id);
+      }
+      const checkpoints = executor.checkpoints as { writer?: { batchesSent: number } };
+      const batchesBefore = checkpoints.writer?.batchesSent ?? 0;
+      let runs = 0;
+      const started = performance.now();
+      const deadline = started + durationMs;
+      // Closed loop: each lane starts its next run when the previous one ended.
+      const lane = async () => {
+        while (performance.now() < deadline) {
+          const record = await executor.runs.start(chain.id, 0, input(), '');
+          let last: RunEvent | undefined;
+          // A watcher drains the events, as a real client would.
+          for await (const event of executor.runs.watch(record.id, 0, new AbortController().signal)) last = event;
+          if (last?.event?.$case !== 'runCompleted') throw new Error(`run ${record.id} did not succeed: ${JSON.stringify(last?.event)}`);
+          runs++;
+        }
+      };
+      await Promise.all(Array.from({ length: concurrentRuns }, lane));
+      const seconds = (performance.now() - started) / 1000;
+      return {
+        steps: runs * stepsPerRun,
+        runs,
+        seconds,
+        stepsPerSecond: (runs * stepsPerRun) / seconds,
+        checkpointCalls: checkpoints.writer ? checkpoints.writer.batchesSent - batchesBefore : undefined,
+      };
+    },
+    async close() {
+      await executor.stop();
+      memory?.close();
+    },
+  };
+}
