@@ -1,0 +1,95 @@
+import { connect, ElixirError, errors, GrpcCode, type ServiceClient } from '@elixirchain/runtime';
+import { MemoryServiceDefinition, type StateEntry } from '@elixirchain/proto/memory';
+import { ToolManifest } from '@elixirchain/proto/sandbox';
+import { normalizePermissions } from '../permissions/permission-set.js';
+import type { StoredGrant, StoredToolVersion, ToolStore } from './tool-store.js';
+
+const TOOLS = 'sandbox/tools/';
+const BUNDLES = 'sandbox/bundles/';
+const GRANTS = 'sandbox/grants/';
+
+/**
+ * Keeps the registry in the memory service's key/value state:
+ *   sandbox/tools/<name>/<version>    struct: { manifest, createTime }
+ *   sandbox/bundles/<name>/<version>  bytes: the bundle
+ *   sandbox/grants/<name>             struct: { networkHosts, secrets, updateTime }
+ * The bundle is written before its manifest, so a listed version always has its bytes.
+ */
+export class MemoryServiceToolStore implements ToolStore {
+  private readonly client: ServiceClient<typeof MemoryServiceDefinition>;
+
+  constructor(address: string) {
+    this.client = connect(MemoryServiceDefinition, address);
+  }
+
+  async loadAll() {
+    const toolEntries = await this.listAll(TOOLS, false);
+    const versions: StoredToolVersion[] = [];
+    for (const entry of toolEntries) {
+      if (entry.value?.$case !== 'structValue' || !entry.value.structValue) continue;
+      const { manifest, createTime } = entry.value.structValue as { manifest: unknown; createTime?: string };
+      const parsed = ToolManifest.fromJSON(manifest);
+      const bundleEntry = await this.client.getState({ key: `${BUNDLES}${parsed.name}/${parsed.version}` }).catch(() => undefined);
+      const bytes = bundleEntry?.entry?.value?.$case === 'bytesValue' ? bundleEntry.entry.value.bytesValue : undefined;
+      if (!bytes) continue;
+      versions.push({ manifest: parsed, bundle: new Uint8Array(bytes), createTime: createTime ? new Date(createTime) : (entry.createTime ?? new Date()) });
+    }
+    const grants: StoredGrant[] = [];
+    for (const entry of await this.listAll(GRANTS, false)) {
+      if (entry.value?.$case !== 'structValue' || !entry.value.structValue) continue;
+      const g = entry.value.structValue as { networkHosts?: string[]; secrets?: string[]; updateTime?: string };
+      grants.push({
+        toolName: entry.key.slice(GRANTS.length),
+        permissions: normalizePermissions({ networkHosts: g.networkHosts ?? [], secrets: g.secrets ?? [] }),
+        updateTime: g.updateTime ? new Date(g.updateTime) : (entry.updateTime ?? new Date()),
+      });
+    }
+    return { versions, grants };
+  }
+
+  async putVersion(version: StoredToolVersion): Promise<void> {
+    const { name, version: v } = version.manifest;
+    await this.client.putState({ key: `${BUNDLES}${name}/${v}`, value: { $case: 'bytesValue', bytesValue: Buffer.from(version.bundle) } });
+    try {
+      await this.client.putState({
+        key: `${TOOLS}${name}/${v}`,
+        expectedVersion: 0,
+        value: { $case: 'structValue', structValue: { manifest: ToolManifest.toJSON(version.manifest), createTime: version.createTime.toISOString() } },
+      });
+    } catch (error) {
+      if (ElixirError.is(error, GrpcCode.ABORTED) || ElixirError.is(error, GrpcCode.ALREADY_EXISTS)) throw errors.alreadyExists('tool version', `${name}@${v}`);
+      throw error;
+    }
+  }
+
+  async deleteVersion(name: string, version: string): Promise<void> {
+    await this.client.deleteState({ key: `${TOOLS}${name}/${version}` });
+    await this.client.deleteState({ key: `${BUNDLES}${name}/${version}` });
+  }
+
+  async putGrant(grant: StoredGrant): Promise<void> {
+    await this.client.putState({
+      key: `${GRANTS}${grant.toolName}`,
+      value: { $case: 'structValue', structValue: { ...grant.permissions, updateTime: grant.updateTime.toISOString() } },
+    });
+  }
+
+  async deleteGrant(toolName: string): Promise<void> {
+    await this.client.deleteState({ key: `${GRANTS}${toolName}` });
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private async listAll(prefix: string, keysOnly: boolean): Promise<StateEntry[]> {
+    const out: StateEntry[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.client.listState({ prefix, pageSize: 200, pageToken, keysOnly });
+      out.push(...page.entries);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return out;
+  }
+}
