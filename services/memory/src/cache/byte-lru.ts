@@ -21,6 +21,7 @@ export class ByteLru<K, V> {
   constructor(
     readonly maxBytes: number,
     private readonly sizeOf: (key: K, value: V) => number,
+    private readonly onEvict?: (key: K) => void,
   ) {}
 
   get(key: K): V | undefined {
@@ -45,6 +46,7 @@ export class ByteLru<K, V> {
       const coldest = this.map.keys().next().value as K;
       this.delete(coldest);
       this.evictions += 1;
+      this.onEvict?.(coldest);
     }
   }
 
