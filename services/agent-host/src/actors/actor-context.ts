@@ -1,0 +1,31 @@
+import type { Agent } from '@elixirchain/proto/agent';
+import type { Logger } from '@elixirchain/runtime';
+import type { AgentRegistry } from '../agents/agent-registry.js';
+import type { ModelProvider } from '../model/model-provider.js';
+import type { MemoryPort } from '../ports/memory-port.js';
+import type { ToolRunner } from '../ports/tool-runner.js';
+import type { ThreadEventHub } from '../threads/thread-event-hub.js';
+import type { ThreadStore } from '../threads/thread-store.js';
+import type { ToolCatalog } from '../turns/tool-catalog.js';
+
+export interface ActorOptions {
+  /** An actor with nothing to do for this long hibernates (0: never). */
+  idleHibernateMs: number;
+  flushEveryEvents: number;
+  flushEveryBytes: number;
+  /** Sequence numbers skipped when a turn resumes in a new process, past events a client may have seen unpersisted. */
+  resumeSequenceGap: number;
+}
+
+/** What every actor of one host shares. */
+export interface ActorContext {
+  memory: MemoryPort;
+  tools: ToolRunner;
+  store: ThreadStore;
+  hub: ThreadEventHub;
+  catalog: ToolCatalog;
+  registry: AgentRegistry;
+  providerFor(agent: Agent): ModelProvider;
+  log: Logger;
+  options: ActorOptions;
+}

@@ -1,0 +1,143 @@
+import { TurnStatus } from '@elixirchain/proto/agent';
+import { Supervisor, errors, toRpcStatus, type ExitReason, type RestartIntensity } from '@elixirchain/runtime';
+import { AgentActor, type Mailbox } from './agent-actor.js';
+import type { ActorContext } from './actor-context.js';
+import { activeTurnPrefix } from '../threads/thread-record.js';
+import { ThreadSession } from '../threads/thread-session.js';
+
+/**
+ * The DynamicSupervisor of agent actors, on the runtime's one-for-one
+ * Supervisor: starts an actor on demand, restarts one that crashed from its
+ * checkpoints (handing over its mailbox), and past the restart intensity
+ * gives up: the agent's turns fail with an error event and new messages get
+ * FAILED_PRECONDITION until its definition is updated.
+ */
+export class AgentSupervisor {
+  private readonly supervisor: Supervisor;
+  private readonly starting = new Map<string, Promise<AgentActor>>();
+  private readonly failed = new Map<string, { at: Date; message: string }>();
+  private readonly mailboxes = new Map<string, Mailbox>();
+  private readonly lastIncarnation = new Map<string, AgentActor>();
+  restarts = 0;
+
+  constructor(
+    private readonly ctx: ActorContext,
+    intensity: RestartIntensity = { maxRestarts: 3, periodMs: 10_000 },
+  ) {
+    this.supervisor = new Supervisor({ name: 'agents', intensity, restartDelayMs: (n) => 20 * n });
+    this.supervisor.on('exit', (id, reason) => this.onExit(id, reason));
+    this.supervisor.on('restarted', () => (this.restarts += 1));
+    this.supervisor.on('gaveUp', (id, reason) => void this.giveUp(id, reason).catch((err) => this.ctx.log.error({ err, agentId: id }, 'failed to fail the turns of a stopped agent')));
+  }
+
+  private onExit(agentId: string, reason: ExitReason): void {
+    const actor = this.lastIncarnation.get(agentId);
+    if (!reason.normal && actor) {
+      const mailbox = actor.takeMailbox();
+      if (mailbox.size > 0) this.mailboxes.set(agentId, mailbox);
+    } else {
+      this.lastIncarnation.delete(agentId);
+    }
+  }
+
+  /** The agent's running actor, started (or rehydrated) if needed. */
+  async actorFor(agentId: string, resume = false): Promise<AgentActor> {
+    const failure = this.failed.get(agentId);
+    if (failure) {
+      throw errors.failedPrecondition('AGENT_FAILED', `agent ${agentId} stopped after repeated crashes (${failure.message}); update the agent to restart it`, { agentId });
+    }
+    for (let attempt = 0; attempt < 50; attempt++) {
+      const actor = this.supervisor.child<AgentActor>(agentId);
+      const status = this.supervisor.info(agentId)?.status;
+      if (actor?.alive && status === 'running') return actor;
+      if (status === 'restarting' || (actor && !actor.alive)) {
+        // Between incarnations: wait for the restart (or the supervisor's bookkeeping) to finish.
+        await new Promise((r) => setTimeout(r, 10));
+        if (this.failed.has(agentId)) return this.actorFor(agentId);
+        continue;
+      }
+      let start = this.starting.get(agentId);
+      if (!start) {
+        let launches = 0;
+        start = this.supervisor
+          .startChild({
+            id: agentId,
+            restart: 'transient',
+            start: async () => {
+              launches += 1;
+              const inherited = this.mailboxes.get(agentId);
+              this.mailboxes.delete(agentId);
+              const next = await AgentActor.start(agentId, this.ctx, resume || launches > 1, inherited);
+              this.lastIncarnation.set(agentId, next);
+              return next;
+            },
+          })
+          .finally(() => this.starting.delete(agentId));
+        this.starting.set(agentId, start);
+      }
+      return start;
+    }
+    throw errors.unavailable('AGENT_RESTARTING', `agent ${agentId} is restarting; retry`, 200);
+  }
+
+  resident(agentId: string): AgentActor | undefined {
+    const actor = this.supervisor.child<AgentActor>(agentId);
+    return actor?.alive ? actor : undefined;
+  }
+
+  get residentCount(): number {
+    return this.supervisor.which().filter((c) => c.status === 'running').length;
+  }
+
+  isFailed(agentId: string): boolean {
+    return this.failed.has(agentId);
+  }
+
+  /** A new definition: clears a give-up and reaches the running actor for its next turns. */
+  definitionChanged(agentId: string, agent: Parameters<AgentActor['setDefinition']>[0]): void {
+    this.failed.delete(agentId);
+    this.resident(agentId)?.setDefinition(agent);
+  }
+
+  async remove(agentId: string): Promise<void> {
+    this.failed.delete(agentId);
+    await this.supervisor.terminateChild(agentId);
+  }
+
+  /** Past the restart intensity: fail every unfinished turn and waiting message of the agent. */
+  private async giveUp(agentId: string, reason: ExitReason): Promise<void> {
+    const message = (reason.error as Error)?.message ?? 'crashed';
+    this.failed.set(agentId, { at: new Date(), message });
+    this.ctx.log.error({ agentId, err: reason.error }, 'agent actor exceeded its restart intensity; stopped');
+    const mailbox = this.mailboxes.get(agentId) ?? this.lastIncarnation.get(agentId)?.takeMailbox() ?? (new Map() as Mailbox);
+    this.mailboxes.delete(agentId);
+    this.lastIncarnation.delete(agentId);
+    const page = await this.ctx.memory.listState({ prefix: activeTurnPrefix(agentId), keysOnly: true, pageSize: 1000 });
+    const threadIds = new Set([...page.entries.map((e) => e.key.slice(activeTurnPrefix(agentId).length)), ...mailbox.keys()]);
+    const status = toRpcStatus(errors.failedPrecondition('AGENT_FAILED', `agent ${agentId} stopped after repeated crashes: ${message}`, { agentId }));
+    for (const threadId of threadIds) {
+      const loaded = await this.ctx.store.load(threadId);
+      if (!loaded) continue;
+      const existing = this.ctx.hub.get(threadId);
+      const log = existing ?? this.ctx.hub.getOrCreate(threadId, loaded.record.lastSequence + this.ctx.options.resumeSequenceGap);
+      const session = new ThreadSession(threadId, loaded.record, loaded.stateVersion, false, log, this.ctx.store);
+      const turnIds = [...(loaded.record.activeTurn ? [loaded.record.activeTurn.turnId] : []), ...session.queue.map((q) => q.turnId), ...(mailbox.get(threadId) ?? []).map((q) => q.turnId)];
+      session.queue = [];
+      await session.commit({
+        activeIndex: 'delete',
+        update: (r) => {
+          if (r.activeTurn) r.lastTurn = { turnId: r.activeTurn.turnId, status: 'failed' };
+          r.activeTurn = undefined;
+        },
+        stage: [...new Set(turnIds)].flatMap((turnId) => [
+          { turnId, body: { $case: 'error' as const, error: { turnId, status } } },
+          { turnId, body: { $case: 'turnCompleted' as const, turnCompleted: { turnId, status: TurnStatus.TURN_STATUS_FAILED } } },
+        ]),
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+  }
+}

@@ -1,0 +1,313 @@
+import {
+  OnBusy,
+  TurnStatus,
+  type Agent,
+  type CancelTurnRequest,
+  type ListMessagesRequest,
+  type ResolveApprovalRequest,
+  type SendMessageRequest,
+  type ThreadEvent,
+  type ThreadInfo,
+  type WatchThreadRequest,
+} from '@elixirchain/proto/agent';
+import { errors, rootLogger, type Logger, type RestartIntensity } from '@elixirchain/runtime';
+import { AgentRegistry } from '../agents/agent-registry.js';
+import { AgentSupervisor } from '../actors/agent-supervisor.js';
+import { AgentActor, newId } from '../actors/agent-actor.js';
+import type { ActorContext, ActorOptions } from '../actors/actor-context.js';
+import { ModelProviderFactory, type ModelProviderSettings } from '../model/model-provider-factory.js';
+import type { ModelProvider } from '../model/model-provider.js';
+import type { MemoryPort } from '../ports/memory-port.js';
+import type { ToolRunner } from '../ports/tool-runner.js';
+import { EventSubscriber } from '../threads/event-subscriber.js';
+import { ThreadEventHub } from '../threads/thread-event-hub.js';
+import { ThreadStore } from '../threads/thread-store.js';
+import { activeTurnPrefix, agentThreadPrefix, THREAD_ID_PATTERN, type ThreadRecord } from '../threads/thread-record.js';
+import type { ThreadSession } from '../threads/thread-session.js';
+import { ToolCatalog } from '../turns/tool-catalog.js';
+
+export interface AgentHostOptions {
+  memory: MemoryPort;
+  tools: ToolRunner;
+  models?: ModelProviderSettings;
+  /** Overrides provider choice (benchmarks, tests). */
+  providerFor?: (agent: Agent) => ModelProvider;
+  actor?: Partial<ActorOptions>;
+  restartIntensity?: RestartIntensity;
+  /** Buffered bytes per client stream before the turn waits for it. */
+  streamHighWaterBytes?: number;
+  log?: Logger;
+}
+
+/** A stream of thread events for one client; close() detaches it (the turn goes on). */
+export interface EventStream extends AsyncIterable<ThreadEvent> {
+  readonly threadId: string;
+  readonly turnId: string;
+  readonly subscriber: EventSubscriber;
+  close(): void;
+}
+
+const MAX_CONTENT = 1 << 20;
+
+/**
+ * The agent host without the network: agent definitions, the actor
+ * supervisor and the thread operations. server.ts puts gRPC in front of it;
+ * benchmarks and tests can drive it directly.
+ */
+export class AgentHost {
+  readonly registry: AgentRegistry;
+  readonly supervisor: AgentSupervisor;
+  readonly hub = new ThreadEventHub();
+  readonly store: ThreadStore;
+  private readonly ctx: ActorContext;
+  private readonly highWater: number;
+
+  constructor(private readonly options: AgentHostOptions) {
+    this.registry = new AgentRegistry(options.memory);
+    this.store = new ThreadStore(options.memory);
+    const factory = new ModelProviderFactory(options.models);
+    this.highWater = options.streamHighWaterBytes ?? 1 << 20;
+    this.ctx = {
+      memory: options.memory,
+      tools: options.tools,
+      store: this.store,
+      hub: this.hub,
+      catalog: new ToolCatalog(options.tools),
+      registry: this.registry,
+      providerFor: options.providerFor ?? ((agent) => factory.providerFor(agent)),
+      log: options.log ?? rootLogger.child({ service: 'agent-host' }),
+      options: { idleHibernateMs: 60_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
+    };
+    this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
+  }
+
+  /** Resumes every turn a previous process left unfinished. */
+  async start(): Promise<{ resumedAgents: number }> {
+    const agents = new Set<string>();
+    let pageToken = '';
+    do {
+      const page = await this.options.memory.listState({ prefix: activeTurnPrefix(), keysOnly: true, pageSize: 1000, pageToken });
+      for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    for (const agentId of agents) {
+      await this.supervisor.actorFor(agentId, true).catch((err) => this.ctx.log.error({ err, agentId }, 'could not resume the turns of an agent'));
+    }
+    return { resumedAgents: agents.size };
+  }
+
+  async stop(): Promise<void> {
+    await this.supervisor.stop();
+  }
+
+  // Agent definitions
+
+  createAgent(agent: Agent | undefined, requestId: string) {
+    return this.registry.create(agent, requestId);
+  }
+
+  getAgent(id: string, version: number) {
+    return this.registry.get(id, version);
+  }
+
+  listAgents(pageSize: number, pageToken: string) {
+    return this.registry.list(pageSize, pageToken);
+  }
+
+  async updateAgent(agent: Agent | undefined, mask: string[] | undefined, expectedVersion: number | undefined, requestId: string) {
+    const updated = await this.registry.update(agent, mask, expectedVersion, requestId);
+    this.supervisor.definitionChanged(updated.id, updated);
+    return updated;
+  }
+
+  async deleteAgent(id: string) {
+    const deleted = await this.registry.delete(id);
+    await this.supervisor.remove(id);
+    return deleted;
+  }
+
+  // Threads
+
+  private validateThreadId(threadId: string, field = 'thread_id'): void {
+    if (!THREAD_ID_PATTERN.test(threadId)) throw errors.invalidArgument(field, 'must be 1-128 letters, digits, "_", ".", ":" or "-", starting with a letter or digit');
+  }
+
+  async sendMessage(request: SendMessageRequest): Promise<EventStream> {
+    const violations = [];
+    if (!request.agentId) violations.push({ field: 'agent_id', description: 'is required' });
+    if (!request.content.trim()) violations.push({ field: 'content', description: 'is required' });
+    if (request.content.length > MAX_CONTENT) violations.push({ field: 'content', description: `at most ${MAX_CONTENT} characters` });
+    if (request.threadId && !THREAD_ID_PATTERN.test(request.threadId)) violations.push({ field: 'thread_id', description: 'must be 1-128 letters, digits, "_", ".", ":" or "-"' });
+    if (!Object.values(OnBusy).includes(request.onBusy) || (request.onBusy as number) < 0) violations.push({ field: 'on_busy', description: 'unknown value' });
+    if (request.requestId.length > 200) violations.push({ field: 'request_id', description: 'at most 200 characters' });
+    if (violations.length > 0) throw errors.invalidArguments(violations);
+    const threadId = request.threadId || newId('thread');
+    const actor = await this.supervisor.actorFor(request.agentId);
+    const mine = { turnId: newId('turn') };
+    const subscriber = new EventSubscriber({
+      filter: (e) => e.turnId === mine.turnId,
+      endAfter: (e) => e.turnId === mine.turnId && e.event?.$case === 'turnCompleted',
+      highWaterBytes: this.highWater,
+    });
+    let result;
+    try {
+      result = await actor.submit(
+        { threadId, turnId: mine.turnId, content: request.content, requestId: request.requestId, onBusy: request.onBusy, ...(request.metadata ? { metadata: request.metadata } : {}) },
+        subscriber,
+      );
+    } catch (error) {
+      subscriber.close();
+      throw error;
+    }
+    if (result.turnId !== mine.turnId) {
+      mine.turnId = result.turnId;
+      subscriber.prepend(await this.replay(threadId, result.reattachAfterSequence ?? 0));
+    }
+    return this.toStream(threadId, mine.turnId, subscriber);
+  }
+
+  private toStream(threadId: string, turnId: string, subscriber: EventSubscriber): EventStream {
+    return {
+      threadId,
+      turnId,
+      subscriber,
+      close: () => subscriber.close(),
+      async *[Symbol.asyncIterator]() {
+        try {
+          for (;;) {
+            const event = await subscriber.next();
+            if (!event) return;
+            yield event;
+          }
+        } finally {
+          subscriber.close();
+        }
+      },
+    };
+  }
+
+  /** Events after afterSequence that this process remembers or the memory service holds. */
+  private async replay(threadId: string, afterSequence: number): Promise<ThreadEvent[]> {
+    const log = this.hub.get(threadId);
+    const remembered = log?.replayFromMemory(afterSequence);
+    if (remembered) return remembered;
+    const stored = await this.store.loadEvents(threadId, afterSequence);
+    const recent = log?.replayFromMemory(stored[stored.length - 1]?.sequence ?? afterSequence) ?? [];
+    const bySequence = new Map<number, ThreadEvent>();
+    for (const e of [...stored, ...recent]) bySequence.set(e.sequence, e);
+    return [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
+  }
+
+  private async loadRecord(threadId: string): Promise<{ record: ThreadRecord; session?: ThreadSession }> {
+    const loaded = await this.store.load(threadId);
+    if (!loaded) throw errors.notFound('thread', threadId);
+    const session = this.supervisor.resident(loaded.record.agentId)?.residentSession(threadId);
+    return { record: session?.record ?? loaded.record, session };
+  }
+
+  /** A turn is running or waiting on the thread, other than `except`. */
+  private threadBusy(agentId: string, threadId: string, except?: string): boolean {
+    const session = this.supervisor.resident(agentId)?.residentSession(threadId);
+    if (!session) return false;
+    if (session.queue.length > 0 || session.starting) return true;
+    return session.runningTurnId !== undefined && session.runningTurnId !== except;
+  }
+
+  async watchThread(request: WatchThreadRequest): Promise<EventStream> {
+    this.validateThreadId(request.threadId);
+    if (request.afterSequence < 0) throw errors.invalidArgument('after_sequence', 'must not be negative');
+    const { record } = await this.loadRecord(request.threadId);
+    const follow = request.follow;
+    const subscriber = new EventSubscriber({
+      filter: (e) => e.sequence > request.afterSequence,
+      endAfter: (e) => !follow && e.event?.$case === 'turnCompleted' && !this.threadBusy(record.agentId, request.threadId, e.turnId),
+      highWaterBytes: this.highWater,
+    });
+    const log = this.hub.getOrCreate(request.threadId, record.lastSequence);
+    log.subscribe(subscriber);
+    const replayed = await this.replay(request.threadId, request.afterSequence);
+    subscriber.prepend(replayed);
+    const active = this.threadBusy(record.agentId, request.threadId) || (record.activeTurn !== undefined && !this.supervisor.isFailed(record.agentId));
+    if (!follow && !active) subscriber.finishAfterQueued();
+    const stream = this.toStream(request.threadId, '', subscriber);
+    const close = stream.close;
+    return {
+      ...stream,
+      close: () => {
+        close();
+        if (!this.supervisor.resident(record.agentId)?.residentSession(request.threadId)) this.hub.dropIfIdle(request.threadId);
+      },
+    };
+  }
+
+  async listMessages(request: ListMessagesRequest) {
+    this.validateThreadId(request.threadId);
+    if (request.pageSize < 0) throw errors.invalidArgument('page_size', 'must not be negative');
+    await this.loadRecord(request.threadId);
+    const page = await this.options.memory.listMessages({ threadId: request.threadId, pageSize: Math.min(request.pageSize || 100, 1000), pageToken: request.pageToken, newestFirst: request.newestFirst });
+    return { messages: page.messages, nextPageToken: page.nextPageToken };
+  }
+
+  private threadInfo(threadId: string, record: ThreadRecord, session?: ThreadSession): ThreadInfo {
+    const cp = record.activeTurn;
+    const log = this.hub.get(threadId);
+    return {
+      threadId,
+      agentId: record.agentId,
+      lastSequence: log ? log.lastDeliveredSequence() : record.lastSequence,
+      currentTurnId: cp?.turnId ?? '',
+      currentTurnStatus: !cp ? TurnStatus.TURN_STATUS_UNSPECIFIED : cp.status === 'awaiting_approval' ? TurnStatus.TURN_STATUS_AWAITING_APPROVAL : TurnStatus.TURN_STATUS_RUNNING,
+      queuedTurns: session ? session.queue.length : record.queue.length,
+      pendingApprovals: (cp?.pendingCalls ?? [])
+        .filter((c) => c.approval?.state === 'pending')
+        .map((c) => ({ approvalId: c.approval!.approvalId, turnId: cp!.turnId, callId: c.callId, toolName: c.name, arguments: c.arguments, reason: c.approval!.reason })),
+      messageCount: record.messageVersion,
+      updateTime: new Date(record.updatedAt),
+    };
+  }
+
+  async getThread(threadId: string): Promise<ThreadInfo> {
+    this.validateThreadId(threadId);
+    const { record, session } = await this.loadRecord(threadId);
+    return this.threadInfo(threadId, record, session);
+  }
+
+  async listThreads(agentId: string, pageSize: number, pageToken: string): Promise<{ threads: ThreadInfo[]; nextPageToken: string }> {
+    if (!agentId) throw errors.invalidArgument('agent_id', 'is required');
+    if (pageSize < 0) throw errors.invalidArgument('page_size', 'must not be negative');
+    const page = await this.options.memory.listState({ prefix: agentThreadPrefix(agentId), keysOnly: true, pageSize: Math.min(pageSize || 50, 500), pageToken });
+    const threads: ThreadInfo[] = [];
+    for (const entry of page.entries) {
+      const threadId = entry.key.slice(agentThreadPrefix(agentId).length);
+      const loaded = await this.store.load(threadId);
+      if (!loaded) continue;
+      const session = this.supervisor.resident(agentId)?.residentSession(threadId);
+      threads.push(this.threadInfo(threadId, session?.record ?? loaded.record, session));
+    }
+    return { threads, nextPageToken: page.nextPageToken };
+  }
+
+  private async actorOfThread(threadId: string): Promise<AgentActor> {
+    const { record } = await this.loadRecord(threadId);
+    return this.supervisor.actorFor(record.agentId);
+  }
+
+  async resolveApproval(request: ResolveApprovalRequest) {
+    this.validateThreadId(request.threadId);
+    if (!request.approvalId) throw errors.invalidArgument('approval_id', 'is required');
+    const actor = await this.actorOfThread(request.threadId);
+    return actor.resolveApproval(request.threadId, request.approvalId, request.approve, request.reason);
+  }
+
+  async cancelTurn(request: CancelTurnRequest) {
+    this.validateThreadId(request.threadId);
+    const actor = await this.actorOfThread(request.threadId);
+    return actor.cancel(request.threadId, request.turnId, request.reason);
+  }
+
+  /** Counters for tests, metrics and benchmarks. */
+  stats() {
+    return { residentAgents: this.supervisor.residentCount, threadLogs: this.hub.size, restarts: this.supervisor.restarts };
+  }
+}
+

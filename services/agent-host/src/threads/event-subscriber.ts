@@ -1,0 +1,131 @@
+import type { ThreadEvent } from '@elixirchain/proto/agent';
+
+export interface EventSubscriberOptions {
+  /** Only events for which this holds are delivered. */
+  filter?: (event: ThreadEvent) => boolean;
+  /** The stream ends after delivering an event for which this holds. */
+  endAfter?: (event: ThreadEvent) => boolean;
+  /** Above this many buffered bytes the producer waits (backpressure reaches the model stream). */
+  highWaterBytes?: number;
+}
+
+const sizeOf = (event: ThreadEvent) => (event.event?.$case === 'textDelta' ? 64 + event.event.textDelta.text.length * 2 : 256);
+
+/**
+ * One client's view of a thread's events, bounded: while the client keeps up
+ * each event is sent as it comes; while a write is pending, consecutive text
+ * deltas of a turn merge into one (never dropped; the merged event carries the
+ * last sequence, so re-attaching after it is exact).
+ */
+export class EventSubscriber {
+  private readonly queue: ThreadEvent[] = [];
+  private bufferedBytes = 0;
+  private wake: (() => void) | undefined;
+  private drainWaiters: Array<() => void> = [];
+  private closed = false;
+  private endedAfterLast = false;
+  private failure: unknown;
+  /** Largest buffer this subscriber ever held, for tests and metrics. */
+  maxBufferedBytes = 0;
+  delivered = 0;
+  coalesced = 0;
+  readonly highWaterBytes: number;
+  onClose: (() => void) | undefined;
+
+  constructor(private readonly options: EventSubscriberOptions = {}) {
+    this.highWaterBytes = options.highWaterBytes ?? 1 << 20;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  get overHighWater(): boolean {
+    return !this.closed && this.bufferedBytes > this.highWaterBytes;
+  }
+
+  push(event: ThreadEvent): void {
+    if (this.closed || this.endedAfterLast) return;
+    if (this.options.filter && !this.options.filter(event)) return;
+    const last = this.queue[this.queue.length - 1];
+    if (last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
+      // The client is behind (an event is already waiting): merge instead of queueing another.
+      const text = last.event.textDelta.text + event.event.textDelta.text;
+      this.queue[this.queue.length - 1] = { ...event, event: { $case: 'textDelta', textDelta: { text } } };
+      this.coalesced += 1;
+    } else {
+      this.queue.push(event);
+    }
+    this.bufferedBytes += sizeOf(event);
+    if (this.bufferedBytes > this.maxBufferedBytes) this.maxBufferedBytes = this.bufferedBytes;
+    if (this.options.endAfter?.(event)) this.endedAfterLast = true;
+    this.wake?.();
+  }
+
+  /** Puts replayed (older) events ahead of live ones, dropping live duplicates of them. */
+  prepend(events: ThreadEvent[]): void {
+    if (events.length === 0) return;
+    const last = events[events.length - 1].sequence;
+    const live = this.queue.filter((e) => e.sequence > last);
+    this.queue.length = 0;
+    for (const e of events) {
+      if (this.options.filter && !this.options.filter(e)) continue;
+      this.queue.push(e);
+      if (this.options.endAfter?.(e)) {
+        this.endedAfterLast = true;
+        break;
+      }
+    }
+    if (!this.endedAfterLast) this.queue.push(...live);
+    this.bufferedBytes = this.queue.reduce((n, e) => n + sizeOf(e), 0);
+    this.wake?.();
+  }
+
+  /** Ends the stream once what is queued has been sent. */
+  finishAfterQueued(): void {
+    this.endedAfterLast = true;
+    this.wake?.();
+  }
+
+  /** The next event to send, or undefined when the stream is over. Throws the error it was closed with. */
+  async next(): Promise<ThreadEvent | undefined> {
+    for (;;) {
+      const event = this.queue.shift();
+      if (event) {
+        this.bufferedBytes = this.queue.reduce((n, e) => n + sizeOf(e), 0);
+        this.delivered += 1;
+        if (!this.overHighWater) this.releaseDrainWaiters();
+        return event;
+      }
+      this.releaseDrainWaiters();
+      if (this.failure) throw this.failure;
+      if (this.closed || this.endedAfterLast) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /** Resolves once the buffer is below the high-water mark (or the subscriber is gone). */
+  drained(): Promise<void> {
+    if (!this.overHighWater) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  close(error?: unknown): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (error) {
+      this.failure = error;
+      this.queue.length = 0;
+    }
+    this.releaseDrainWaiters();
+    this.wake?.();
+    this.onClose?.();
+  }
+
+  private releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}

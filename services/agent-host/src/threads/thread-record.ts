@@ -1,0 +1,67 @@
+/** A tool call the model asked for whose result is not yet in the thread. */
+export interface PendingCall {
+  callId: string;
+  name: string;
+  arguments: Record<string, unknown>;
+  /** Set when the call needs (or needed) a human's approval. */
+  approval?: { approvalId: string; reason: string; state: 'pending' | 'approved' | 'denied'; note?: string };
+}
+
+/** Where a turn stands: enough to resume it after a crash from its last durable step. */
+export interface TurnCheckpoint {
+  turnId: string;
+  requestId: string;
+  agentVersion: number;
+  status: 'running' | 'awaiting_approval';
+  userMessageId: string;
+  userText: string;
+  startedAt: number;
+  deadlineAt: number;
+  firstSequence: number;
+  modelCalls: number;
+  toolCalls: number;
+  inputTokens: number;
+  outputTokens: number;
+  pendingCalls: PendingCall[];
+}
+
+export interface QueuedMessage {
+  turnId: string;
+  requestId: string;
+  content: string;
+  metadata?: Record<string, unknown>;
+}
+
+/** The thread's durable record (state key threads/<id>), rewritten by every checkpoint with compare-and-set. */
+export interface ThreadRecord {
+  threadId: string;
+  agentId: string;
+  /** Sequence of the last persisted event. */
+  lastSequence: number;
+  /** The memory thread's version (message count) after the last checkpoint. */
+  messageVersion: number;
+  activeTurn?: TurnCheckpoint;
+  queue: QueuedMessage[];
+  /** Recent request ids → the turn they started, so a retried SendMessage re-attaches. */
+  requests: Array<{ requestId: string; turnId: string; firstSequence: number }>;
+  lastTurn?: { turnId: string; status: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export const REQUESTS_REMEMBERED = 64;
+
+export function newThreadRecord(threadId: string, agentId: string): ThreadRecord {
+  const now = new Date().toISOString();
+  return { threadId, agentId, lastSequence: 0, messageVersion: 0, queue: [], requests: [], createdAt: now, updatedAt: now };
+}
+
+export const threadKey = (threadId: string) => `threads/${threadId}`;
+export const threadEventsPrefix = (threadId: string) => `thread-events/${threadId}/`;
+export const threadEventsKey = (threadId: string, firstSequence: number) => `${threadEventsPrefix(threadId)}${String(firstSequence).padStart(16, '0')}`;
+export const activeTurnPrefix = (agentId?: string) => (agentId ? `turns/active/${agentId}/` : 'turns/active/');
+export const activeTurnKey = (agentId: string, threadId: string) => `${activeTurnPrefix(agentId)}${threadId}`;
+export const agentThreadPrefix = (agentId: string) => `agent-threads/${agentId}/`;
+export const agentThreadKey = (agentId: string, threadId: string) => `${agentThreadPrefix(agentId)}${threadId}`;
+
+export const THREAD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;

@@ -1,0 +1,85 @@
+import type { Message } from '@elixirchain/proto/memory';
+import type { DeepPartial } from '@elixirchain/runtime';
+import type { ThreadEventBody, ThreadEventLog } from './thread-event-log.js';
+import type { ThreadStore } from './thread-store.js';
+import type { QueuedMessage, ThreadRecord } from './thread-record.js';
+
+export interface CommitStep {
+  messages?: DeepPartial<Message>[];
+  activeIndex?: 'put' | 'delete';
+  /** Applied to a copy of the record; the copy becomes the record once the write is durable. */
+  update?: (record: ThreadRecord) => void;
+  /** Events that describe this step: numbered now, delivered once the write is durable. */
+  stage?: Array<{ turnId: string; body: ThreadEventBody }>;
+}
+
+/**
+ * A resident thread of an agent actor: its record, its history (held while
+ * resident so a turn does not reload it), its event log and its mailbox.
+ * Checkpoints go through here one at a time, so parallel tool results of a
+ * turn never race each other's compare-and-set.
+ */
+export class ThreadSession {
+  history: Message[] | undefined;
+  queue: QueuedMessage[] = [];
+  runningTurnId: string | undefined;
+  starting = false;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly threadId: string,
+    public record: ThreadRecord,
+    public stateVersion: number,
+    public isNew: boolean,
+    readonly log: ThreadEventLog,
+    private readonly store: ThreadStore,
+  ) {
+    this.queue = [...record.queue];
+  }
+
+  async ensureHistory(): Promise<Message[]> {
+    if (!this.history) this.history = this.isNew ? [] : await this.store.loadHistory(this.threadId);
+    return this.history;
+  }
+
+  get busy(): boolean {
+    return this.runningTurnId !== undefined || this.starting || this.queue.length > 0;
+  }
+
+  commit(step: CommitStep): Promise<Message[]> {
+    const run = this.tail.then(() => this.write(step));
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(step: CommitStep): Promise<Message[]> {
+    const draft: ThreadRecord = structuredClone(this.record);
+    step.update?.(draft);
+    draft.queue = this.queue.map((q) => ({ ...q }));
+    const staged = (step.stage ?? []).map((s) => this.log.append(s.turnId, s.body, 'staged'));
+    const events = this.log.takeUnpersisted();
+    let result;
+    try {
+      result = await this.store.checkpoint({
+        record: draft,
+        stateVersion: this.isNew ? 0 : this.stateVersion,
+        messages: step.messages,
+        events,
+        activeIndex: step.activeIndex,
+        indexThread: this.isNew,
+      });
+    } catch (error) {
+      const stagedSequences = new Set(staged.map((e) => e.sequence));
+      this.log.restoreUnpersisted(events.filter((e) => !stagedSequences.has(e.sequence)));
+      this.log.discardStaged();
+      throw error;
+    }
+    this.stateVersion = result.stateVersion;
+    this.record = draft;
+    this.isNew = false;
+    if (this.history) this.history.push(...result.messages);
+    if (events.length > 0) this.log.markPersisted(events[events.length - 1].sequence);
+    if (staged.length > 0) this.log.release(staged[staged.length - 1].sequence);
+    return result.messages;
+  }
+}

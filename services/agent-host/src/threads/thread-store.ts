@@ -1,0 +1,142 @@
+import { ThreadEvent } from '@elixirchain/proto/agent';
+import type { Message, WriteOperation } from '@elixirchain/proto/memory';
+import { errors, type DeepPartial } from '@elixirchain/runtime';
+import type { MemoryPort } from '../ports/memory-port.js';
+import {
+  activeTurnKey,
+  agentThreadKey,
+  threadEventsKey,
+  threadEventsPrefix,
+  threadKey,
+  type ThreadRecord,
+} from './thread-record.js';
+
+export interface LoadedThread {
+  record: ThreadRecord;
+  stateVersion: number;
+}
+
+export interface CheckpointWrite {
+  record: ThreadRecord;
+  /** The record's state version the write expects (0: new thread). */
+  stateVersion: number;
+  messages?: DeepPartial<Message>[];
+  events?: ThreadEvent[];
+  activeIndex?: 'put' | 'delete';
+  /** First write of a new thread: index it under its agent. */
+  indexThread?: boolean;
+}
+
+export interface CheckpointResult {
+  stateVersion: number;
+  messages: Message[];
+}
+
+/**
+ * Thread persistence through the memory service. A checkpoint is one atomic
+ * BatchWrite: the messages of the step (compare-and-set on the thread
+ * version), the thread record (compare-and-set on its state version), the
+ * events since the last checkpoint and the active-turn index.
+ */
+export class ThreadStore {
+  constructor(private readonly memory: MemoryPort) {}
+
+  async load(threadId: string): Promise<LoadedThread | undefined> {
+    const entry = await this.memory.getState(threadKey(threadId));
+    if (!entry) return undefined;
+    if (entry.value?.$case !== 'structValue') throw errors.internal('THREAD_RECORD_CORRUPT', `thread ${threadId} has a corrupt record`);
+    return { record: entry.value.structValue as ThreadRecord, stateVersion: entry.version };
+  }
+
+  async loadHistory(threadId: string): Promise<Message[]> {
+    const messages: Message[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.memory.listMessages({ threadId, pageSize: 1000, pageToken });
+      messages.push(...page.messages);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return messages;
+  }
+
+  async checkpoint(write: CheckpointWrite): Promise<CheckpointResult> {
+    const { record } = write;
+    const operations: DeepPartial<WriteOperation>[] = [];
+    const messages = write.messages ?? [];
+    if (messages.length > 0) {
+      operations.push({
+        operation: {
+          $case: 'appendMessages',
+          appendMessages: { threadId: record.threadId, messages, expectedVersion: record.messageVersion },
+        },
+      });
+    }
+    const events = write.events ?? [];
+    if (events.length > 0) {
+      operations.push({
+        operation: {
+          $case: 'putState',
+          putState: {
+            key: threadEventsKey(record.threadId, events[0].sequence),
+            value: { $case: 'structValue', structValue: { events: events.map((e) => ThreadEvent.toJSON(e)) } },
+          },
+        },
+      });
+    }
+    const next: ThreadRecord = {
+      ...record,
+      messageVersion: record.messageVersion + messages.length,
+      lastSequence: events.length > 0 ? Math.max(record.lastSequence, events[events.length - 1].sequence) : record.lastSequence,
+      updatedAt: new Date().toISOString(),
+    };
+    operations.push({
+      operation: {
+        $case: 'putState',
+        putState: { key: threadKey(record.threadId), value: { $case: 'structValue', structValue: stripUndefined(next) }, expectedVersion: write.stateVersion },
+      },
+    });
+    if (write.activeIndex === 'put') {
+      operations.push({
+        operation: { $case: 'putState', putState: { key: activeTurnKey(record.agentId, record.threadId), value: { $case: 'structValue', structValue: { turnId: record.activeTurn?.turnId ?? '' } } } },
+      });
+    } else if (write.activeIndex === 'delete') {
+      operations.push({ operation: { $case: 'deleteState', deleteState: { key: activeTurnKey(record.agentId, record.threadId) } } });
+    }
+    if (write.indexThread) {
+      operations.push({ operation: { $case: 'putState', putState: { key: agentThreadKey(record.agentId, record.threadId), value: { $case: 'structValue', structValue: {} } } } });
+    }
+    const response = await this.memory.batchWrite({ atomic: true, operations });
+    let stateVersion = write.stateVersion + 1;
+    let appended: Message[] = [];
+    for (const result of response.results) {
+      const r = result.result;
+      if (r?.$case === 'appendMessages') appended = r.appendMessages.messages;
+      if (r?.$case === 'putState' && r.putState.entry?.key === threadKey(record.threadId)) stateVersion = r.putState.entry.version;
+    }
+    Object.assign(record, next);
+    return { stateVersion, messages: appended };
+  }
+
+  /** Persisted events after afterSequence, oldest first. */
+  async loadEvents(threadId: string, afterSequence: number): Promise<ThreadEvent[]> {
+    const out: ThreadEvent[] = [];
+    let pageToken = '';
+    do {
+      const page = await this.memory.listState({ prefix: threadEventsPrefix(threadId), pageSize: 500, pageToken });
+      for (const entry of page.entries) {
+        if (entry.value?.$case !== 'structValue') continue;
+        for (const json of (entry.value.structValue?.events as unknown[] | undefined) ?? []) {
+          const event = ThreadEvent.fromJSON(json);
+          if (event.sequence > afterSequence) out.push(event);
+        }
+      }
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    return out.sort((a, b) => a.sequence - b.sequence);
+  }
+}
+
+/** Struct values cannot hold undefined; drop it rather than let the encoder choke. */
+function stripUndefined<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
+}
