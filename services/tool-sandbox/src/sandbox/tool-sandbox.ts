@@ -53,6 +53,8 @@ export interface SandboxOptions {
   /** Tests only: private addresses ctx.fetch may reach (e.g. ["127.0.0.1"]). */
   allowedPrivateAddresses?: string[];
   logger?: Logger;
+  /** How long start() waits for an unavailable registry store (default 30 s). */
+  storeLoadTimeoutMs?: number;
 }
 
 /** Reasons after which another attempt of an idempotent tool may succeed. */
@@ -98,6 +100,7 @@ export class ToolSandbox {
   private readonly allowGrantOnRegister: boolean;
   private readonly logger: Logger | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
+  private readonly storeLoadTimeoutMs: number;
 
   constructor(options: SandboxOptions = {}) {
     this.limits = { ...DEFAULT_OPERATOR_LIMITS, ...options.limits };
@@ -106,6 +109,7 @@ export class ToolSandbox {
     this.secrets = options.secrets instanceof SecretStore ? options.secrets : new SecretStore(options.secrets ?? {});
     this.serviceRedactor = new SecretRedactor(this.secrets.all());
     this.allowGrantOnRegister = options.allowGrantOnRegister ?? true;
+    this.storeLoadTimeoutMs = options.storeLoadTimeoutMs ?? 30_000;
     this.supervisor = new WorkerSupervisor({
       workers: pool.workers,
       maxCallsPerWorker: pool.maxCallsPerWorker,
@@ -137,8 +141,24 @@ export class ToolSandbox {
     if (this.state !== 'new') return;
     this.state = 'running';
     await this.supervisor.start();
-    const { skipped } = await this.catalog.load();
+    const { skipped } = await this.loadCatalog();
     if (skipped.length > 0) this.logger?.warn({ skipped }, 'stored tool versions no longer valid under the operator limits; not served');
+  }
+
+  /** The store may be a peer service that is still starting: wait for it a while. */
+  private async loadCatalog(): Promise<{ skipped: string[] }> {
+    const giveUpAt = Date.now() + this.storeLoadTimeoutMs;
+    for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
+      try {
+        return await this.catalog.load();
+      } catch (error) {
+        const e = asElixirError(error);
+        if (e.code !== GrpcCode.UNAVAILABLE && e.code !== GrpcCode.DEADLINE_EXCEEDED) throw e;
+        if (Date.now() + delay > giveUpAt) throw e;
+        this.logger?.warn({ reason: e.reason }, 'tool registry store unavailable; retrying');
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
   }
 
   async stop(): Promise<void> {
