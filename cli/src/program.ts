@@ -1,5 +1,9 @@
 import { Command, Option } from 'commander';
+import { agentsCreate, agentsDelete, agentsGet, agentsList, agentsUpdate, type AgentFlags } from './commands/agents.js';
+import { chainsCreate, chainsList, chainsRun, chainsWatch, runsCancel, runsGet, runsList, runsResume } from './commands/chains.js';
+import { runChat } from './commands/chat.js';
 import { runStart } from './commands/start.js';
+import { toolsGrant, toolsInvoke, toolsList } from './commands/tools.js';
 import { runStatus } from './commands/status.js';
 import { SERVICE_NAMES } from './launcher/service-catalog.js';
 import { Output } from './output/output.js';
@@ -36,7 +40,112 @@ export function buildProgram(): Command {
     .option('--wait <seconds>', 'poll until SERVING, up to this long', parseSeconds, 0)
     .action(wrap((out, opts: { service?: string; wait: number }) => runStatus(opts, out)));
 
+  const agents = program.command('agents').description('define agents (from flags or a YAML/JSON file)');
+  const agentFlags = (cmd: Command) =>
+    cmd
+      .option('-f, --file <file>', 'agent definition, YAML or JSON (- for stdin)')
+      .option('--name <text>', 'display name')
+      .option('--instructions <text>', 'system instructions')
+      .option('--model <id>', 'model id, e.g. gpt-4o-mini')
+      .option('--provider <name>', 'openai | scripted (default: openai when OPENAI_API_KEY is set)')
+      .option('--tool <name@range>', 'a tool the agent may call (repeatable; a trailing ! requires approval)', collect, []);
+  agentFlags(agents.command('create').description('create an agent').option('--id <id>', 'agent id (generated when omitted)'))
+    .action(wrap((out, opts: AgentFlags) => agentsCreate(out, opts)));
+  agents.command('list').description('list agents').action(wrap((out) => agentsList(out, {})));
+  agents
+    .command('get <id>')
+    .description('show an agent')
+    .option('--version <n>', 'a past version', parseCount)
+    .action(wrap((out, id: string, opts: { version?: number }) => agentsGet(out, id, opts)));
+  agentFlags(agents.command('update <id>').description('update an agent (a file replaces every field; flags only theirs)'))
+    .option('--expect-version <n>', 'fail with ABORTED unless the agent is at this version', parseCount)
+    .action(wrap((out, id: string, opts: AgentFlags) => agentsUpdate(out, id, opts)));
+  agents.command('delete <id>').description('delete an agent').action(wrap((out, id: string) => agentsDelete(out, id)));
+
+  program
+    .command('chat <agent>')
+    .description('talk to an agent: streams the reply, shows tool calls, asks for approvals')
+    .option('-m, --message <text>', 'send one message, print the turn and exit (non-interactive)')
+    .option('--thread <id>', 'continue a thread')
+    .option('--approve', 'approve every tool call that asks')
+    .option('--deny', 'deny every tool call that asks')
+    .action(wrap((out, agent: string, opts: { message?: string; thread?: string; approve?: boolean; deny?: boolean }) => {
+      if (opts.approve && opts.deny) throw new Error('--approve and --deny exclude each other');
+      return runChat(out, agent, { message: opts.message, thread: opts.thread, approvals: opts.approve ? 'approve' : opts.deny ? 'deny' : 'ask' });
+    }));
+
+  const tools = program.command('tools').description('tools in the sandbox');
+  tools
+    .command('list')
+    .description('registered tools (newest version of each)')
+    .option('--all-versions', 'every version')
+    .option('--name <name>', 'only this tool')
+    .action(wrap((out, opts: { allVersions?: boolean; name?: string }) => toolsList(out, opts)));
+  tools
+    .command('invoke <name>')
+    .description('run a tool, streaming its progress')
+    .option('-i, --input <json>', 'input object as JSON', undefined)
+    .option('--version <range>', 'exact version or semver range')
+    .option('--timeout <seconds>', 'wall-clock limit for the call', parseSeconds)
+    .action(wrap((out, name: string, opts: { input?: string; version?: string; timeout?: number }) => toolsInvoke(out, name, opts)));
+  tools
+    .command('grant <name>')
+    .description('grant a tool permissions (network hosts, secrets)')
+    .option('--host <host>', 'a host it may fetch from (repeatable; *.example.com for subdomains)', collect, [])
+    .option('--secret <name>', 'a secret it may read (repeatable)', collect, [])
+    .action(wrap((out, name: string, opts: { host: string[]; secret: string[] }) => toolsGrant(out, name, opts)));
+
+  const chains = program.command('chains').description('chain definitions and runs');
+  chains
+    .command('create')
+    .description('create a chain from a YAML/JSON file')
+    .requiredOption('-f, --file <file>', 'chain definition (- for stdin)')
+    .option('--id <id>', 'chain id (overrides the file)')
+    .option('--update', 'if the chain exists, make the file its next version')
+    .action(wrap((out, opts: { file: string; id?: string; update?: boolean }) => chainsCreate(out, opts)));
+  chains.command('list').description('list chains').action(wrap((out) => chainsList(out)));
+  chains
+    .command('run <chain>')
+    .description('run a chain, showing each step as it goes')
+    .option('-i, --input <json>', 'the run input as JSON')
+    .option('--detach', 'start the run and print its id without following it')
+    .action(wrap((out, chain: string, opts: { input?: string; detach?: boolean }) => chainsRun(out, chain, opts)));
+  chains
+    .command('watch <run>')
+    .description("follow a run's events (replays what happened so far)")
+    .option('--after <sequence>', 'only events after this sequence', parseCount)
+    .action(wrap((out, run: string, opts: { after?: number }) => chainsWatch(out, run, opts)));
+
+  const runs = program.command('runs').description('chain runs');
+  runs
+    .command('list')
+    .description('list runs')
+    .option('--chain <id>', 'only runs of this chain')
+    .option('--status <status>', 'pending | running | succeeded | failed | cancelled | paused')
+    .action(wrap((out, opts: { chain?: string; status?: string }) => runsList(out, opts)));
+  runs.command('get <run>').description('show a run and its steps').action(wrap((out, run: string) => runsGet(out, run)));
+  runs
+    .command('cancel <run>')
+    .description('cancel a run and the work it started')
+    .option('--reason <text>', 'recorded with the cancellation')
+    .action(wrap((out, run: string, opts: { reason?: string }) => runsCancel(out, run, opts)));
+  runs
+    .command('resume <run>')
+    .description('resume a failed or paused run from where it stopped')
+    .option('--watch', 'follow it after resuming')
+    .action(wrap((out, run: string, opts: { watch?: boolean }) => runsResume(out, run, opts)));
+
   return program;
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a whole number: ${value}`);
+  return n;
 }
 
 function parseSeconds(value: string): number {

@@ -26,7 +26,8 @@ export function checkHealth(address: string, service = '', timeoutMs = 2000): Pr
         client.close();
         if (err) {
           const status: ServingStatus = err.code === grpc.status.NOT_FOUND ? 'SERVICE_UNKNOWN' : 'UNREACHABLE';
-          resolve({ status, detail: `${grpc.status[err.code] ?? err.code}: ${err.details}` });
+          const detail = /ECONNREFUSED/.test(err.details) ? 'connection refused' : `${grpc.status[err.code] ?? err.code}: ${err.details}`;
+          resolve({ status, detail });
           return;
         }
         const raw = res?.status ?? 0;

@@ -26,12 +26,14 @@ export function describeError(err: unknown): ErrorReport {
     message?: string;
     metadata?: { get(key: string): unknown[] };
     fieldViolations?: { field: string; description: string }[];
+    retryAfterMs?: number;
   };
   const code = typeof e.code === 'number' ? CODE_NAMES[e.code] : typeof e.code === 'string' && CODE_NAMES.includes(e.code) ? e.code : undefined;
   const report: ErrorReport = { message: (code ? e.details || e.message : e.message) ?? String(err), line: '' };
   if (code) report.code = code;
   if (e.reason) report.reason = e.reason;
-  if (e.fieldViolations?.length) report.fieldViolations = e.fieldViolations;
+  if (e.fieldViolations?.length) report.fieldViolations = e.fieldViolations.map((v) => ({ field: v.field, description: v.description }));
+  if (typeof e.retryAfterMs === 'number' && e.retryAfterMs > 0) report.retryAfterMs = e.retryAfterMs;
   // A raw grpc-js ServiceError: read google.rpc.Status from grpc-status-details-bin.
   const raw = e.metadata?.get?.('grpc-status-details-bin')?.[0];
   if (raw instanceof Uint8Array) {
@@ -52,7 +54,8 @@ export function describeError(err: unknown): ErrorReport {
   }
   // grpc-js prefixes "5 NOT_FOUND: " to messages; the code is shown separately.
   report.message = report.message.replace(/^\d+ [A-Z_]+: /, '');
-  const head = code ? `${code}${report.reason ? ` (${report.reason})` : ''}: ` : '';
+  if (/ECONNREFUSED/.test(report.message)) report.message = `${report.message.replace(/\s*Last error:.*$/s, '').replace(/\.$/, '')}: connection refused (is the mesh running? start it with \`npm start\`)`;
+  const head = code ? `${code}${report.reason && report.reason !== code ? ` (${report.reason})` : ''}: ` : '';
   const fields = report.fieldViolations?.length ? ` [${report.fieldViolations.map((v) => `${v.field}: ${v.description}`).join('; ')}]` : '';
   const retry = report.retryAfterMs !== undefined ? ` (retry after ${Math.ceil(report.retryAfterMs / 1000)} s)` : '';
   report.line = `${head}${report.message}${fields}${retry}`.replace(/\s*\n\s*/g, ' ');
