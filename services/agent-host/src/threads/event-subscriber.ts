@@ -7,6 +7,8 @@ export interface EventSubscriberOptions {
   endAfter?: (event: ThreadEvent) => boolean;
   /** Above this many buffered bytes the producer waits (backpressure reaches the model stream). */
   highWaterBytes?: number;
+  /** Events waiting to be sent before the client counts as lagging and deltas start to merge. */
+  lagEvents?: number;
 }
 
 const sizeOf = (event: ThreadEvent) => (event.event?.$case === 'textDelta' ? 64 + event.event.textDelta.text.length * 2 : 256);
@@ -30,10 +32,12 @@ export class EventSubscriber {
   delivered = 0;
   coalesced = 0;
   readonly highWaterBytes: number;
+  private readonly lagEvents: number;
   onClose: (() => void) | undefined;
 
   constructor(private readonly options: EventSubscriberOptions = {}) {
     this.highWaterBytes = options.highWaterBytes ?? 1 << 20;
+    this.lagEvents = options.lagEvents ?? 8;
   }
 
   get isClosed(): boolean {
@@ -48,7 +52,7 @@ export class EventSubscriber {
     if (this.closed || this.endedAfterLast) return;
     if (this.options.filter && !this.options.filter(event)) return;
     const last = this.queue[this.queue.length - 1];
-    if (last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
+    if (this.queue.length >= this.lagEvents && last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
       // The client is behind (an event is already waiting): merge instead of queueing another.
       const text = last.event.textDelta.text + event.event.textDelta.text;
       this.queue[this.queue.length - 1] = { ...event, event: { $case: 'textDelta', textDelta: { text } } };
