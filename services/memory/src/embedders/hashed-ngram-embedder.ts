@@ -72,6 +72,12 @@ export class HashedNgramEmbedder implements Embedder {
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
-    return texts.map((t) => this.embedOne(t));
+    const out: Float32Array[] = [];
+    for (let i = 0; i < texts.length; i++) {
+      // Long batches yield now and then so the event loop keeps serving calls.
+      if (i > 0 && i % 256 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      out.push(this.embedOne(texts[i]));
+    }
+    return out;
   }
 }

@@ -1,0 +1,20 @@
+// The memory service process: configuration from the environment, the store
+// under ELIXIRCHAIN_DATA_DIR, drain on SIGTERM, then close the store.
+import { dataDir, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { createMemoryService } from './server.js';
+
+const config = loadConfigOrExit('memory', () => ({
+  address: meshAddresses().memory,
+  dataDir: dataDir(),
+  cacheBytes: envConfig.int('ELIXIRCHAIN_MEMORY_CACHE_BYTES', 64 << 20, { min: 0 }),
+  synchronous: envConfig.oneOf('ELIXIRCHAIN_SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),
+}));
+
+const service = await createMemoryService({ dataDir: config.dataDir, cacheBytes: config.cacheBytes });
+const server = await runService({
+  name: 'memory',
+  address: config.address,
+  services: [service.binding],
+  onStop: () => service.store.close(),
+});
+server.logger.info({ store: service.stats().store, dataDir: config.dataDir }, 'memory store open');

@@ -1,0 +1,73 @@
+// startMemoryServer: the memory service in-process (tests, the launcher) on a
+// given address, over any Store (SQLite under dataDir by default), with the
+// byte-bounded cache in front of it.
+import { startServer, type RunningServer } from '@elixirchain/runtime';
+import { CachedStore } from './cache/cached-store.js';
+import type { LruStats } from './cache/byte-lru.js';
+import { EmbedderRegistry, type EmbedderRegistryOptions } from './embedders/embedder-registry.js';
+import { memoryServiceBinding } from './service/memory-service.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+
+export interface MemoryServerOptions {
+  /** host:port; '127.0.0.1:0' picks a free port. */
+  address: string;
+  /** Where memory.db lives (SQLite). Default ELIXIRCHAIN_DATA_DIR or ./.elixirchain. */
+  dataDir?: string;
+  /** A ready store (any backend); the server closes it on stop. Default: from ELIXIRCHAIN_STORE. */
+  store?: Store;
+  /** Bytes of the thread/memory/state cache; 0 disables it. Default 64 MiB. */
+  cacheBytes?: number;
+  embedders?: EmbedderRegistryOptions;
+}
+
+export interface MemoryStats {
+  store: string;
+  cache: LruStats | undefined;
+  embeddingCache: Record<string, LruStats>;
+}
+
+export interface MemoryServer {
+  readonly address: string;
+  readonly server: RunningServer;
+  /** Cache hit/miss counters, for metrics. */
+  stats(): MemoryStats;
+  /** Drains the server, then closes the store. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** The service pieces without a server: for runService in main.ts and for benchmarks. */
+export async function createMemoryService(options: Omit<MemoryServerOptions, 'address'>) {
+  const backend = options.store ?? (await openStore({ dataDir: options.dataDir ?? process.env.ELIXIRCHAIN_DATA_DIR ?? './.elixirchain' }));
+  const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
+  const cache = cacheBytes > 0 ? new CachedStore(backend, { maxBytes: cacheBytes }) : undefined;
+  const store: Store = cache ?? backend;
+  const embedders = new EmbedderRegistry(options.embedders);
+  return {
+    store,
+    binding: memoryServiceBinding({ store, embedders }),
+    stats: (): MemoryStats => ({ store: backend.kind, cache: cache?.stats(), embeddingCache: embedders.stats() }),
+  };
+}
+
+export async function startMemoryServer(options: MemoryServerOptions): Promise<MemoryServer> {
+  const service = await createMemoryService(options);
+  let server: RunningServer;
+  try {
+    server = await startServer({ name: 'memory', address: options.address, services: [service.binding] });
+  } catch (error) {
+    await service.store.close();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    address: server.address,
+    server,
+    stats: service.stats,
+    stop: () =>
+      (stopping ??= (async () => {
+        await server.drain();
+        await service.store.close();
+      })()),
+  };
+}
