@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { OnBusy, TurnStatus, type Agent } from '@elixirchain/proto/agent';
-import { errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
 import { effectiveLimits } from '../agents/agent-limits.js';
 import { ThreadSession } from '../threads/thread-session.js';
 import { activeTurnPrefix, newThreadRecord, REQUESTS_REMEMBERED, type QueuedMessage, type TurnCheckpoint } from '../threads/thread-record.js';
@@ -261,6 +261,10 @@ export class AgentActor implements Supervised {
     if (this.ended) return;
     if (error instanceof FencedError) {
       this.fence(session, error);
+      return;
+    }
+    if (ElixirError.is(error, GrpcCode.ABORTED)) {
+      this.fence(session, new FencedError(session.threadId, error));
       return;
     }
     this.crash(error);

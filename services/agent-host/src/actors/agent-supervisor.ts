@@ -50,6 +50,11 @@ export class AgentSupervisor {
       const actor = this.supervisor.child<AgentActor>(agentId);
       const status = this.supervisor.info(agentId)?.status;
       if (actor?.alive && status === 'running') return actor;
+      if (status === 'failed') {
+        // Given up on earlier and since updated: forget the old incarnation and start afresh.
+        await this.supervisor.terminateChild(agentId);
+        continue;
+      }
       if (status === 'restarting' || (actor && !actor.alive)) {
         // Between incarnations: wait for the restart (or the supervisor's bookkeeping) to finish.
         await new Promise((r) => setTimeout(r, 10));
