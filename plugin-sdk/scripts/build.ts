@@ -21,7 +21,40 @@ const started = performance.now();
 
 rmSync(join(root, 'dist'), { recursive: true, force: true });
 
+const workspace = join(root, '..');
+// The sandbox library needs only the runtime's error types, not its servers,
+// telemetry and logging: bundle just that part.
+const workspaceAliases: Record<string, string> = {
+  '@elixirchain/runtime': join(workspace, 'services/runtime/src/errors/index.ts'),
+  '@elixirchain/tool-sandbox': join(workspace, 'services/tool-sandbox/src/sandbox/tool-sandbox.ts'),
+};
+const workerEntry = join(workspace, 'services/tool-sandbox/src/engine/tool-worker-main.ts');
+
+// In the repository the sandbox forks its worker from TypeScript through tsx;
+// in the published package the worker is dist/engine/tool-worker-main.js and
+// plain Node runs it. Every rewrite must match, or the build stops.
+const workerRewrites: Array<[RegExp, string]> = [
+  [/new URL\('\.\/tool-worker-main\.ts', import\.meta\.url\)/, "new URL(import.meta.url.slice(0, import.meta.url.lastIndexOf('/dist/') + 6) + 'engine/tool-worker-main.js')"],
+  [/const TSX_LOADER = import\.meta\.resolve\('tsx'\);/, 'const TSX_LOADER = undefined;'],
+  [/`--import=\$\{TSX_LOADER\}`, /, ''],
+];
 const problems: string[] = [];
+const workspaceCode: esbuild.Plugin = {
+  name: 'sdk-workspace-code',
+  setup(build) {
+    build.onResolve({ filter: /^@elixirchain\/(runtime|tool-sandbox)$/ }, (args) => ({ path: workspaceAliases[args.path]! }));
+    build.onLoad({ filter: /[\\/]services[\\/]tool-sandbox[\\/]src[\\/]engine[\\/]tool-worker\.ts$/ }, (args) => {
+      let source = readFileSync(args.path, 'utf8');
+      for (const [pattern, replacement] of workerRewrites) {
+        if (!pattern.test(source)) {
+          problems.push(`the sandbox's worker spawner changed (${pattern} not found in ${args.path}); update scripts/build.ts`);
+        }
+        source = source.replace(pattern, replacement);
+      }
+      return { contents: source, loader: 'ts' };
+    });
+  },
+};
 const dependencyPolicy: esbuild.Plugin = {
   name: 'sdk-dependency-policy',
   setup(build) {
@@ -44,6 +77,7 @@ const result = await esbuild.build({
     'testing/index': 'src/testing/index.ts',
     toolchain: 'src/toolchain.ts',
     'cli/run': 'src/cli/run.ts',
+    'engine/tool-worker-main': workerEntry,
   },
   outdir: 'dist',
   bundle: true,
@@ -56,7 +90,7 @@ const result = await esbuild.build({
   sourcemap: 'linked',
   logLevel: 'warning',
   metafile: true,
-  plugins: [dependencyPolicy],
+  plugins: [workspaceCode, dependencyPolicy],
 });
 if (problems.length > 0) {
   console.error(`build failed:\n  ${[...new Set(problems)].join('\n  ')}`);

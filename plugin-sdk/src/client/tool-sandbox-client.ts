@@ -6,10 +6,9 @@ import {
   ToolState,
   type InvokeToolResponse,
   type Tool as ProtoTool,
-  type ToolManifest as ProtoManifest,
-  type ToolPermissions as ProtoPermissions,
 } from '@elixirchain/proto/sandbox';
 import type { ToolManifest } from '../manifest/tool-manifest.js';
+import { toProtoManifest, toProtoPermissions } from '../manifest/proto-manifest.js';
 import type { ToolPermissions } from '../tool/tool-types.js';
 import { ToolCallError } from './tool-call-error.js';
 import type { ToolCallEvent, ToolCallResult } from './tool-call-event.js';
@@ -161,34 +160,6 @@ export class ToolSandboxClient {
       );
     });
   }
-}
-
-function toProtoManifest(manifest: ToolManifest): ProtoManifest {
-  return {
-    name: manifest.name,
-    version: manifest.version,
-    description: manifest.description,
-    inputSchema: manifest.inputSchema,
-    outputSchema: manifest.outputSchema,
-    annotations: { ...manifest.annotations },
-    permissions: toProtoPermissions(manifest.permissions),
-    limits: { ...manifest.limits },
-    retry: {
-      maxAttempts: manifest.retry.maxAttempts,
-      initialBackoff: millisToDuration(manifest.retry.initialBackoffMs),
-      maxBackoff: millisToDuration(manifest.retry.maxBackoffMs),
-      backoffMultiplier: manifest.retry.backoffMultiplier,
-    },
-    bundleSha256: manifest.bundleSha256,
-  };
-}
-
-function toProtoPermissions(permissions: ToolPermissions): ProtoPermissions {
-  return { networkHosts: permissions.network ?? [], secrets: permissions.secrets ?? [] };
-}
-
-function millisToDuration(ms: number): { seconds: number; nanos: number } {
-  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 };
 }
 
 function fromProtoTool(tool: ProtoTool | undefined): PublishedTool {

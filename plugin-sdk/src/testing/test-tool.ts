@@ -30,6 +30,8 @@ export interface TestInvokeOptions {
   callId?: string;
   /** Per-call wall-clock limit, at most the tool's timeoutMs. */
   timeoutMs?: number;
+  /** Narrows this call's permissions, as an agent without some of them would. */
+  grants?: ToolPermissions;
   /** Abort to cancel the call, as a caller cancelling the stream would. */
   signal?: AbortSignal;
   onEvent?: (event: ToolCallEvent) => void;

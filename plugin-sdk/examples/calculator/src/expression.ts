@@ -3,7 +3,7 @@
 // from a model.
 
 export class ExpressionError extends Error {
-  readonly code = 'INVALID_ARGUMENT';
+  override readonly name = 'ExpressionError';
 }
 
 const FUNCTIONS: Record<string, (...args: number[]) => number> = {

@@ -22,9 +22,10 @@ describe('calculator', () => {
     assert.equal((await tool.invoke({ expression: 'sqrt(2) ^ 2' })).output.value, 2);
   });
 
-  it('fails with INVALID_ARGUMENT on a malformed expression', async () => {
-    await assert.rejects(tool.invoke({ expression: '2 +' }), (error: Error & { code?: string }) => {
-      assert.equal(error.code, 'INVALID_ARGUMENT');
+  it('reports a malformed expression as a tool error with its message', async () => {
+    await assert.rejects(tool.invoke({ expression: '2 +' }), (error: Error & { code?: string; reason?: string }) => {
+      assert.equal(error.code, 'INTERNAL');
+      assert.equal(error.reason, 'TOOL_ERROR');
       assert.match(error.message, /ends too early/);
       return true;
     });

@@ -42,10 +42,8 @@ export default defineTool({
     const url = `${API}?latitude=${latitude}&longitude=${longitude}&current=temperature_2m,wind_speed_10m,weather_code`;
     const response = await ctx.fetch(url, { headers: { accept: 'application/json' } });
     if (!response.ok) {
-      // 5xx is worth a retry (the tool is idempotent); 4xx is the caller's mistake.
-      const error = new Error(`Open-Meteo answered ${response.status} ${response.statusText}`) as Error & { code: string };
-      error.code = response.status >= 500 ? 'UNAVAILABLE' : 'INVALID_ARGUMENT';
-      throw error;
+      // A thrown error fails the attempt; the sandbox retries it because the tool is idempotent.
+      throw new Error(`Open-Meteo answered ${response.status} ${response.statusText}`);
     }
     const { current } = forecastResponse.parse(await response.json());
     return {

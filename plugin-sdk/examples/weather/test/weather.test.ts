@@ -38,11 +38,11 @@ describe('weather', () => {
     }
   });
 
-  it('retries a 503 (the tool is idempotent) and then fails with UNAVAILABLE', async () => {
+  it('retries a failing attempt (the tool is idempotent), then fails with the tool error', async () => {
     const tool = await testTool<typeof weather>({ hosts: { 'api.open-meteo.com': origin } });
     try {
       const before = requests.length;
-      await assert.rejects(tool.invoke({ latitude: 89.5, longitude: 0 }), { code: 'UNAVAILABLE' });
+      await assert.rejects(tool.invoke({ latitude: 89.5, longitude: 0 }), { code: 'INTERNAL', reason: 'TOOL_ERROR', message: /Open-Meteo answered 503/ });
       assert.equal(requests.length - before, 3);
     } finally {
       await tool.close();

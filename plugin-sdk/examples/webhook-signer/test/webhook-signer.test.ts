@@ -22,10 +22,14 @@ describe('webhook-signer', () => {
     assert.ok(!JSON.stringify(events).includes(KEY));
   });
 
-  it('is refused the secret when the operator did not grant it', async () => {
-    const ungranted = await testTool<typeof webhookSigner>({ secrets: { WEBHOOK_SIGNING_KEY: KEY }, grant: { secrets: [] } });
+  it('is refused the secret when the calling agent lacks it', async () => {
+    await assert.rejects(tool.invoke({ payload: '{}', timestamp: 1 }, { grants: { secrets: [] } }), { code: 'PERMISSION_DENIED' });
+  });
+
+  it('does not run until an operator grants what it asks for', async () => {
+    const ungranted = await testTool<typeof webhookSigner>({ secrets: { WEBHOOK_SIGNING_KEY: KEY }, grant: {} });
     try {
-      await assert.rejects(ungranted.invoke({ payload: '{}', timestamp: 1 }), { code: 'PERMISSION_DENIED' });
+      await assert.rejects(ungranted.invoke({ payload: '{}', timestamp: 1 }), { code: 'FAILED_PRECONDITION', reason: 'TOOL_PENDING_GRANT' });
     } finally {
       await ungranted.close();
     }
