@@ -50,7 +50,9 @@ export interface AddressPolicyOptions {
 
 export class AddressPolicy {
   private readonly blocked = new BlockList();
-  private readonly allowed = new BlockList();
+  // Per family, so an IPv4 exception never matches its IPv4-mapped IPv6 form.
+  private readonly allowed4 = new BlockList();
+  private readonly allowed6 = new BlockList();
 
   constructor(options: AddressPolicyOptions = {}) {
     for (const [net, prefix] of BLOCKED_V4) this.blocked.addSubnet(net, prefix, 'ipv4');
@@ -58,8 +60,9 @@ export class AddressPolicy {
     for (const entry of options.allowedPrivate ?? []) {
       const [address, prefix] = entry.split('/');
       const family = isIP(address!) === 6 ? 'ipv6' : 'ipv4';
-      if (prefix === undefined) this.allowed.addAddress(address!, family);
-      else this.allowed.addSubnet(address!, Number(prefix), family);
+      const list = family === 'ipv6' ? this.allowed6 : this.allowed4;
+      if (prefix === undefined) list.addAddress(address!, family);
+      else list.addSubnet(address!, Number(prefix), family);
     }
   }
 
@@ -68,7 +71,8 @@ export class AddressPolicy {
     const version = isIP(address);
     if (version === 0) return 'not an IP address';
     const family = version === 6 ? 'ipv6' : 'ipv4';
-    if (this.allowed.check(address, family)) return undefined;
+    const allowed = family === 'ipv6' ? this.allowed6 : this.allowed4;
+    if (allowed.check(address, family)) return undefined;
     if (this.blocked.check(address, family)) return 'a loopback, private, link-local or otherwise reserved address';
     return undefined;
   }
