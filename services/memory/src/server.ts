@@ -30,6 +30,8 @@ export interface MemoryStats {
 export interface MemoryServer {
   readonly address: string;
   readonly server: RunningServer;
+  /** The store the service uses (behind its cache). */
+  readonly store: Store;
   /** Cache hit/miss counters, for metrics. */
   stats(): MemoryStats;
   /** Drains the server, then closes the store. Idempotent. */
@@ -63,6 +65,7 @@ export async function startMemoryServer(options: MemoryServerOptions): Promise<M
   return {
     address: server.address,
     server,
+    store: service.store,
     stats: service.stats,
     stop: () =>
       (stopping ??= (async () => {
