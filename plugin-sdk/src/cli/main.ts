@@ -45,8 +45,13 @@ Options:
   -h, --help                 show this help
 `;
 
-/** Runs the CLI and returns the process exit code. */
-export async function main(argv: string[]): Promise<number> {
+export interface CliStreams {
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Runs the CLI and returns the process exit code; `streams` lets a caller capture the output. */
+export async function main(argv: string[], streams: CliStreams = {}): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -75,13 +80,13 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    return new CliOutput({ json: argv.includes('--json') }).failure(new CliError(`${(error as Error).message} (see elixirchain-tool --help)`));
+    return new CliOutput({ json: argv.includes('--json'), ...streams }).failure(new CliError(`${(error as Error).message} (see elixirchain-tool --help)`));
   }
   const { values, positionals } = parsed;
-  const output = new CliOutput({ json: values.json === true });
+  const output = new CliOutput({ json: values.json === true, ...streams });
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === 'help') {
-    process.stdout.write(USAGE);
+    (streams.stdout ?? process.stdout).write(USAGE);
     return command === undefined && !values.help ? 1 : 0;
   }
   const project = resolve(values.project ?? '.');
