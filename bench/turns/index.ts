@@ -1,6 +1,7 @@
 // The turns suite: the cost of one agent turn in ElixirChain against peer
 // agent libraries and the bare transport, every row measured in the same run,
 // each in its own process.
+import { availableParallelism } from 'node:os';
 import { describeError, progress, runChildTask, type Row, type SuiteOptions, type SuiteResult } from '../harness/index.js';
 import { ROWS, type RowDefinition } from './contender.js';
 import { IN_FLIGHT, type RowMeasurement } from './measure-row.js';
@@ -20,9 +21,10 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
 
   const outcomes: RowOutcome[] = [];
   for (const [index, row] of rows.entries()) {
-    // Split what is left evenly over the rows still to run, keeping room for their grace.
-    const left = rows.length - index;
-    const budgetMs = Math.max(5_000, (suiteDeadline - Date.now()) / left - (opts.quick ? 0 : ROW_GRACE_MS / 2));
+    // Split what is left over the rows still to run by weight, keeping room for their grace.
+    const weightLeft = rows.slice(index).reduce((sum, r) => sum + r.weight, 0);
+    const share = ((suiteDeadline - Date.now()) * row.weight) / weightLeft;
+    const budgetMs = Math.max(5_000, share - (opts.quick ? 0 : ROW_GRACE_MS / 2));
     progress(`turns: ${row.id} (${row.label}), budget ${(budgetMs / 1000).toFixed(0)} s`);
     try {
       const measurement = await runChildTask<RowMeasurement>(
@@ -118,6 +120,12 @@ function notes(outcomes: RowOutcome[], quick: boolean): string[] {
         `Target 10k resident agents < 1 GiB: ${(tenThousand / 2 ** 20).toFixed(0)} MiB (from ${resident.agents} agents) — ${tenThousand < GIB ? 'met' : 'not met'}.`,
       );
     }
+  }
+  const loads = outcomes.filter((o) => o.measurement).map((o) => `${o.row.id} ${o.measurement!.loadAverage.toFixed(1)}`);
+  if (loads.length) {
+    lines.push(
+      `1-minute load average after each row's 100-in-flight phase (the machine has ${availableParallelism()} cores; above that, other work competed for CPU and CPU ms/turn is the steadier figure): ${loads.join(', ')}.`,
+    );
   }
   for (const o of outcomes) {
     const byProcess = o.measurement?.concurrent.cpuMsPerTurnByProcess ?? {};

@@ -1,6 +1,7 @@
 // How every row is measured, identically: warm-up, sequential turns, turns
 // with 100 in flight (with CPU per turn across the row's processes), then
 // resident agents.
+import { loadavg } from 'node:os';
 import { CpuMeter, progress, runLoad, warmUp } from '../harness/index.js';
 import type { Contender, RowDefinition } from './contender.js';
 import { checkTurnOutcome } from './workload.js';
@@ -27,6 +28,8 @@ export interface RowMeasurement {
   sequential: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean };
   concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number> };
   resident?: { bytesPerAgent: number; agents: number; method: string };
+  /** 1-minute load average right after the 100-in-flight phase: how busy the machine was besides us. */
+  loadAverage: number;
 }
 
 export async function measureRow(row: RowDefinition, contender: Contender, plan: RowPlan): Promise<RowMeasurement> {
@@ -45,12 +48,13 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
   const cpu = new CpuMeter(pids);
   const concurrent = await runLoad(turn, { iterations: plan.concurrentTurns, inFlight: IN_FLIGHT, timeBudgetMs: share(0.3) });
   const cpuUsed = cpu.stop();
+  const loadAverage = loadavg()[0]!;
   const cpuMsPerTurnByProcess = Object.fromEntries(Object.entries(cpuUsed).map(([name, ms]) => [name, ms / concurrent.completed]));
 
   let resident: RowMeasurement['resident'];
   if (contender.residentAgents) {
     progress(`  ${row.id}: ${plan.residentAgents} resident agents`);
-    resident = await contender.residentAgents(plan.residentAgents);
+    resident = await contender.residentAgents(plan.residentAgents, share(0.3));
   }
 
   return {
@@ -72,5 +76,6 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
       cpuMsPerTurnByProcess,
     },
     resident,
+    loadAverage,
   };
 }

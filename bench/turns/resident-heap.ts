@@ -13,8 +13,8 @@ function settledBytes(): number {
 /** Calls `makeResident(i)` for each agent, keeping what it returns alive until measured. */
 export async function measureResidentHeap(
   count: number,
+  timeBudgetMs: number,
   makeResident: (index: number) => Promise<unknown>,
-  timeBudgetMs = 30_000,
 ): Promise<ResidentMeasurement> {
   const keep: unknown[] = [];
   const before = settledBytes();

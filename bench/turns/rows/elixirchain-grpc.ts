@@ -84,10 +84,10 @@ export async function createContender(): Promise<Contender> {
 
   return {
     turn: () => turn('bench'),
-    async residentAgents(count): Promise<ResidentMeasurement> {
+    async residentAgents(count, timeBudgetMs): Promise<ResidentMeasurement> {
       // agent-host's GC cannot be forced from here: RSS growth is the honest, if coarse, figure.
       const before = rssBytes(hostPid());
-      const deadline = performance.now() + 60_000;
+      const deadline = performance.now() + timeBudgetMs;
       let made = 0;
       const worker = async (): Promise<void> => {
         while (made < count && performance.now() < deadline) {

@@ -91,8 +91,8 @@ export async function createContender(): Promise<Contender> {
   const agent = createAgent(AGENT_INSTRUCTIONS);
   return {
     turn: () => runTurn(agent),
-    residentAgents: (count) =>
-      measureResidentHeap(count, async (i) => {
+    residentAgents: (count, timeBudgetMs) =>
+      measureResidentHeap(count, timeBudgetMs, async (i) => {
         const resident = createAgent(`${AGENT_INSTRUCTIONS} #${i}`);
         const history: BaseMessage[] = [];
         await runTurn(resident, history);

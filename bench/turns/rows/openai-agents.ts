@@ -78,8 +78,8 @@ export async function createContender(): Promise<Contender> {
   const agent = createAgent('bench', AGENT_INSTRUCTIONS);
   return {
     turn: () => runTurn(agent),
-    residentAgents: (count) =>
-      measureResidentHeap(count, async (i) => {
+    residentAgents: (count, timeBudgetMs) =>
+      measureResidentHeap(count, timeBudgetMs, async (i) => {
         const resident = createAgent(`bench-${i}`, `${AGENT_INSTRUCTIONS} #${i}`);
         const history: unknown[] = [];
         await runTurn(resident, history);

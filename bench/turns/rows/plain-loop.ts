@@ -72,8 +72,8 @@ export async function createContender(): Promise<Contender> {
       agent.threads.delete(threadId); // a fresh thread per turn; the benchmark does not grow history
       return outcome;
     },
-    residentAgents: (count) =>
-      measureResidentHeap(count, async (i) => {
+    residentAgents: (count, timeBudgetMs) =>
+      measureResidentHeap(count, timeBudgetMs, async (i) => {
         const resident: Agent = { instructions: `${AGENT_INSTRUCTIONS} #${i}`, threads: new Map() };
         await consume(resident, 'main');
         return resident;
