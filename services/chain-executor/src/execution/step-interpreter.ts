@@ -21,6 +21,8 @@ export interface RunExecution {
   readonly completed: ReadonlyMap<string, unknown>;
   /** Steps started before a restart with no recorded outcome: their attempt. */
   readonly inDoubt: ReadonlyMap<string, number>;
+  /** Attempts already made at steps that failed before a resume: numbering continues after them. */
+  readonly priorAttempts: ReadonlyMap<string, number>;
   /** Set when the executor stops: no new step starts; the run resumes from its checkpoints on the next start. */
   readonly detached: boolean;
   /** Bounds this run's leaf steps in flight. */
@@ -111,9 +113,10 @@ export class StepInterpreter {
     const timeoutMs = durationMs(step.timeout);
     const kind = stepKindName(step);
     const leaf = isLeafStep(step);
-    let attempt = run.inDoubt.get(path) ?? 0;
-    const resumingInDoubt = attempt > 0;
-    if (resumingInDoubt) attempt--;
+    const inDoubtAttempt = run.inDoubt.get(path) ?? 0;
+    const resumingInDoubt = inDoubtAttempt > 0;
+    // An in-doubt attempt is re-entered with its own number (an agent re-attaches by it); others count on.
+    let attempt = resumingInDoubt ? inDoubtAttempt - 1 : (run.priorAttempts.get(path) ?? 0);
     for (;;) {
       attempt++;
       if (signal.aborted) throw new StepFailure(path, abortReason(signal));

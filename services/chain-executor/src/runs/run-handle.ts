@@ -20,6 +20,7 @@ export class RunHandle implements RunExecution {
   readonly slots: ConcurrencyLimit;
   completed: ReadonlyMap<string, unknown> = new Map();
   inDoubt: ReadonlyMap<string, number> = new Map();
+  priorAttempts: ReadonlyMap<string, number> = new Map();
   /** Set when the executor stops: the run is left for the next start to resume, nothing terminal is written. */
   detached = false;
   private pending: RunEvent[] = [];
@@ -65,6 +66,7 @@ export class RunHandle implements RunExecution {
   prepareReplay(): void {
     this.completed = new Map(this.ledger.completed);
     this.inDoubt = this.ledger.inDoubt();
+    this.priorAttempts = new Map([...this.ledger.states.values()].map((s) => [s.path, s.attempts]));
   }
 
   emit(body: RunEventBody): void {
