@@ -15,7 +15,8 @@ export class ObservingToolProxy {
   readonly cancelled = new Set<string>();
   inFlight = 0;
   maxInFlight = 0;
-  private constructor(private readonly server: RunningServer, private readonly close: () => void) {}
+  private server!: RunningServer;
+  private constructor(private readonly close: () => void) {}
 
   get address(): string {
     return this.server.address;
@@ -23,7 +24,7 @@ export class ObservingToolProxy {
 
   static async start(sandboxAddress: string): Promise<ObservingToolProxy> {
     const upstream = connect(ToolSandboxServiceDefinition, sandboxAddress);
-    let proxy!: ObservingToolProxy;
+    const proxy = new ObservingToolProxy(() => upstream.close());
     const binding = defineService(ToolSandboxServiceDefinition, {
       getTool: (req) => upstream.getTool(req),
       listTools: (req) => upstream.listTools(req),
@@ -42,8 +43,7 @@ export class ObservingToolProxy {
         }
       },
     });
-    const server = await startServer({ name: 'tool-proxy', address: '127.0.0.1:0', services: [binding] });
-    proxy = new ObservingToolProxy(server, () => upstream.close());
+    proxy.server = await startServer({ name: 'tool-proxy', address: '127.0.0.1:0', services: [binding] });
     return proxy;
   }
 

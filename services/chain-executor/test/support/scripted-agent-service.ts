@@ -18,14 +18,14 @@ export class ScriptedAgentService {
   readonly turnsByRequest = new Map<string, number>();
   readonly cancelledTurns: string[] = [];
   readonly running = new Map<string, Turn>();
-  private constructor(private readonly server: RunningServer) {}
+  private server!: RunningServer;
 
   get address(): string {
     return this.server.address;
   }
 
   static async start(agents: Record<string, { reply: (message: string) => string; wordDelayMs?: number }>): Promise<ScriptedAgentService> {
-    let self!: ScriptedAgentService;
+    const self = new ScriptedAgentService();
     let turnCount = 0;
     const binding = defineService(AgentServiceDefinition, {
       getAgent: (req) => {
@@ -65,7 +65,7 @@ export class ScriptedAgentService {
         return { cancelled: true, turnId: turn.id };
       },
     });
-    self = new ScriptedAgentService(await startServer({ name: 'scripted-agents', address: '127.0.0.1:0', services: [binding] }));
+    self.server = await startServer({ name: 'scripted-agents', address: '127.0.0.1:0', services: [binding] });
     return self;
   }
 
