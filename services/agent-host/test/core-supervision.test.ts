@@ -7,7 +7,7 @@ import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 import { ModelProviderFactory } from '../src/model/model-provider-factory.js';
 import type { ModelProvider } from '../src/model/model-provider.js';
 
-const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: 0, nanos: delayMs * 1e6 } } : {}) });
+const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } } : {}) });
 const call = (name: string, args: Record<string, unknown>) => ({ chunkSize: 0, event: { $case: 'toolCall' as const, toolCall: { name, arguments: args, id: '' } } });
 const crash = (message: string) => ({ chunkSize: 0, event: { $case: 'error' as const, error: { httpStatus: 0, message } } });
 const send = (partial: Partial<SendMessageRequest>) => SendMessageRequest.fromPartial(partial);

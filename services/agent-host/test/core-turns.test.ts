@@ -5,7 +5,7 @@ import { AgentHost } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 
-const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: 0, nanos: delayMs * 1e6 } } : {}) });
+const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } } : {}) });
 const call = (name: string, args: Record<string, unknown>, id = '') => ({ chunkSize: 0, event: { $case: 'toolCall' as const, toolCall: { name, arguments: args, id } } });
 
 async function collect(stream: AsyncIterable<ThreadEvent>): Promise<ThreadEvent[]> {

@@ -30,6 +30,9 @@ const statusNames: Record<string, TurnStatus> = {
   timeout: TurnStatus.TURN_STATUS_FAILED,
 };
 
+/** The memory service refuses a message over 1 MiB; stop the model before its answer gets there. */
+export const MAX_ASSISTANT_BYTES = 1_000_000;
+
 const ms = (value: number) => ({ seconds: Math.floor(value / 1000), nanos: Math.round((value % 1000) * 1e6) });
 
 /**
@@ -185,6 +188,7 @@ export class TurnStateMachine {
     const calls: Array<{ id: string; name: string; arguments: Record<string, unknown> }> = [];
     const usage = { inputTokens: 0, outputTokens: 0 };
     this.partialText = '';
+    let bytes = 0;
     const log = this.session.log;
     const stream = this.provider.stream(
       {
@@ -201,6 +205,8 @@ export class TurnStateMachine {
     );
     for await (const event of stream) {
       if (event.type === 'textDelta') {
+        bytes += Buffer.byteLength(event.text);
+        if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
         this.partialText += event.text;
         log.append(cp.turnId, { $case: 'textDelta', textDelta: { text: event.text } });
         if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
