@@ -3,6 +3,8 @@ import * as grpc from '@grpc/grpc-js';
 import { context, trace } from '@opentelemetry/api';
 import { fromServiceError } from '../errors/status-details.js';
 import { errors, ElixirError, GrpcCode } from '../errors/elixir-error.js';
+import { ON_BEHALF_OF_KEY, encodeActor } from '../auth/authenticator.js';
+import { effectiveActor } from '../auth/principal.js';
 import { currentCall } from '../server/call-context.js';
 import type { DeepPartial, MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from '../server/service-definition.js';
 import { endSpan, injectTraceContext, startClientSpan } from '../telemetry/tracing.js';
@@ -106,8 +108,10 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
   const metadataFor = (callOptions: CallOptions): grpc.Metadata => {
     const metadata = new grpc.Metadata();
     for (const [k, v] of Object.entries({ ...options.metadata, ...callOptions.metadata })) metadata.set(k, v);
-    const requestId = currentCall()?.requestId;
-    if (requestId && !metadata.get('x-request-id').length) metadata.set('x-request-id', requestId);
+    const serving = currentCall();
+    if (serving?.requestId && !metadata.get('x-request-id').length) metadata.set('x-request-id', serving.requestId);
+    // The callee trusts this only from a service principal: it says whose data the call is for.
+    if (serving && serving.principal.via !== 'local') metadata.set(ON_BEHALF_OF_KEY, encodeActor(effectiveActor(serving.principal)));
     return metadata;
   };
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Metadata } from '@grpc/grpc-js';
+import type { Principal } from '../auth/principal.js';
 import type { Logger } from '../logging/logger.js';
 
 /** What a handler knows about the call it serves. */
@@ -15,6 +16,8 @@ export interface CallContext {
   metadata: Metadata;
   peer: string;
   log: Logger;
+  /** Who the call is from (the local developer when authentication is off). */
+  principal: Principal;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();

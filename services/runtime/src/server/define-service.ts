@@ -4,6 +4,8 @@ import type * as grpc from '@grpc/grpc-js';
 import { asElixirError, toStatusObject } from '../errors/status-details.js';
 import { ElixirError, errors, GrpcCode } from '../errors/elixir-error.js';
 import type { Logger } from '../logging/logger.js';
+import { LOCAL_DEVELOPER } from '../auth/principal.js';
+import type { Authenticator } from '../auth/authenticator.js';
 import { endSpan, extractTraceContext, startServerSpan, trace } from '../telemetry/tracing.js';
 import { runInCall } from './call-context.js';
 import type { CallContext } from './call-context.js';
@@ -39,6 +41,8 @@ export interface CallTracker {
   streams: Set<{ end(error: ElixirError): void }>;
   /** True while draining: new calls are refused with UNAVAILABLE. */
   draining: boolean;
+  /** Absent in local developer mode: every call is the local developer. */
+  authenticator?: Authenticator;
   onIdle(): void;
 }
 
@@ -103,7 +107,7 @@ function openCall(path: string, call: grpc.ServerUnaryCall<any, any> | grpc.Serv
   }
   call.on('cancelled', () => controller.abort(errors.cancelled('the client cancelled the call')));
   const log = tracker.logger.child({ method: path, requestId });
-  const ctx: CallContext = { method: path, requestId, signal: controller.signal, deadline, metadata: call.metadata, peer: call.getPeer(), log };
+  const ctx: CallContext = { method: path, requestId, signal: controller.signal, deadline, metadata: call.metadata, peer: call.getPeer(), log, principal: LOCAL_DEVELOPER };
   const span = startServerSpan(path, extractTraceContext(call.metadata));
   tracker.inflight += 1;
   let closed = false;
@@ -133,6 +137,18 @@ function failure(error: unknown, log: Logger) {
   return { e, status: toStatusObject(e) };
 }
 
+async function authenticate(call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>, ctx: CallContext, tracker: CallTracker): Promise<void> {
+  if (!tracker.authenticator) return;
+  const certificate = call.getAuthContext?.().sslPeerCertificate;
+  ctx.principal = await tracker.authenticator.authenticate({
+    path: ctx.method,
+    metadata: call.metadata,
+    peer: ctx.peer,
+    certificateCommonName: certificate?.subject?.CN ? String(certificate.subject.CN) : undefined,
+  });
+  ctx.log = ctx.log.child({ principal: ctx.principal.subject, tenant: ctx.principal.tenant });
+}
+
 function requestOrThrow(request: unknown, method: MethodDefinition): unknown {
   if (request instanceof UndecodableRequest) {
     throw errors.invalidArgument('request', `the bytes are not a valid ${method.name} request`, 'MALFORMED_REQUEST');
@@ -146,6 +162,7 @@ function serveUnary(path: string, method: MethodDefinition, handler: ((...args: 
     const run = async () => {
       try {
         if (tracker.draining) throw errors.unavailable('DRAINING', 'the server is shutting down; retry on another replica');
+        await authenticate(call, open.ctx, tracker);
         if (!handler) throw errors.unimplemented(path);
         const request = requestOrThrow(call.request, method);
         const response = await handler(request, open.ctx);
@@ -208,6 +225,7 @@ function serveStream(path: string, method: MethodDefinition, handler: ((...args:
     const run = async () => {
       try {
         if (tracker.draining) throw errors.unavailable('DRAINING', 'the server is shutting down; retry on another replica');
+        await authenticate(call, open.ctx, tracker);
         if (!handler) throw errors.unimplemented(path);
         const request = requestOrThrow(call.request, method);
         await handler(request, stream, open.ctx);

@@ -1,3 +1,5 @@
+import { authFromEnv } from '../auth/auth-config.js';
+import { loadConfigOrExit } from '../config/env-config.js';
 import { createLogger } from '../logging/logger.js';
 import { initTelemetry } from '../telemetry/sdk.js';
 import { startServer } from './server.js';
@@ -6,6 +8,16 @@ import type { RunningServer, ServerOptions } from './server.js';
 export interface RunServiceOptions extends ServerOptions {
   /** After the server drained: close stores, clients, pools. */
   onStop?: () => Promise<void> | void;
+}
+
+async function loadConfigOrExitAsync<T>(service: string, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (error) {
+    return loadConfigOrExit(service, () => {
+      throw error;
+    });
+  }
 }
 
 /**
@@ -23,7 +35,11 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     process.exit(70);
   });
 
-  const server = await startServer({ ...options, logger });
+  const auth = options.auth ?? loadConfigOrExit(options.name, () => authFromEnv());
+  if (auth.mode === 'local') {
+    logger.warn('LOCAL DEVELOPER MODE: no authentication; every caller is admin of tenant "default". Set ELIXIRCHAIN_AUTH=required for anything but a laptop.');
+  }
+  const server = await loadConfigOrExitAsync(options.name, () => startServer({ ...options, auth, logger }));
   logger.info({ address: server.address, tracing: telemetry.enabled }, 'listening');
 
   let stopping = false;

@@ -9,6 +9,8 @@ import { errors } from '../errors/elixir-error.js';
 import { createLogger } from '../logging/logger.js';
 import type { Logger } from '../logging/logger.js';
 import type { CallTracker, ServiceBinding } from './define-service.js';
+import { assertSafeBind } from '../auth/auth-config.js';
+import type { ServerAuth } from '../auth/auth-config.js';
 
 export interface TlsFiles {
   certFile: string;
@@ -29,6 +31,8 @@ export interface ServerOptions {
   /** How long drain waits for calls in flight before forcing; default 10 s. */
   drainGraceMs?: number;
   tls?: TlsFiles;
+  /** Default: local developer mode (no authentication, loopback addresses only). */
+  auth?: ServerAuth;
   logger?: Logger;
 }
 
@@ -69,6 +73,8 @@ function credentialsFor(tls: TlsFiles | undefined): grpc.ServerCredentials {
 
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(options.name);
+  const auth = options.auth ?? { mode: 'local' as const };
+  assertSafeBind(options.address, auth);
   const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxBytes,
@@ -85,6 +91,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     inflight: 0,
     streams: new Set(),
     draining: false,
+    authenticator: auth.authenticator,
     onIdle() {
       if (tracker.inflight === 0) {
         const waiters = idleWaiters;

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import type { ChildProcess, SpawnOptions } from 'node:child_process';
 import type { ExitReason, Supervised } from './supervisor.js';
 
@@ -37,7 +39,8 @@ export function superviseProcess(command: string, args: string[], options: Spawn
 }
 
 // Resolved here, not by the child, so a child started from any cwd finds tsx.
-const tsxLoader = import.meta.resolve('tsx');
+// (createRequire rather than import.meta.resolve: this module may be loaded as CommonJS by tsx.)
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /** The node arguments a TypeScript service entry runs with (tsx, and isolated-vm's snapshot flag). */
 export function nodeArgsFor(entry: string): string[] {

@@ -1,0 +1,91 @@
+import { readFileSync } from 'node:fs';
+import { ConfigError, envConfig } from '../config/env-config.js';
+import type { ApiKeyRecord, ApiKeyStore } from './api-keys.js';
+import { Authenticator } from './authenticator.js';
+import { isRole } from './principal.js';
+
+type Env = Record<string, string | undefined>;
+
+export interface ServerAuth {
+  /** "local": no authentication, loopback only (the developer mode); "required": every call authenticates. */
+  mode: 'local' | 'required';
+  authenticator?: Authenticator;
+}
+
+/** API keys from a JSON file: the bootstrap store before keys live in the memory service. */
+export function fileKeyStore(path: string): ApiKeyStore {
+  let records: Map<string, ApiKeyRecord>;
+  try {
+    const raw = JSON.parse(readFileSync(path, 'utf8')) as Array<Record<string, unknown>>;
+    records = new Map(
+      raw.map((r) => {
+        if (typeof r.id !== 'string' || typeof r.tenant !== 'string' || !isRole(r.role) || typeof r.secretHash !== 'string') {
+          throw new Error('each key needs id, tenant, role and secretHash');
+        }
+        const date = (v: unknown) => (typeof v === 'string' ? new Date(v) : undefined);
+        return [r.id, { id: r.id, tenant: r.tenant, role: r.role, secretHash: r.secretHash, createdAt: date(r.createdAt) ?? new Date(0), expiresAt: date(r.expiresAt), revokedAt: date(r.revokedAt) }];
+      }),
+    );
+  } catch (error) {
+    throw new ConfigError('ELIXIRCHAIN_API_KEYS_FILE', `cannot read API keys from ${path}: ${(error as Error).message}`);
+  }
+  return { get: async (id) => records.get(id) };
+}
+
+function parseServiceTokens(value: string | undefined): Map<string, string> | undefined {
+  if (!value) return undefined;
+  const tokens = new Map<string, string>();
+  for (const pair of value.split(',')) {
+    const [service, token] = pair.split('=').map((s) => s.trim());
+    if (!service || !token || token.length < 16) throw new ConfigError('ELIXIRCHAIN_SERVICE_TOKENS', 'must be service=token pairs, tokens of at least 16 characters');
+    tokens.set(token, service);
+  }
+  return tokens;
+}
+
+/** Authentication settings from the environment; validated like every other setting. */
+export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeyStore } = {}): ServerAuth {
+  const mode = envConfig.oneOf('ELIXIRCHAIN_AUTH', ['local', 'required'] as const, 'local', env);
+  if (mode === 'local') return { mode };
+  const keysFile = envConfig.optionalString('ELIXIRCHAIN_API_KEYS_FILE', env);
+  const jwksFile = envConfig.optionalString('ELIXIRCHAIN_JWT_JWKS_FILE', env);
+  const jwksUrl = envConfig.url('ELIXIRCHAIN_JWT_JWKS_URL', env);
+  const serviceTokens = parseServiceTokens(envConfig.optionalString('ELIXIRCHAIN_SERVICE_TOKENS', env));
+  const apiKeys = extra.apiKeys ?? (keysFile ? fileKeyStore(keysFile) : undefined);
+  if (!apiKeys && !jwksFile && !jwksUrl) {
+    throw new ConfigError('ELIXIRCHAIN_AUTH', 'is "required" but no credentials are configured: set ELIXIRCHAIN_API_KEYS_FILE, ELIXIRCHAIN_JWT_JWKS_FILE or ELIXIRCHAIN_JWT_JWKS_URL');
+  }
+  return {
+    mode,
+    authenticator: new Authenticator({
+      apiKeys,
+      serviceTokens,
+      mtlsServiceIdentity: envConfig.bool('ELIXIRCHAIN_TLS_REQUIRE_CLIENT_CERT', false, env),
+      jwt: jwksFile || jwksUrl
+        ? {
+            jwksFile,
+            jwksUrl: jwksUrl?.toString(),
+            issuer: envConfig.optionalString('ELIXIRCHAIN_JWT_ISSUER', env),
+            audience: envConfig.optionalString('ELIXIRCHAIN_JWT_AUDIENCE', env),
+            clockToleranceSec: envConfig.int('ELIXIRCHAIN_JWT_CLOCK_SKEW_SEC', 60, { min: 0, max: 3600 }, env),
+          }
+        : undefined,
+    }),
+  };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|\[::1\]|::1)$/;
+
+/** Local developer mode may only listen on loopback: anything else must authenticate. */
+export function assertSafeBind(address: string, auth: ServerAuth, env: Env = process.env): void {
+  if (auth.mode !== 'local') return;
+  // An explicit, named opt-out for a network that is private by construction (a compose network).
+  if (envConfig.bool('ELIXIRCHAIN_ALLOW_UNAUTHENTICATED_BIND', false, env)) return;
+  const host = address.slice(0, address.lastIndexOf(':'));
+  if (!LOOPBACK.test(host)) {
+    throw new ConfigError(
+      'ELIXIRCHAIN_AUTH',
+      `refusing to listen on ${address} without authentication; bind 127.0.0.1, or set ELIXIRCHAIN_AUTH=required with ELIXIRCHAIN_API_KEYS_FILE or ELIXIRCHAIN_JWT_JWKS_FILE`,
+    );
+  }
+}

@@ -1,0 +1,98 @@
+import type { Role } from './principal.js';
+
+// Which role may call which RPC. Admins may call everything; a service may
+// call only what its peers need of it (SERVICE_CALLS). The README's role
+// table is this file.
+
+const M = 'elixirchain.memory.v1.MemoryService';
+const S = 'elixirchain.sandbox.v1.ToolSandboxService';
+const A = 'elixirchain.agent.v1.AgentService';
+const C = 'elixirchain.chain.v1.ChainService';
+
+type NonAdmin = Exclude<Role, 'admin'>;
+
+/** Non-admin roles allowed per RPC (admin is always allowed). */
+export const RPC_ROLES: Record<string, NonAdmin[]> = {
+  [`${M}/AppendMessages`]: ['developer', 'service'],
+  [`${M}/ListMessages`]: ['developer', 'service'],
+  [`${M}/GetThread`]: ['developer', 'service'],
+  [`${M}/ListThreads`]: ['developer', 'service'],
+  [`${M}/DeleteThread`]: ['developer', 'service'],
+  [`${M}/UpsertMemories`]: ['developer', 'service'],
+  [`${M}/SearchMemories`]: ['developer', 'service'],
+  [`${M}/GetMemory`]: ['developer', 'service'],
+  [`${M}/ListMemories`]: ['developer', 'service'],
+  [`${M}/DeleteMemory`]: ['developer', 'service'],
+  [`${M}/ListNamespaces`]: ['developer', 'service'],
+  [`${M}/DeleteNamespace`]: ['developer', 'service'],
+  // Raw state holds the other services' registries and checkpoints: services only.
+  [`${M}/PutState`]: ['service'],
+  [`${M}/GetState`]: ['service'],
+  [`${M}/ListState`]: ['service'],
+  [`${M}/DeleteState`]: ['service'],
+  [`${M}/BatchWrite`]: ['service'],
+
+  [`${S}/RegisterTool`]: ['developer'],
+  [`${S}/GetTool`]: ['developer', 'user', 'service'],
+  [`${S}/ListTools`]: ['developer', 'user', 'service'],
+  [`${S}/DeleteTool`]: ['developer'],
+  [`${S}/InvokeTool`]: ['developer', 'service'],
+  [`${S}/GrantTool`]: [],
+  [`${S}/RevokeGrant`]: [],
+  [`${S}/ListGrants`]: ['developer'],
+
+  [`${A}/CreateAgent`]: ['developer'],
+  [`${A}/GetAgent`]: ['developer', 'user', 'service'],
+  [`${A}/ListAgents`]: ['developer', 'user'],
+  [`${A}/UpdateAgent`]: ['developer'],
+  [`${A}/DeleteAgent`]: ['developer'],
+  [`${A}/SendMessage`]: ['developer', 'user', 'service'],
+  [`${A}/WatchThread`]: ['developer', 'user', 'service'],
+  [`${A}/ListMessages`]: ['developer', 'user'],
+  [`${A}/GetThread`]: ['developer', 'user'],
+  [`${A}/ListThreads`]: ['developer', 'user'],
+  [`${A}/ResolveApproval`]: ['developer', 'user'],
+  [`${A}/CancelTurn`]: ['developer', 'user', 'service'],
+
+  [`${C}/CreateChain`]: ['developer'],
+  [`${C}/GetChain`]: ['developer', 'user'],
+  [`${C}/ListChains`]: ['developer', 'user'],
+  [`${C}/UpdateChain`]: ['developer'],
+  [`${C}/DeleteChain`]: ['developer'],
+  [`${C}/StartRun`]: ['developer', 'user'],
+  [`${C}/RunChain`]: ['developer', 'user'],
+  [`${C}/WatchRun`]: ['developer', 'user'],
+  [`${C}/GetRun`]: ['developer', 'user'],
+  [`${C}/ListRuns`]: ['developer', 'user'],
+  [`${C}/CancelRun`]: ['developer', 'user'],
+  [`${C}/ResumeRun`]: ['developer', 'user'],
+};
+
+/** What each service may ask of the others (service principals are named by their service). */
+export const SERVICE_CALLS: Record<string, string[]> = {
+  'agent-host': [
+    `${M}/AppendMessages`, `${M}/ListMessages`, `${M}/GetThread`, `${M}/ListThreads`, `${M}/UpsertMemories`, `${M}/SearchMemories`,
+    `${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`, `${M}/BatchWrite`,
+    `${S}/GetTool`, `${S}/ListTools`, `${S}/InvokeTool`,
+  ],
+  'tool-sandbox': [`${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`],
+  'chain-executor': [
+    `${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`, `${M}/BatchWrite`,
+    `${S}/GetTool`, `${S}/InvokeTool`,
+    `${A}/GetAgent`, `${A}/SendMessage`, `${A}/WatchThread`, `${A}/CancelTurn`,
+  ],
+  memory: [],
+};
+
+// Health and reflection are served outside defineService, open to everyone:
+// probes and generic tools need them.
+
+export function mayCall(role: Role, subject: string, path: string): boolean {
+  if (role === 'admin') return true;
+  const rpc = path.startsWith('/') ? path.slice(1) : path;
+  const allowed = RPC_ROLES[rpc];
+  if (!allowed) return false; // unknown RPCs (e.g. future admin RPCs) are admin-only
+  if (!allowed.includes(role)) return false;
+  if (role === 'service') return SERVICE_CALLS[subject]?.includes(rpc) ?? false;
+  return true;
+}
