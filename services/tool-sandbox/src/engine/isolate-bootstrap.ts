@@ -10,8 +10,8 @@
  * string, size-checked here and again on the host. Errors raised at the tool
  * are created inside the isolate, so no host stack can leak in.
  *
- * `control(op, a, b)` is how the host drives the call:
- *   control('run', namespace, inputJson) -> Promise<string>  ('R' + output JSON | 'E' + error JSON)
+ * `control(op, a, b, c)` is how the host drives the call:
+ *   control('run', namespace, inputJson, callJson) -> Promise<string>  ('R' + output JSON | 'E' + error JSON)
  *   control('reply', requestId, replyJson)                   resolves a pending host request
  *   control('abort', reason)                                  aborts ctx.signal
  *   control('shape', namespace)                               'function' | 'execute' | 'invalid'
@@ -40,7 +40,7 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
   const init = JSONparse(initJson);
   const MAX_ARG = init.maxBridgeArgChars;
   const MAX_FETCH = init.maxFetchRequestChars;
-  const MAX_OUTPUT = init.maxOutputChars;
+  let MAX_OUTPUT = 0;
   const MAX_TIMERS = init.maxTimers;
   const MAX_MESSAGE = 8192;
 
@@ -195,7 +195,8 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
   G.clearTimeout = clearTimeout;
 
   // --- ctx.secrets ------------------------------------------------------------
-  const secretValues = init.secrets;
+  // Filled by control('run'): a realm is made ahead of its call, so call data arrives last.
+  let secretValues = ObjectCreate(null);
   const secrets = ObjectFreeze({
     get(name) {
       const n = StringCtor(name);
@@ -252,17 +253,6 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
     return makeResponse(reply);
   }
 
-  const ctx = ObjectFreeze({
-    callId: init.callId,
-    deadline: init.deadline,
-    attempt: init.attempt,
-    signal,
-    fetch,
-    secrets,
-    progress,
-    log,
-    partial,
-  });
 
   function describe(e) {
     let name = 'Error';
@@ -285,7 +275,21 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
     return { name: slice(StringCtor(name), 100), message: slice(StringCtor(message), 4000), code: code === undefined ? undefined : slice(code, 64) };
   }
 
-  async function run(ns, inputJson) {
+  async function run(ns, inputJson, callJson) {
+    const call = JSONparse(callJson);
+    MAX_OUTPUT = call.maxOutputChars;
+    secretValues = call.secrets;
+    const ctx = ObjectFreeze({
+      callId: call.callId,
+      deadline: call.deadline,
+      attempt: call.attempt,
+      signal,
+      fetch,
+      secrets,
+      progress,
+      log,
+      partial,
+    });
     try {
       const exported = ns.default;
       let call;
@@ -311,8 +315,8 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
     }
   }
 
-  return function control(op, a, b) {
-    if (op === 'run') return run(a, b);
+  return function control(op, a, b, c) {
+    if (op === 'run') return run(a, b, c);
     if (op === 'reply') {
       const p = pending[a];
       if (!p) return;

@@ -1,5 +1,6 @@
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 import type { IsolatePool, WarmIsolate } from './isolate-pool.js';
+import { ToolRealm, type BridgeTarget } from './tool-realm.js';
 import type { DoneMessage, InvokeMessage, WorkerFailure } from './worker-protocol.js';
 
 const EVENT_OPS = new Set(['log', 'progress', 'partial']);
@@ -26,7 +27,7 @@ function messageOf(error: unknown): string {
  * isolate, the bridge's host side, and the watchdog (wall clock and isolate
  * CPU time) that disposes the isolate when a limit is crossed.
  */
-export class IsolateCall {
+export class IsolateCall implements BridgeTarget {
   private failure: WorkerFailure | undefined;
   private retire = false;
   private finished = false;
@@ -59,40 +60,30 @@ export class IsolateCall {
     const cpu = setInterval(() => {
       if (cpuUsedMs() > limits.cpuTimeMs) this.kill({ code: 'DEADLINE_EXCEEDED', reason: 'CPU_TIME_LIMIT', message: `the tool used more than ${limits.cpuTimeMs} ms of CPU time` });
     }, 10);
-    let context: ivm.Context | undefined;
-    let module: ivm.Module | undefined;
-    let namespace: ivm.Reference<unknown> | undefined;
+    let realm: ToolRealm | undefined;
     let cpuMs: number;
     let outputJson: string | undefined;
     try {
       const work = (async () => {
-        context = await isolate.createContext();
-        const bootstrap = await this.warm.bootstrap.run(context, { reference: true, timeout: this.remainingMs() });
-        try {
-          this.control = (await bootstrap.apply(undefined, [this.bridgeCallback(), this.initJson()], {
-            result: { reference: true },
-            timeout: this.remainingMs(),
-          })) as ivm.Reference<(...args: unknown[]) => unknown>;
-        } finally {
-          bootstrap.release();
-        }
-        module = await this.pool.compileModule(this.warm);
-        await module.instantiate(context, () => {
-          throw new Error('a tool bundle cannot import anything');
-        });
-        try {
-          await module.evaluate({ timeout: this.remainingMs() });
-        } catch (error) {
-          if (!this.failure && !isolate.isDisposed) {
-            this.failure = { code: 'INTERNAL', reason: 'TOOL_LOAD_FAILED', message: `the tool failed while loading: ${messageOf(error)}` };
+        realm = await this.pool.takeSpare(this.warm);
+        if (!realm) {
+          try {
+            realm = await ToolRealm.create(this.warm, this.pool, this.remainingMs());
+          } catch (error) {
+            if (!this.failure && !isolate.isDisposed && (error as { phase?: string }).phase === 'load') {
+              this.failure = { code: 'INTERNAL', reason: 'TOOL_LOAD_FAILED', message: `the tool failed while loading: ${messageOf(error)}` };
+            }
+            throw error;
           }
-          throw error;
         }
-        namespace = module.namespace;
-        return (await this.control.apply(undefined, ['run', namespace.derefInto(), this.message.inputJson], {
+        realm.target = this;
+        this.control = realm.control;
+        const running = realm.control.apply(undefined, ['run', realm.namespace.derefInto(), this.message.inputJson, this.callJson()], {
           result: { promise: true, copy: true },
           timeout: this.remainingMs(),
-        })) as unknown;
+        });
+        this.pool.prepareSpare(this.warm);
+        return (await running) as unknown;
       })();
       work.catch(() => undefined);
       const result = await Promise.race([work, this.killedPromise.then(() => undefined)]);
@@ -115,13 +106,8 @@ export class IsolateCall {
       const pendingHostWork = this.requests.size > 0;
       for (const timer of this.requests.values()) if (timer) clearTimeout(timer);
       this.requests.clear();
-      for (const ref of [this.control, namespace, module, context]) {
-        try {
-          ref?.release();
-        } catch {
-          /* released with a disposed isolate */
-        }
-      }
+      this.control = undefined;
+      (realm as ToolRealm | undefined)?.release();
       const failedCleanly = !this.failure || REUSABLE_AFTER.has(this.failure.reason);
       this.pool.release(this.warm, failedCleanly && !pendingHostWork && !isolate.isDisposed);
     }
@@ -157,67 +143,54 @@ export class IsolateCall {
     });
   }
 
-  private initJson(): string {
-    const limits = this.message.limits;
+  private callJson(): string {
     return JSON.stringify({
       callId: this.message.callId,
       deadline: this.message.deadline,
       attempt: this.message.attempt,
       secrets: this.message.secrets,
-      maxBridgeArgChars: limits.maxBridgeArgChars,
-      maxFetchRequestChars: limits.maxFetchRequestChars,
-      maxOutputChars: limits.maxOutputBytes,
-      maxTimers: limits.maxTimers,
+      maxOutputChars: this.message.limits.maxOutputBytes,
     });
   }
 
-  /**
-   * The one host function a realm gets. It never throws (a host Error would
-   * carry host stack frames into the isolate) and treats its arguments as
-   * untrusted.
-   */
-  private bridgeCallback(): ivm.Callback {
+  /** A call across the realm's bridge: untrusted arguments, never throws. */
+  onBridge(op: unknown, requestId: unknown, json: unknown): string {
     const limits = this.message.limits;
-    return new ivm.Callback(
-      (op: unknown, requestId: unknown, json: unknown): string => {
-        try {
-          if (this.finished || this.failure) return 'ended';
-          if (typeof op !== 'string' || typeof json !== 'string' || typeof requestId !== 'number' || !Number.isSafeInteger(requestId)) {
-            this.kill({ code: 'INVALID_ARGUMENT', reason: 'BRIDGE_MISUSE', message: 'malformed call across the sandbox bridge' });
-            return 'refused';
-          }
-          const max = op === 'fetch' ? limits.maxFetchRequestChars : limits.maxBridgeArgChars;
-          if (json.length > max) {
-            this.kill({ code: 'RESOURCE_EXHAUSTED', reason: 'BRIDGE_ARGUMENT_TOO_LARGE', message: `a ${op} argument is larger than ${max} characters` });
-            return 'refused';
-          }
-          if (EVENT_OPS.has(op)) {
-            if (++this.events > limits.maxEvents) {
-              this.kill({ code: 'RESOURCE_EXHAUSTED', reason: 'EVENT_LIMIT', message: `the tool emitted more than ${limits.maxEvents} events` });
-              return 'refused';
-            }
-            this.host.forward(op, 0, json);
-            return 'ok';
-          }
-          if (op === 'timer') return this.startTimer(requestId, json);
-          if (op === 'clearTimer') return this.clearTimer(json);
-          if (op === 'fetch') {
-            if (this.requests.size >= limits.maxTimers) {
-              this.deliverLater(requestId, { error: { code: 'RESOURCE_EXHAUSTED', message: 'too many requests in flight' } });
-              return 'ok';
-            }
-            this.requests.set(requestId, null);
-            this.host.forward(op, requestId, json);
-            return 'ok';
-          }
-          this.kill({ code: 'INVALID_ARGUMENT', reason: 'BRIDGE_MISUSE', message: 'unknown operation across the sandbox bridge' });
-          return 'refused';
-        } catch {
+    try {
+      if (this.finished || this.failure) return 'ended';
+      if (typeof op !== 'string' || typeof json !== 'string' || typeof requestId !== 'number' || !Number.isSafeInteger(requestId)) {
+        this.kill({ code: 'INVALID_ARGUMENT', reason: 'BRIDGE_MISUSE', message: 'malformed call across the sandbox bridge' });
+        return 'refused';
+      }
+      const max = op === 'fetch' ? limits.maxFetchRequestChars : limits.maxBridgeArgChars;
+      if (json.length > max) {
+        this.kill({ code: 'RESOURCE_EXHAUSTED', reason: 'BRIDGE_ARGUMENT_TOO_LARGE', message: `a ${op} argument is larger than ${max} characters` });
+        return 'refused';
+      }
+      if (EVENT_OPS.has(op)) {
+        if (++this.events > limits.maxEvents) {
+          this.kill({ code: 'RESOURCE_EXHAUSTED', reason: 'EVENT_LIMIT', message: `the tool emitted more than ${limits.maxEvents} events` });
           return 'refused';
         }
-      },
-      { async: true },
-    );
+        this.host.forward(op, 0, json);
+        return 'ok';
+      }
+      if (op === 'timer') return this.startTimer(requestId, json);
+      if (op === 'clearTimer') return this.clearTimer(json);
+      if (op === 'fetch') {
+        if (this.requests.size >= limits.maxTimers) {
+          this.deliverLater(requestId, { error: { code: 'RESOURCE_EXHAUSTED', message: 'too many requests in flight' } });
+          return 'ok';
+        }
+        this.requests.set(requestId, null);
+        this.host.forward(op, requestId, json);
+        return 'ok';
+      }
+      this.kill({ code: 'INVALID_ARGUMENT', reason: 'BRIDGE_MISUSE', message: 'unknown operation across the sandbox bridge' });
+      return 'refused';
+    } catch {
+      return 'refused';
+    }
   }
 
   private deliverLater(requestId: number, reply: unknown): void {

@@ -1,16 +1,22 @@
 import ivm from 'isolated-vm';
 import { ISOLATE_BOOTSTRAP_SOURCE } from './isolate-bootstrap.js';
+import { ToolRealm } from './tool-realm.js';
 import type { ToolVersionSource } from './worker-protocol.js';
 
 /** An isolate kept warm for one tool version; used by one call at a time. */
 export class WarmIsolate {
   calls = 0;
+  /** A realm made while the isolate was idle, for the next call. */
+  spare: Promise<ToolRealm | undefined> | undefined;
   constructor(
     readonly isolate: ivm.Isolate,
     readonly bootstrap: ivm.Script,
     readonly version: ToolVersion,
   ) {}
 }
+
+/** How long a tool's top-level code may run while a spare realm is made. */
+const SPARE_TIMEOUT_MS = 2000;
 
 /** compileModule's result carries the code-cache fields the typings leave out. */
 type CompiledModule = ivm.Module & { cachedData?: ivm.ExternalCopy<ArrayBuffer>; cachedDataRejected?: boolean };
@@ -62,6 +68,7 @@ export class IsolatePool {
       if (!warm) break;
       this.idleOrder.delete(warm);
       if (!warm.isolate.isDisposed) return warm;
+      this.dispose(warm);
     }
     const isolate = new ivm.Isolate({
       memoryLimit: Math.max(8, version.memoryMb),
@@ -74,6 +81,27 @@ export class IsolatePool {
       if (!isolate.isDisposed) isolate.dispose();
       throw error;
     }
+  }
+
+  /** The realm prepared while idle, if any and still usable. */
+  async takeSpare(warm: WarmIsolate): Promise<ToolRealm | undefined> {
+    const spare = warm.spare;
+    warm.spare = undefined;
+    const realm = spare ? await spare : undefined;
+    if (realm && warm.isolate.isDisposed) {
+      realm.release();
+      return undefined;
+    }
+    return realm;
+  }
+
+  /**
+   * Starts making the next call's fresh context now, off that call's critical
+   * path. Called right after a call's run was queued, so it runs behind it.
+   */
+  prepareSpare(warm: WarmIsolate): void {
+    if (warm.spare || warm.isolate.isDisposed) return;
+    warm.spare = ToolRealm.create(warm, this, SPARE_TIMEOUT_MS).catch(() => undefined);
   }
 
   /** Compiles the version's module in this isolate, with the shared code cache. */
@@ -106,6 +134,7 @@ export class IsolatePool {
     }
     version.idle.push(warm);
     this.idleOrder.add(warm);
+    this.prepareSpare(warm);
     while (this.idleOrder.size > this.options.maxIdleTotal) {
       const oldest = this.idleOrder.values().next().value as WarmIsolate;
       this.idleOrder.delete(oldest);
@@ -144,6 +173,9 @@ export class IsolatePool {
   }
 
   private dispose(warm: WarmIsolate): void {
+    const spare = warm.spare;
+    warm.spare = undefined;
+    spare?.then((realm) => realm?.release());
     try {
       warm.bootstrap.release();
     } catch {

@@ -4,9 +4,10 @@
  * will not terminate, a host-side allocation failure), the process dies and
  * the parent's WorkerSupervisor replaces it, failing only the calls it held.
  */
-import ivm from 'isolated-vm';
+import type ivm from 'isolated-vm';
 import { IsolateCall } from './isolate-call.js';
 import { IsolatePool } from './isolate-pool.js';
+import { ToolRealm } from './tool-realm.js';
 import type { DoneMessage, ParentMessage, PrepareMessage, WorkerFailure, WorkerMessage } from './worker-protocol.js';
 
 if (!process.send) {
@@ -54,10 +55,7 @@ async function prepare(message: PrepareMessage): Promise<DoneMessage> {
   pool.define(message.version);
   const warm = await pool.acquire(message.version.key);
   const { isolate } = warm;
-  let module: ivm.Module | undefined;
-  let context: ivm.Context | undefined;
-  let control: ivm.Reference<(...args: unknown[]) => unknown> | undefined;
-  let namespace: ivm.Reference<unknown> | undefined;
+  let realm: ToolRealm | undefined;
   let ok = false;
   let timedOut = false;
   const watchdog = setTimeout(() => {
@@ -65,37 +63,27 @@ async function prepare(message: PrepareMessage): Promise<DoneMessage> {
     if (!isolate.isDisposed) isolate.dispose();
   }, message.timeoutMs);
   try {
+    let module: ivm.Module;
     try {
       module = await pool.compileModule(warm);
     } catch (error) {
       return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_SYNTAX', message: `the bundle does not compile: ${messageOf(error)}` });
     }
     const imports = module.dependencySpecifiers;
+    module.release();
     if (imports.length > 0) {
       const listed = imports.slice(0, 5).map((s) => JSON.stringify(clip(s).slice(0, 200))).join(', ');
       return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_IMPORTS', message: `a tool bundle must import nothing, it imports ${listed}` });
     }
-    context = await isolate.createContext();
-    const bootstrap = await warm.bootstrap.run(context, { reference: true, timeout: message.timeoutMs });
-    const init = JSON.stringify({ callId: 'prepare', deadline: Date.now() + message.timeoutMs, attempt: 0, secrets: {}, maxBridgeArgChars: 1, maxFetchRequestChars: 1, maxOutputChars: 1, maxTimers: 0 });
     try {
-      control = (await bootstrap.apply(undefined, [new ivm.Callback(() => 'ended', { async: true }), init], { result: { reference: true }, timeout: message.timeoutMs })) as typeof control;
-    } finally {
-      bootstrap.release();
-    }
-    try {
-      await module.instantiate(context, () => {
-        throw new Error('a tool bundle cannot import anything');
-      });
-      await module.evaluate({ timeout: message.timeoutMs });
+      realm = await ToolRealm.create(warm, pool, message.timeoutMs);
     } catch (error) {
       const why = timedOut ? 'it did not finish loading in time' : isolate.isDisposed ? 'it exceeded its memory limit while loading' : messageOf(error);
       return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_LOAD_FAILED', message: `the bundle fails while loading: ${why}` });
     }
-    namespace = module.namespace;
-    const shape = await control!.apply(undefined, ['shape', namespace.derefInto()], { result: { copy: true }, timeout: message.timeoutMs });
+    const shape = await realm.control.apply(undefined, ['shape', realm.namespace.derefInto()], { result: { copy: true }, timeout: message.timeoutMs });
     if (shape !== 'function' && shape !== 'execute') {
-      return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_NO_TOOL', message: 'the bundle\'s default export must be a function or an object with execute(input, ctx)' });
+      return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_NO_TOOL', message: "the bundle's default export must be a function or an object with execute(input, ctx)" });
     }
     ok = true;
     return { t: 'done', id: message.id, ok: true, cpuMs: 0 };
@@ -103,13 +91,7 @@ async function prepare(message: PrepareMessage): Promise<DoneMessage> {
     return refused(message.id, { code: 'INVALID_ARGUMENT', reason: 'BUNDLE_LOAD_FAILED', message: `the bundle could not be loaded: ${timedOut ? 'it did not finish loading in time' : messageOf(error)}` });
   } finally {
     clearTimeout(watchdog);
-    for (const ref of [control, namespace, module, context]) {
-      try {
-        ref?.release();
-      } catch {
-        /* gone with a disposed isolate */
-      }
-    }
+    realm?.release();
     pool.release(warm, ok && !isolate.isDisposed);
     if (!ok) pool.evict([message.version.key]);
   }
