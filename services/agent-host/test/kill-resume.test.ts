@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
+import { Role } from '@elixirchain/proto/memory';
+import { spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+
+const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
+
+describe('agent-host killed with SIGKILL mid-turn', function () {
+  this.timeout(120_000);
+  let mesh: Mesh;
+  const children: SpawnedService[] = [];
+  const spawnHost = async () => {
+    const child = await spawnService({
+      entry: MAIN,
+      env: { ELIXIRCHAIN_AGENT_HOST_ADDR: '127.0.0.1:0', ELIXIRCHAIN_MEMORY_ADDR: mesh.memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: mesh.sandbox.address, OPENAI_API_KEY: '' },
+      readyTimeoutMs: 60_000,
+    });
+    children.push(child);
+    return child;
+  };
+
+  before(async () => {
+    mesh = await startMesh();
+    await mesh.registerTool('quick', 'export default async function () { return { quick: true }; }');
+    await mesh.registerTool('slow', 'export default async function (input) { await new Promise((r) => setTimeout(r, input.ms)); return { slept: input.ms }; }', {
+      inputSchema: { type: 'object', properties: { ms: { type: 'number' } }, required: ['ms'] },
+    });
+  });
+  after(async () => {
+    for (const child of children) await child.stop().catch(() => undefined);
+    await mesh?.stop();
+  });
+
+  it('resumes from the last checkpoint: WatchThread gets the rest, the recorded tool ran once, history has no duplicates', async () => {
+    const first = await spawnHost();
+    const client = agentClient(first.address);
+    await client.createAgent({
+      agent: {
+        id: 'survivor',
+        tools: [{ name: 'quick' }, { name: 'slow' }],
+        model: {
+          provider: 'scripted',
+          script: [
+            { events: [{ chunkSize: 0, event: { $case: 'toolCall', toolCall: { name: 'quick', arguments: {}, id: '' } } }, { chunkSize: 0, event: { $case: 'toolCall', toolCall: { name: 'slow', arguments: { ms: 3000 }, id: '' } } }] },
+            { events: [{ chunkSize: 5, event: { $case: 'text', text: 'Both tools are done.' } }] },
+          ],
+        },
+      },
+    });
+    const seen: ThreadEvent[] = [];
+    const reading = collectEvents(client.sendMessage({ agentId: 'survivor', content: 'run both', threadId: 'kill-thread' }), (e) => seen.push(e)).catch((e) => e);
+    await waitFor(() => seen.some((e) => e.event?.$case === 'toolCallCompleted'), 'the quick tool to be recorded');
+    assert.equal((seen.find((e) => e.event?.$case === 'toolCallCompleted')!.event as any).toolCallCompleted.toolName, 'quick');
+    await first.kill();
+    const cut = await reading;
+    assert.ok(cut instanceof Error, 'the client’s stream broke with the process');
+    client.close();
+    const lastSeen = seen.at(-1)!.sequence;
+
+    const second = await spawnHost();
+    const again = agentClient(second.address);
+    const rest = await collectEvents(again.watchThread({ threadId: 'kill-thread', afterSequence: lastSeen }));
+    assert.equal(rest.at(-1)?.event?.$case, 'turnCompleted');
+    assert.equal((rest.at(-1)!.event as any).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
+    assert.ok(rest.every((e) => e.sequence > lastSeen));
+    const completions = rest.filter((e) => e.event?.$case === 'toolCallCompleted').map((e) => (e.event as any).toolCallCompleted);
+    assert.deepEqual(completions.map((c) => c.toolName), ['slow']);
+    assert.deepEqual(completions[0].result, { slept: 3000 });
+    assert.equal(mesh.runs.get('quick'), 1, 'the tool with a recorded result ran exactly once');
+    const { messages } = await again.listMessages({ threadId: 'kill-thread', pageSize: 100 });
+    assert.deepEqual(messages.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_TOOL, Role.ROLE_TOOL, Role.ROLE_ASSISTANT]);
+    assert.equal(new Set(messages.map((m) => m.id)).size, messages.length);
+    assert.equal(messages.at(-1)?.content, 'Both tools are done.');
+    const info = await again.getThread({ threadId: 'kill-thread' });
+    assert.equal(info.thread?.currentTurnId, '');
+    again.close();
+  });
+});
