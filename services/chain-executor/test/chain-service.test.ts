@@ -3,6 +3,8 @@ import { Aggregation, ChainServiceDefinition, RunStatus, StepStatus } from '@eli
 import type { Chain, RunEvent } from '@elixirchain/proto/chain';
 import { connect, ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { ServiceClient } from '@elixirchain/runtime';
+import { AgentServiceDefinition, TurnStatus } from '@elixirchain/proto/agent';
+import { agentThreadId } from '../src/execution/step-interpreter.js';
 import { startChainExecutorServer } from '../src/index.js';
 import type { ChainExecutorServer } from '../src/index.js';
 import { agent, chain, conditional, mapReduce, parallel, pipeline, sequential, tool, transform, withRetry, withTimeout } from './support/chain-builders.js';
@@ -31,7 +33,7 @@ async function rejection(promise: Promise<unknown>): Promise<ElixirError> {
 
 // The chain executor over real services: memory (SQLite) for definitions and
 // checkpoints, tool-sandbox running real isolated tools (seen through an
-// observing proxy), and agents over gRPC.
+// observing proxy), and agent-host running scripted-model agents.
 describe('chain executor over real services', function () {
   this.timeout(60_000);
   let mesh: ChainMesh;
@@ -123,6 +125,7 @@ describe('chain executor over real services', function () {
   });
 
   it('pipeline: tool → agent → transform, each stage fed the previous output', async () => {
+    // The scripted agent always answers "echo: hello world".
     await define(chain('pipe', pipeline('pipe', [tool('fetch', 'echo', '{"text": input}'), ['input.text', agent('ask', 'echo')], transform('len', 'size(input)')])));
     const { runId, events } = await runChain('pipe', 'hello world');
     const run = (await client.getRun({ runId })).run!;
@@ -162,11 +165,33 @@ describe('chain executor over real services', function () {
   it('CancelRun stops the running tool call and agent turn', async () => {
     await define(chain('long', parallel('both', [tool('wait', 'sleep', '{"ms": 30000.0}'), agent('talk', 'slow', '"go"')])));
     const { run } = await client.startRun({ chainId: 'long', input: {}, requestId: 'cancel-me', chainVersion: 0 });
-    await until('tool call and agent turn running', () => mesh.tools.callsFor('root/wait').some((id) => id.startsWith(run!.id)) && mesh.agents.running.size > 0);
+    const watched = client.watchRun({ runId: run!.id, afterSequence: 0 })[Symbol.asyncIterator]();
+    // Wait until the agent is talking (its text reaches the run) and the tool call is inside the sandbox.
+    for (;;) {
+      const next = await watched.next();
+      assert.ok(!next.done, 'run ended before the agent talked');
+      if (next.value.event?.event?.$case === 'stepProgress' && next.value.event.event.stepProgress.path === 'root/talk') break;
+    }
+    await until('tool call running', () => mesh.tools.callsFor('root/wait').some((id) => id.startsWith(run!.id)));
     const cancelled = (await client.cancelRun({ runId: run!.id, reason: 'no longer needed', requestId: '' })).run!;
+    await watched.return?.();
     assert.equal(cancelled.status, RunStatus.RUN_STATUS_CANCELLED);
     await until('tool call cancelled', () => mesh.tools.callsFor('root/wait').filter((id) => id.startsWith(run!.id)).every((id) => mesh.tools.cancelled.has(id)));
-    await until('agent turn cancelled', () => mesh.agents.cancelledTurns.length === 1);
+    // The agent turn itself was cancelled in agent-host (CancelTurn), not just our stream to it.
+    const agents = connect(AgentServiceDefinition, mesh.agentAddress);
+    try {
+      await until('agent turn cancelled', async () => {
+        const thread = (await agents.getThread({ threadId: agentThreadId(run!.id, 'root/talk') })).thread!;
+        return thread.currentTurnId === '' || thread.currentTurnStatus === TurnStatus.TURN_STATUS_CANCELLED;
+      });
+      const turnEnds: TurnStatus[] = [];
+      for await (const res of agents.watchThread({ threadId: agentThreadId(run!.id, 'root/talk'), afterSequence: 0, follow: false })) {
+        if (res.event?.event?.$case === 'turnCompleted') turnEnds.push(res.event.event.turnCompleted.status);
+      }
+      assert.deepEqual(turnEnds, [TurnStatus.TURN_STATUS_CANCELLED]);
+    } finally {
+      agents.close();
+    }
     const states = await stepStates(run!.id);
     assert.equal(states['root/wait']!.status, StepStatus.STEP_STATUS_CANCELLED);
     assert.equal(states['root/talk']!.status, StepStatus.STEP_STATUS_CANCELLED);

@@ -1,16 +1,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
 import { connect } from '@elixirchain/runtime';
 import { ObservingToolProxy } from './observing-tool-proxy.js';
-import { ScriptedAgentService } from './scripted-agent-service.js';
 import { bundleOf, TEST_TOOLS } from './test-tools.js';
+
+const ms = (n: number) => ({ seconds: Math.floor(n / 1000), nanos: (n % 1000) * 1e6 });
+
+/** Agents with the scripted model: replies are fixed text, streamed in chunks. */
+const TEST_AGENTS = [
+  { id: 'echo', events: [{ text: 'echo: hello world', chunkSize: 4, delay: undefined }] },
+  // Talks for ~20 s in small pieces: long enough to be cancelled mid-turn.
+  { id: 'slow', events: Array.from({ length: 100 }, () => ({ text: 'more ', chunkSize: 0, delay: ms(200) })) },
+];
 
 /**
  * The real services a chain executor talks to, in this process: memory
  * (SQLite in a temp dir), tool-sandbox with the test tools registered, an
- * observing proxy in front of the sandbox, and agents.
+ * observing proxy in front of the sandbox, and agent-host with scripted-model agents.
  */
 export interface ChainMesh {
   memoryAddress: string;
@@ -19,7 +28,6 @@ export interface ChainMesh {
   toolAddress: string;
   tools: ObservingToolProxy;
   agentAddress: string;
-  agents: ScriptedAgentService;
   dataDir: string;
   stop(): Promise<void>;
 }
@@ -42,12 +50,22 @@ export async function startChainMesh(): Promise<ChainMesh> {
     client.close();
     const tools = await ObservingToolProxy.start(sandbox.address);
     stops.push(() => tools.stop());
-    const agents = await ScriptedAgentService.start({
-      echo: { reply: (m) => `echo: ${m}` },
-      slow: { reply: () => 'a long answer '.repeat(200), wordDelayMs: 20 },
-    });
-    stops.push(() => agents.stop());
-    return { memoryAddress: memory.address, sandboxAddress: sandbox.address, toolAddress: tools.address, tools, agentAddress: agents.address, agents, dataDir, stop: stopAll };
+    const { startAgentHostServer } = await import('@elixirchain/agent-host');
+    const agentHost = await startAgentHostServer({ address: '127.0.0.1:0', memoryAddress: memory.address, toolSandboxAddress: sandbox.address });
+    stops.push(() => agentHost.stop());
+    const agents = connect(AgentServiceDefinition, agentHost.address);
+    for (const a of TEST_AGENTS) {
+      await agents.createAgent({
+        agent: {
+          id: a.id,
+          instructions: 'test agent',
+          model: { provider: 'scripted', script: [{ events: a.events.map((e) => ({ delay: e.delay, chunkSize: e.chunkSize, event: { $case: 'text' as const, text: e.text } })) }] },
+        },
+        requestId: '',
+      });
+    }
+    agents.close();
+    return { memoryAddress: memory.address, sandboxAddress: sandbox.address, toolAddress: tools.address, tools, agentAddress: agentHost.address, dataDir, stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
