@@ -1,6 +1,7 @@
 // The memory service process: configuration from the environment, the store
 // under ELIXIRCHAIN_DATA_DIR, drain on SIGTERM, then close the store.
 import { dataDir, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { registerMemoryMetrics } from './metrics/memory-metrics.js';
 import { createMemoryService } from './server.js';
 
 const config = loadConfigOrExit('memory', () => ({
@@ -11,6 +12,7 @@ const config = loadConfigOrExit('memory', () => ({
 }));
 
 const service = await createMemoryService({ dataDir: config.dataDir, cacheBytes: config.cacheBytes });
+registerMemoryMetrics(service.stats);
 const server = await runService({
   name: 'memory',
   address: config.address,
