@@ -7,6 +7,7 @@ import pg from 'pg';
 import { Role } from '@elixirchain/proto/memory';
 import type { MessageInput, Store } from '../src/store/store.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
+import { createStore, describeStoreBackend, resolveStoreBackend } from '../src/store/create-store.js';
 import { runStoreContractSuite } from './contract/store-contract.js';
 
 const PG_URL = process.env.ELIXIRCHAIN_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -130,6 +131,39 @@ describe('PostgresStore', function () {
       assert.equal(res.results[0].memory.id, 'm042');
       assert.equal(res.results.length, 5);
       for (let i = 1; i < res.results.length; i++) assert.ok(res.results[i - 1].score >= res.results[i].score);
+    });
+  });
+
+  describe('createStore', () => {
+    it('chooses SQLite by default, then ELIXIRCHAIN_STORE, then MONGODB_URL; an explicit url wins', () => {
+      assert.deepEqual(resolveStoreBackend({ env: {} }), { kind: 'sqlite' });
+      assert.deepEqual(resolveStoreBackend({ env: { ELIXIRCHAIN_STORE: 'sqlite', MONGODB_URL: 'mongodb://m' } }), { kind: 'sqlite' });
+      assert.deepEqual(resolveStoreBackend({ env: { ELIXIRCHAIN_STORE: 'postgresql://p/db' } }), { kind: 'postgres', url: 'postgresql://p/db' });
+      assert.deepEqual(resolveStoreBackend({ env: { MONGODB_URL: 'mongodb+srv://c/x' } }), { kind: 'mongodb', url: 'mongodb+srv://c/x' });
+      assert.deepEqual(resolveStoreBackend({ env: { ELIXIRCHAIN_STORE: 'mongodb://a', MONGODB_URL: 'mongodb://b' } }), { kind: 'mongodb', url: 'mongodb://a' });
+      assert.deepEqual(resolveStoreBackend({ url: 'sqlite', env: { ELIXIRCHAIN_STORE: 'postgres://p' } }), { kind: 'sqlite' });
+    });
+
+    it('refuses an unknown scheme naming the variable, and never logs a password', () => {
+      assert.throws(() => resolveStoreBackend({ env: { ELIXIRCHAIN_STORE: 'mysql://x' } }), (e: { code?: number; message?: string }) =>
+        e.code === 9 && /ELIXIRCHAIN_STORE/.test(e.message ?? ''),
+      );
+      assert.throws(() => resolveStoreBackend({ env: { MONGODB_URL: 'http://x' } }), /MONGODB_URL/);
+      assert.equal(describeStoreBackend({ kind: 'postgres', url: 'postgres://u:hunter2@h/db' }), 'postgres postgres://u:***@h/db');
+      assert.ok(!describeStoreBackend({ kind: 'mongodb', url: 'mongodb://u:hunter2@h/db' }).includes('hunter2'));
+    });
+
+    it('opens a migrated PostgresStore from ELIXIRCHAIN_STORE with the schema in the URL', async () => {
+      const schema = freshSchema();
+      const store = await createStore({ env: { ELIXIRCHAIN_STORE: `${PG_URL}?schema=${schema}`, ELIXIRCHAIN_PG_POOL_SIZE: '2' } });
+      try {
+        assert.equal(store.kind, 'postgres');
+        assert.equal((store as PostgresStore).config.schema, schema);
+        assert.equal((store as PostgresStore).config.poolSize, 2);
+        assert.equal((await store.putState({ key: 'k', value: { $case: 'structValue', structValue: {} } })).version, 1);
+      } finally {
+        await (store as PostgresStore).drop();
+      }
     });
   });
 

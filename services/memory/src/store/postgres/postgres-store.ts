@@ -230,17 +230,23 @@ export class PostgresStore implements Store {
    * a lost connection becomes UNAVAILABLE and the connection is discarded.
    */
   private async tx<T>(fn: (client: PoolClient) => Promise<T>): Promise<T> {
+    let staleConnections = 0;
     for (let attempt = 1; ; attempt++) {
       const client = await this.connect();
       let broken: Error | undefined;
+      let begun = false;
       try {
         await client.query('BEGIN');
+        begun = true;
         const result = await fn(client);
         await client.query('COMMIT');
         return result;
       } catch (error) {
         if (isConnectionError(error)) {
           broken = error as Error;
+          // A pooled connection that died while idle (server restart, failover)
+          // fails on BEGIN, before anything was written: safe to take another.
+          if (!begun && staleConnections++ < this.config.poolSize) continue;
           throw toStoreError(error);
         }
         try {
