@@ -66,6 +66,7 @@ import { filterToSql, type SqlParam } from './metadata-filter-sql.js';
 import { decodeMessage, encodeMessageBody, type MessageRow } from './message-codec.js';
 import { chooseIndexProbe, flattenMetadata } from './metadata-index.js';
 import { migrate } from './migrations.js';
+import { VectorCache, type NamespaceVectors } from './vector-cache.js';
 
 export interface SqliteStoreOptions {
   /** Directory for memory.db (created if missing). Default: ELIXIRCHAIN_DATA_DIR or ./.elixirchain. */
@@ -79,6 +80,13 @@ export interface SqliteStoreOptions {
   requestRetentionMs?: number;
   /** Interval of the background sweep (expired state, old request ids, orphaned memories); 0 disables. */
   sweepIntervalMs?: number;
+  /**
+   * Bytes of in-memory vector copies used to rank search candidates
+   * (default ELIXIRCHAIN_MEMORY_VECTOR_CACHE_BYTES or 512 MiB; 0: rank in SQL with sqlite-vec).
+   */
+  vectorCacheBytes?: number;
+  /** Namespaces smaller than this are ranked in SQL (default 1000). */
+  vectorCacheMinRows?: number;
 }
 
 interface ThreadRow {
@@ -149,6 +157,9 @@ export class SqliteStore implements Store {
   private readonly dynamic = new Map<string, StatementSync>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly vectors: VectorCache;
+  private readonly vectorCacheMinRows: number;
+  private dataVersion = -1;
 
   static async open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     return new SqliteStore(options);
@@ -165,6 +176,11 @@ export class SqliteStore implements Store {
     const synchronous = options.synchronous ?? (process.env.ELIXIRCHAIN_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL');
     this.sliceRows = options.sliceRows ?? 500;
     this.requestRetentionMs = options.requestRetentionMs ?? DAY_MS;
+    const envVectorBytes = Number(process.env.ELIXIRCHAIN_MEMORY_VECTOR_CACHE_BYTES);
+    this.vectors = new VectorCache(
+      options.vectorCacheBytes ?? (Number.isFinite(envVectorBytes) && envVectorBytes >= 0 ? envVectorBytes : 512 * 1024 * 1024),
+    );
+    this.vectorCacheMinRows = options.vectorCacheMinRows ?? 1000;
     this.db = new DatabaseSync(this.path, { allowExtension: true });
     this.db.loadExtension(sqliteVec.getLoadablePath());
     this.db.exec(`
@@ -239,6 +255,16 @@ export class SqliteStore implements Store {
       deleteFields: db.prepare('DELETE FROM memory_fields WHERE mem_rowid = ?'),
       deleteVector: db.prepare('DELETE FROM memory_vectors WHERE rowid = ?'),
       deleteMemoryRow: db.prepare('DELETE FROM memories WHERE rowid = ?'),
+      dataVersion: db.prepare('PRAGMA data_version'),
+      vectorSlice: db.prepare(`
+        SELECT m.rowid, v.vector FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid
+        WHERE m.ns_id = ? AND m.rowid > ? ORDER BY m.rowid LIMIT ?`),
+      memoriesByRowid: db.prepare(`
+        SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time
+        FROM memories WHERE rowid IN (SELECT value FROM json_each(?))`),
+      memoriesByRowidWithVector: db.prepare(`
+        SELECT m.rowid, m.id, m.text, json(m.metadata) AS metadata, m.create_time, m.update_time, v.vector
+        FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid WHERE m.rowid IN (SELECT value FROM json_each(?))`),
       getMemory: db.prepare(
         'SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time FROM memories WHERE ns_id = ? AND id = ?',
       ),
@@ -476,15 +502,15 @@ export class SqliteStore implements Store {
       throw invalidArgument('dimensions', 'must be a positive integer for a new namespace');
     }
     // Validate every vector before writing anything: a bad batch writes nothing.
-    const blobs = input.memories.map((m, i) =>
-      vectorBlob(checkVector(m.vector, dimensions, `memories[${i}].vector`, input.namespace)),
-    );
+    const vectors = input.memories.map((m, i) => checkVector(m.vector, dimensions, `memories[${i}].vector`, input.namespace));
+    const blobs = vectors.map(vectorBlob);
     const out: Memory[] = [];
     for (let start = 0; start === 0 || start < input.memories.length; start += this.sliceRows) {
       if (start > 0) await yieldToEventLoop();
       this.ensureOpen();
       const end = Math.min(start + this.sliceRows, input.memories.length);
-      this.tx(() => {
+      const applied: Array<[number, Float32Array]> = [];
+      const nsId = this.tx(() => {
         const now = Date.now();
         let ns = this.namespaceRow(input.namespace);
         if (!ns) ns = this.stmts.insertNamespace.get(input.namespace, input.embedder, dimensions, now) as unknown as NamespaceRow;
@@ -503,6 +529,7 @@ export class SqliteStore implements Store {
             added += 1;
           }
           this.stmts.putVector.run(rowid, blobs[i]);
+          applied.push([rowid, vectors[i]]);
           for (const f of flattenMetadata(m.metadata)) this.stmts.insertField.run(rowid, f.path, ns.ns_id, f.kind, f.value);
           out.push({
             id: m.id,
@@ -518,7 +545,14 @@ export class SqliteStore implements Store {
         if (end === input.memories.length) {
           this.recordRequest(input.requestId, 'upsert', input.namespace, input.memories.map((m) => m.id), now);
         }
+        return ns.ns_id;
       });
+      // Committed: keep an in-memory copy of the namespace current.
+      const cached = this.vectors.peek(nsId);
+      if (cached) {
+        for (const [rowid, vector] of applied) cached.set(rowid, vector);
+        this.vectors.enforce(nsId);
+      }
     }
     return { memories: out, namespace: this.namespaceFromRow(this.requireNamespace(input.namespace)) };
   }
@@ -527,7 +561,10 @@ export class SqliteStore implements Store {
     this.ensureOpen();
     validateMetadataFilter(input.filter);
     const ns = this.requireNamespace(input.namespace);
-    const query = vectorBlob(checkVector(input.vector, ns.dimensions, 'query_vector', ns.name));
+    const queryVector = checkVector(input.vector, ns.dimensions, 'query_vector', ns.name);
+    const cached = this.cachedVectors(ns);
+    if (cached) return this.searchCached(ns, cached, queryVector, input);
+    const query = vectorBlob(queryVector);
     const filter = filterToSql(input.filter, 'm.metadata');
     const threshold = input.minScore === undefined ? '' : 'AND vec_distance_cosine(v.vector, ?) <= ?';
     // A selective eq / in / range condition drives the search from the
@@ -573,6 +610,94 @@ export class SqliteStore implements Store {
     };
   }
 
+  /** The complete in-memory vectors of ns, starting a load when it is worth one; undefined: rank in SQL. */
+  private cachedVectors(ns: NamespaceRow): NamespaceVectors | undefined {
+    if (this.vectors.maxBytes === 0 || ns.memory_count < this.vectorCacheMinRows) return undefined;
+    // Another connection wrote the file: every copy may be stale.
+    const version = (this.stmts.dataVersion.get() as { data_version: number }).data_version;
+    if (version !== this.dataVersion) {
+      if (this.dataVersion !== -1) this.vectors.clear();
+      this.dataVersion = version;
+    }
+    const existing = this.vectors.get(ns.ns_id);
+    if (existing) return existing.complete ? existing : undefined;
+    const entry = this.vectors.begin(ns.ns_id, ns.dimensions, ns.memory_count);
+    if (!entry) return undefined;
+    if (ns.memory_count <= this.sliceRows * 8) {
+      this.loadVectorSlice(ns.ns_id, entry, 0, Number.MAX_SAFE_INTEGER);
+      entry.complete = true;
+      return entry;
+    }
+    void this.loadVectors(ns.ns_id, entry).catch(() => this.vectors.drop(ns.ns_id));
+    return undefined;
+  }
+
+  /** Loads rows with rowid > after into entry; returns the last rowid read, or undefined when done. */
+  private loadVectorSlice(nsId: number, entry: NamespaceVectors, after: number, limit: number): number | undefined {
+    const rows = this.stmts.vectorSlice.all(nsId, after, limit) as Array<{ rowid: number; vector: Uint8Array }>;
+    for (const r of rows) {
+      const aligned = r.vector.byteOffset % 4 === 0 ? r.vector : new Uint8Array(r.vector);
+      entry.set(r.rowid, new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4));
+    }
+    return rows.length < limit ? undefined : rows[rows.length - 1].rowid;
+  }
+
+  /**
+   * Fills entry in short slices. Writes that commit meanwhile update the entry
+   * too; a slice re-reading a row they touched reads the same committed value.
+   */
+  private async loadVectors(nsId: number, entry: NamespaceVectors): Promise<void> {
+    let after: number | undefined = 0;
+    while (after !== undefined) {
+      await yieldToEventLoop();
+      if (this.closed || this.vectors.peek(nsId) !== entry) return;
+      after = this.loadVectorSlice(nsId, entry, after, this.sliceRows * 4);
+    }
+    entry.complete = true;
+    this.vectors.enforce(nsId);
+  }
+
+  private searchCached(ns: NamespaceRow, entry: NamespaceVectors, query: Float32Array, input: SearchMemoriesInput): SearchMemoriesResult {
+    const all = input.filter?.all ?? [];
+    const any = input.filter?.any ?? [];
+    let candidates: number[] | undefined;
+    if (all.length > 0 || any.length > 0) {
+      // Candidates come from SQL (the metadata index when a condition can drive it); ranking happens here.
+      const probe = chooseIndexProbe(input.filter);
+      const filter = filterToSql(input.filter, 'm.metadata');
+      let sql: string;
+      let params: SqlParam[];
+      if (probe && all.length === 1 && any.length === 0) {
+        sql = `SELECT f.mem_rowid AS r FROM memory_fields f WHERE f.ns_id = ? AND ${probe.sql}`;
+        params = [ns.ns_id, ...probe.params];
+      } else if (probe) {
+        sql = `SELECT m.rowid AS r FROM memory_fields f CROSS JOIN memories m ON m.rowid = f.mem_rowid
+               WHERE f.ns_id = ? AND ${probe.sql} AND ${filter.sql}`;
+        params = [ns.ns_id, ...probe.params, ...filter.params];
+      } else {
+        sql = `SELECT m.rowid AS r FROM memories m WHERE m.ns_id = ? AND ${filter.sql}`;
+        params = [ns.ns_id, ...filter.params];
+      }
+      candidates = (this.dynamicStatement(sql).all(...(params as never[])) as Array<{ r: number }>).map((x) => x.r);
+    }
+    const best = entry.topK(query, Math.max(1, input.topK), candidates, input.minScore);
+    if (best.length === 0) return { results: [], namespace: this.namespaceFromRow(ns) };
+    const stmt = input.includeVectors ? this.stmts.memoriesByRowidWithVector : this.stmts.memoriesByRowid;
+    const rows = stmt.all(JSON.stringify(best.map((b) => b.rowid))) as unknown as MemoryRow[];
+    const byRowid = new Map(rows.map((r) => [r.rowid, r]));
+    const results = best.flatMap((b) => {
+      const row = byRowid.get(b.rowid);
+      return row ? [{ memory: this.memoryFromRow(ns.name, row, input.includeVectors === true), score: b.score }] : [];
+    });
+    results.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : a.memory.id > b.memory.id ? 1 : 0));
+    return { results, namespace: this.namespaceFromRow(ns) };
+  }
+
+  /** In-memory vector copies, for metrics. */
+  vectorCacheStats() {
+    return this.vectors.stats();
+  }
+
   async getMemory(namespace: string, id: string, includeVector = false): Promise<Memory> {
     this.ensureOpen();
     const ns = this.requireNamespace(namespace);
@@ -607,15 +732,17 @@ export class SqliteStore implements Store {
   }
 
   async deleteMemory(namespace: string, id: string): Promise<{ deleted: boolean }> {
-    return this.tx(() => {
+    const outcome = this.tx((): { deleted: boolean; nsId?: number; rowid?: number } => {
       const ns = this.namespaceRow(namespace);
       if (!ns) return { deleted: false };
       const found = this.stmts.findMemory.get(ns.ns_id, id) as { rowid: number } | undefined;
       if (!found) return { deleted: false };
       this.deleteMemoryRows(found.rowid);
       this.stmts.bumpNamespaceCount.run(-1, ns.ns_id);
-      return { deleted: true };
+      return { deleted: true, nsId: ns.ns_id, rowid: found.rowid };
     });
+    if (outcome.nsId !== undefined && outcome.rowid !== undefined) this.vectors.peek(outcome.nsId)?.delete(outcome.rowid);
+    return { deleted: outcome.deleted };
   }
 
   async getNamespace(namespace: string): Promise<Namespace> {
@@ -642,6 +769,7 @@ export class SqliteStore implements Store {
       return ns;
     });
     if (!row) return { deleted: false, deletedMemories: 0 };
+    this.vectors.drop(row.ns_id);
     // The namespace is gone for readers already; its rows go in short slices.
     await this.deleteOrphanMemories();
     return { deleted: true, deletedMemories: row.memory_count };
