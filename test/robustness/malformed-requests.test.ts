@@ -210,7 +210,9 @@ describe('malformed requests across every RPC', function () {
     for (const client of clients.values()) client.close();
 
     const summary = [...byCode].sort((a, b) => a[0] - b[0]).map(([code, n]) => `${grpc.status[code]}: ${n}`).join(', ');
-    assert.deepEqual(bad, [], `statuses: ${summary}`);
+    const logsOf = (address: string) => mesh.all().find((s) => s.address === address)?.output().split('\n').filter((l) => /"level":(50|60)/.test(l)).slice(-5).join('\n');
+    const culprits = [...new Set(bad.map((b) => targets.find((t) => b.startsWith(t.path))!.address))];
+    assert.deepEqual(bad, [], `statuses: ${summary}\n${culprits.map((a) => `errors logged by ${a}:\n${logsOf(a)}`).join('\n')}`);
     for (const service of mesh.all()) {
       assert.equal(service.process.exitCode, null, `a service exited:\n${service.output().slice(-3000)}`);
       assert.equal(service.process.signalCode, null);
