@@ -40,6 +40,16 @@ export function buildProgram(): Command {
     .option('--wait <seconds>', 'poll until SERVING, up to this long', parseSeconds, 0)
     .action(wrap((out, opts: { service?: string; wait: number }) => runStatus(opts, out)));
 
+  program
+    .command('seed-demo')
+    .description('register the example tools and the demo agent in a running mesh (`start` does this itself)')
+    .action(wrap(async (out) => {
+      const { seedDemo } = await import('./demo/demo-seed.js');
+      const { serviceAddresses } = await import('./launcher/service-catalog.js');
+      await seedDemo(serviceAddresses(), (line) => out.note(line));
+      out.result({ seeded: true }, () => {});
+    }));
+
   const agents = program.command('agents').description('define agents (from flags or a YAML/JSON file)');
   const agentFlags = (cmd: Command) =>
     cmd

@@ -31,7 +31,8 @@ export class ThreadEventView {
         break;
       case 'toolCallStarted': {
         const c = body.toolCallStarted;
-        this.block(`  ⚙ ${c.toolName}${c.toolVersion ? `@${c.toolVersion}` : ''} ${compact(c.arguments ?? {})}`);
+        const version = c.toolVersion.includes('@') ? c.toolVersion.slice(c.toolVersion.lastIndexOf('@')) : c.toolVersion ? `@${c.toolVersion}` : '';
+        this.block(`  ⚙ ${c.toolName}${version} ${compact(c.arguments ?? {})}`);
         break;
       }
       case 'toolCallProgress': {

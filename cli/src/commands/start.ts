@@ -12,7 +12,7 @@ export interface StartOptions {
   serviceEntry?: string;
 }
 
-export type DemoSeeder = (mesh: MeshInfo, print: (line: string) => void) => Promise<void>;
+export type DemoSeeder = (addresses: MeshInfo['addresses'], print: (line: string) => void) => Promise<void>;
 
 /** `elixirchain start`: runs the mesh in the foreground until SIGINT/SIGTERM. Returns the exit code. */
 export async function runStart(options: StartOptions, out: Output, seedDemo: DemoSeeder | undefined): Promise<number> {
@@ -24,7 +24,7 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
     readyTimeoutMs: options.readyTimeoutMs,
     print,
     entryFor: options.serviceEntry ? () => path.resolve(options.serviceEntry!) : undefined,
-    afterReady: options.demo && seedDemo ? (mesh) => seedDemo(mesh, print) : undefined,
+    afterReady: options.demo && seedDemo ? (mesh) => seedDemo(mesh.addresses, print) : undefined,
   });
   // Idempotent: npm delivers SIGTERM twice, a terminal may send SIGINT more than once.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -33,7 +33,7 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
       void launcher.stop(0, `received ${signal}`);
     });
   }
-  print(`Starting ElixirChain (data in ${path.relative(process.cwd(), launcher.dataDir) || '.'}${launcher.logDir ? `, logs in ${path.relative(process.cwd(), launcher.logDir)}` : ''})`);
+  print(`Starting ElixirChain (data in ${shortPath(launcher.dataDir)}${launcher.logDir ? `, logs in ${shortPath(launcher.logDir)}` : ''})`);
   try {
     const mesh = await launcher.start();
     out.result({ state: 'running', ...mesh }, () => {
@@ -50,4 +50,10 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
   if (outcome.exitCode !== 0) out.note(`elixirchain start: ${outcome.reason}`);
   else print('All services stopped.');
   return outcome.exitCode;
+}
+
+/** Relative to the working directory when inside it, else absolute. */
+function shortPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel === '' ? '.' : rel.startsWith('..') ? p : rel;
 }

@@ -41,7 +41,7 @@ export async function toolsInvoke(out: Output, name: string, opts: { input?: str
         out.event(res);
         const e = res.event;
         if (!e || out.json) continue;
-        if (e.$case === 'started') out.note(`started ${name}@${e.started.toolVersion}${e.started.attempt > 1 ? ` (attempt ${e.started.attempt})` : ''}`);
+        if (e.$case === 'started') out.note(`started ${qualified(name, e.started.toolVersion)}${e.started.attempt > 1 ? ` (attempt ${e.started.attempt})` : ''}`);
         else if (e.$case === 'progress') out.note(`  ${e.progress.fraction >= 0 ? `${Math.round(e.progress.fraction * 100)}%` : '…'} ${e.progress.message}`);
         else if (e.$case === 'log') out.note(`  [${e.log.level}] ${e.log.message}`);
         else if (e.$case === 'error') {
@@ -51,7 +51,7 @@ export async function toolsInvoke(out: Output, name: string, opts: { input?: str
           result = e.result.output;
           const d = e.result.duration;
           out.line(JSON.stringify(result, null, 2));
-          out.note(`(${name}@${e.result.toolVersion}, ${e.result.attempts} attempt${e.result.attempts === 1 ? '' : 's'}${d ? `, ${Math.round(d.seconds * 1000 + d.nanos / 1e6)} ms` : ''})`);
+          out.note(`(${qualified(name, e.result.toolVersion)}, ${e.result.attempts} attempt${e.result.attempts === 1 ? '' : 's'}${d ? `, ${Math.round(d.seconds * 1000 + d.nanos / 1e6)} ms` : ''})`);
         }
       }
     } catch (err) {
@@ -75,6 +75,11 @@ export async function toolsGrant(out: Output, name: string, opts: { host?: strin
     if (ElixirError.is(err, GrpcCode.NOT_FOUND)) throw new ElixirError(err.code, err.reason, `${err.message} (see \`elixirchain tools list\`)`);
     throw err;
   });
+}
+
+/** The sandbox reports versions as "name@1.2.3" or "1.2.3". */
+function qualified(name: string, version: string): string {
+  return version.includes('@') ? version : `${name}@${version}`;
 }
 
 function describePermissions(p: { networkHosts: string[]; secrets: string[] } | undefined): string {

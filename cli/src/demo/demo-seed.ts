@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { ToolManifest as ProtoManifest } from '@elixirchain/proto/sandbox';
-import type { MeshInfo } from '../launcher/launcher.js';
+import type { ServiceName } from '../launcher/service-catalog.js';
 import { MeshClients, type AgentClient, type SandboxClient } from '../mesh/mesh-clients.js';
 import { DEMO_AGENT_ID, DEMO_SEED_VERSION, DEMO_TOOL_EXAMPLES, demoAgent } from './demo-agent.js';
 
@@ -12,8 +12,8 @@ import { DEMO_AGENT_ID, DEMO_SEED_VERSION, DEMO_TOOL_EXAMPLES, demoAgent } from 
  * a tool version already registered with the same bundle is left alone, and
  * the agent is created once, then updated only when an older seed made it.
  */
-export async function seedDemo(mesh: MeshInfo, print: (line: string) => void): Promise<void> {
-  const clients = new MeshClients(mesh.addresses);
+export async function seedDemo(addresses: Record<ServiceName, string>, print: (line: string) => void): Promise<void> {
+  const clients = new MeshClients(addresses);
   try {
     const tools = clients.tools();
     const names: string[] = [];
