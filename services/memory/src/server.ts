@@ -8,6 +8,8 @@ import { EmbedderRegistry, type EmbedderRegistryOptions } from './embedders/embe
 import { memoryServiceBinding } from './service/memory-service.js';
 import { openStore } from './store/open-store.js';
 import type { Store } from './store/store.js';
+import { SqliteStore } from './store/sqlite/sqlite-store.js';
+import type { VectorCacheStats } from './store/sqlite/vector-cache.js';
 
 export interface MemoryServerOptions {
   /** host:port; '127.0.0.1:0' picks a free port. */
@@ -24,6 +26,8 @@ export interface MemoryServerOptions {
 export interface MemoryStats {
   store: string;
   cache: LruStats | undefined;
+  /** In-memory vector copies (SQLite store only). */
+  vectors: VectorCacheStats | undefined;
   embeddingCache: Record<string, LruStats>;
 }
 
@@ -32,6 +36,8 @@ export interface MemoryServer {
   readonly server: RunningServer;
   /** The store the service uses (behind its cache). */
   readonly store: Store;
+  /** The backend below the cache. */
+  readonly backend: Store;
   /** Cache hit/miss counters, for metrics. */
   stats(): MemoryStats;
   /** Drains the server, then closes the store. Idempotent. */
@@ -48,7 +54,14 @@ export async function createMemoryService(options: Omit<MemoryServerOptions, 'ad
   return {
     store,
     binding: memoryServiceBinding({ store, embedders }),
-    stats: (): MemoryStats => ({ store: backend.kind, cache: cache?.stats(), embeddingCache: embedders.stats() }),
+    /** The backend below the cache. */
+    backend,
+    stats: (): MemoryStats => ({
+      store: backend.kind,
+      cache: cache?.stats(),
+      vectors: backend instanceof SqliteStore ? backend.vectorCacheStats() : undefined,
+      embeddingCache: embedders.stats(),
+    }),
   };
 }
 
@@ -66,6 +79,7 @@ export async function startMemoryServer(options: MemoryServerOptions): Promise<M
     address: server.address,
     server,
     store: service.store,
+    backend: service.backend,
     stats: service.stats,
     stop: () =>
       (stopping ??= (async () => {

@@ -160,6 +160,7 @@ export class SqliteStore implements Store {
   private readonly vectors: VectorCache;
   private readonly vectorCacheMinRows: number;
   private dataVersion = -1;
+  private readonly vectorLoads = new Map<number, Promise<void>>();
 
   static async open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     return new SqliteStore(options);
@@ -628,8 +629,19 @@ export class SqliteStore implements Store {
       entry.complete = true;
       return entry;
     }
-    void this.loadVectors(ns.ns_id, entry).catch(() => this.vectors.drop(ns.ns_id));
+    const loading = this.loadVectors(ns.ns_id, entry)
+      .catch(() => this.vectors.drop(ns.ns_id))
+      .finally(() => this.vectorLoads.delete(ns.ns_id));
+    this.vectorLoads.set(ns.ns_id, loading);
     return undefined;
+  }
+
+  /** Loads the namespace's in-memory vector copies now (benchmarks, start-up); true when searches will use them. */
+  async warmVectors(namespace: string): Promise<boolean> {
+    const ns = this.requireNamespace(namespace);
+    if (this.cachedVectors(ns)) return true;
+    await this.vectorLoads.get(ns.ns_id);
+    return this.cachedVectors(this.requireNamespace(namespace)) !== undefined;
   }
 
   /** Loads rows with rowid > after into entry; returns the last rowid read, or undefined when done. */
