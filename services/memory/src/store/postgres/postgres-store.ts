@@ -601,7 +601,11 @@ export class PostgresStore implements Store {
     return { results, namespace: namespaceFromRow(ns) };
   }
 
-  /** Exact cosine over the filtered candidates, fetched in id-ordered batches of (id, vector). */
+  /**
+   * Exact cosine over the filtered candidates, streamed through a server-side
+   * cursor in batches of (id, vector): one consistent snapshot, no sort, and
+   * memory bounded by the batch size and k.
+   */
   private async rankHere(
     ns: NamespaceRow,
     query: Float32Array,
@@ -609,20 +613,24 @@ export class PostgresStore implements Store {
     input: SearchMemoriesInput,
   ): Promise<Array<{ id: string; score: number }>> {
     const unit = normalise(query);
-    const top = new TopK<string>(topK, input.minScore ?? Number.NEGATIVE_INFINITY);
-    const filter = filterToSql(input.filter, 'filter_metadata', 4);
-    const sql = `SELECT id, vector FROM ${this.t('memories')}
-      WHERE ns_id = $1 AND id > $2 AND ${filter.sql} ORDER BY id LIMIT $3`;
-    let after = '';
-    for (;;) {
-      const rows = await this.read<{ id: string; vector: Buffer }>(sql, [ns.ns_id, after, this.config.scanBatchRows, ...filter.params]);
-      for (const r of rows) {
-        top.offer({ key: r.id, id: r.id, score: cosineSimilarity(unit, float32FromBytes(r.vector)) });
+    const filter = filterToSql(input.filter, 'filter_metadata', 2);
+    return this.tx(async (c) => {
+      const top = new TopK<string>(topK, input.minScore ?? Number.NEGATIVE_INFINITY);
+      await c.query('SET TRANSACTION READ ONLY');
+      await c.query(
+        `DECLARE candidates NO SCROLL CURSOR FOR
+         SELECT id, vector FROM ${this.t('memories')} WHERE ns_id = $1 AND ${filter.sql}`,
+        [ns.ns_id, ...filter.params],
+      );
+      for (;;) {
+        const { rows } = await c.query<{ id: string; vector: Buffer }>(`FETCH ${this.config.scanBatchRows} FROM candidates`);
+        for (const r of rows) {
+          top.offer({ key: r.id, id: r.id, score: cosineSimilarity(unit, float32FromBytes(r.vector)) });
+        }
+        if (rows.length < this.config.scanBatchRows) break;
       }
-      if (rows.length < this.config.scanBatchRows) break;
-      after = rows[rows.length - 1].id;
-    }
-    return top.result().map((r) => ({ id: r.id, score: r.score }));
+      return top.result().map((r) => ({ id: r.id, score: r.score }));
+    });
   }
 
   /** pgvector: the same exact ranking, in SQL (`<=>` is cosine distance). */
