@@ -94,6 +94,15 @@ export class AgentSupervisor {
     return this.supervisor.which().filter((c) => c.status === 'running').length;
   }
 
+  /** Hibernates every idle actor now (what the idle timer does one by one); returns how many. */
+  hibernateIdle(): number {
+    let count = 0;
+    for (const info of this.supervisor.which()) {
+      if (this.supervisor.child<AgentActor>(info.id)?.hibernateIfIdle()) count += 1;
+    }
+    return count;
+  }
+
   isFailed(agentId: string): boolean {
     return this.failed.has(agentId);
   }

@@ -305,6 +305,11 @@ export class AgentHost {
     return actor.cancel(request.threadId, request.turnId, request.reason);
   }
 
+  /** Drops every idle actor now; their state stays in memory and the next message rehydrates them. */
+  hibernateIdle(): number {
+    return this.supervisor.hibernateIdle();
+  }
+
   /** Counters for tests, metrics and benchmarks. */
   stats() {
     return { residentAgents: this.supervisor.residentCount, threadLogs: this.hub.size, restarts: this.supervisor.restarts };

@@ -96,7 +96,7 @@ export class EventSubscriber {
     for (;;) {
       const event = this.queue.shift();
       if (event) {
-        this.bufferedBytes = this.queue.reduce((n, e) => n + sizeOf(e), 0);
+        this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
         this.delivered += 1;
         if (!this.overHighWater) this.releaseDrainWaiters();
         return event;
