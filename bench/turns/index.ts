@@ -69,6 +69,7 @@ function tableRows(outcomes: RowOutcome[]): Row[] {
         [`turns/s, ${IN_FLIGHT} in flight`]: '—',
         [`CPU ms/turn, ${IN_FLIGHT} in flight`]: '—',
         'bytes/resident agent': '—',
+        'deltas/turn': '—',
         'sequential ÷ best peer': '—',
         [`${IN_FLIGHT} in flight ÷ best peer`]: '—',
         [`${IN_FLIGHT} in flight ÷ bare grpc-js`]: '—',
@@ -84,6 +85,7 @@ function tableRows(outcomes: RowOutcome[]): Row[] {
       [`turns/s, ${IN_FLIGHT} in flight`]: m.concurrent.turnsPerSecond,
       [`CPU ms/turn, ${IN_FLIGHT} in flight`]: m.concurrent.cpuMsPerTurn,
       'bytes/resident agent': m.resident ? m.resident.bytesPerAgent : '—',
+      'deltas/turn': m.textEventsPerTurn,
       'sequential ÷ best peer': ratio(m.sequential.turnsPerSecond, bestSequential),
       [`${IN_FLIGHT} in flight ÷ best peer`]: ratio(m.concurrent.turnsPerSecond, bestConcurrent),
       [`${IN_FLIGHT} in flight ÷ bare grpc-js`]: ratio(m.concurrent.turnsPerSecond, bare),
@@ -96,6 +98,7 @@ function notes(outcomes: RowOutcome[], quick: boolean): string[] {
   const lines = [
     `Workload of every row: one agent, one tool add(a, b), a fake model answering instantly: a tool call add(2, 3), then ${TEXT_CHUNK_COUNT} streamed text chunks. Each turn runs on a new thread and is checked (all chunks received, tool result 5).`,
     'Peers run in-process with their defaults (no checkpointer or storage); ElixirChain records every step in its memory service.',
+    `deltas/turn: text delta events the client received per turn; all ${TEXT_CHUNK_COUNT} chunks' text always arrives, fewer events means the runtime coalesced deltas.`,
     'bytes/resident agent: heap + external growth per agent after GC for in-process rows (agent object plus one finished thread); RSS growth of agent-host for the gRPC row.',
   ];
   if (quick) lines.push('Quick run: a handful of turns per row, so the numbers are not measurements.');

@@ -28,12 +28,21 @@ export interface RowMeasurement {
   sequential: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean };
   concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number> };
   resident?: { bytesPerAgent: number; agents: number; method: string };
+  /** Text delta events a client received per turn (50 unless the runtime coalesces). */
+  textEventsPerTurn: number;
   /** 1-minute load average right after the 100-in-flight phase: how busy the machine was besides us. */
   loadAverage: number;
 }
 
 export async function measureRow(row: RowDefinition, contender: Contender, plan: RowPlan): Promise<RowMeasurement> {
-  const turn = async (): Promise<void> => checkTurnOutcome(await contender.turn());
+  let turns = 0;
+  let textEvents = 0;
+  const turn = async (): Promise<void> => {
+    const outcome = await contender.turn();
+    checkTurnOutcome(outcome);
+    turns++;
+    textEvents += outcome.textEvents;
+  };
   const share = (fraction: number): number => Math.max(1000, plan.budgetMs * fraction);
 
   progress(`  ${row.id}: warm-up`);
@@ -76,6 +85,7 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
       cpuMsPerTurnByProcess,
     },
     resident,
+    textEventsPerTurn: textEvents / turns,
     loadAverage,
   };
 }

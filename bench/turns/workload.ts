@@ -30,16 +30,28 @@ export function add({ a, b }: { a: number; b: number }): number {
 
 /** What a row observed during one turn; checked after every turn so no row can skip work. */
 export interface TurnOutcome {
-  /** Text deltas the caller received while the turn streamed. */
-  textChunks: number;
+  /** The reply text as the caller received it, delta by delta. */
+  text: string;
+  /** Text delta events the caller received (fewer than 50 where the runtime coalesces deltas). */
+  textEvents: number;
   /** The tool result the turn saw (the sum). */
   toolResult: number;
 }
 
+export function emptyOutcome(): TurnOutcome {
+  return { text: '', textEvents: 0, toolResult: Number.NaN };
+}
+
+/** Adds one streamed text delta to the outcome. */
+export function receiveText(outcome: TurnOutcome, delta: string): void {
+  outcome.text += delta;
+  outcome.textEvents++;
+}
+
 export function checkTurnOutcome(outcome: TurnOutcome): void {
-  if (outcome.textChunks !== TEXT_CHUNK_COUNT || outcome.toolResult !== EXPECTED_TOOL_RESULT) {
+  if (outcome.text !== REPLY_TEXT || outcome.toolResult !== EXPECTED_TOOL_RESULT) {
     throw new Error(
-      `turn did not do the workload: ${outcome.textChunks} text chunks (want ${TEXT_CHUNK_COUNT}), tool result ${outcome.toolResult} (want ${EXPECTED_TOOL_RESULT})`,
+      `turn did not do the workload: received ${outcome.text.length} of ${REPLY_TEXT.length} reply characters in ${outcome.textEvents} deltas, tool result ${outcome.toolResult} (want ${EXPECTED_TOOL_RESULT})`,
     );
   }
 }

@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { AgentServiceClient, TurnStatus, type SendMessageResponse } from '@elixirchain/proto/agent';
 import { freePort, spawnServiceProcess, type ServiceProcess } from '../../harness/service-process.js';
 import type { Contender } from '../contender.js';
-import { EXPECTED_TOOL_RESULT, USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { EXPECTED_TOOL_RESULT, USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 const mesh = (file: string): string => new URL(`../bare-grpc-mesh/${file}`, import.meta.url).pathname;
 
@@ -29,11 +29,11 @@ export async function createContender(): Promise<Contender> {
   return {
     turn() {
       return new Promise<TurnOutcome>((resolve, reject) => {
-        const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+        const outcome = emptyOutcome();
         const stream = client.sendMessage({ agentId: 'bench', threadId: `t${thread++}`, content: USER_MESSAGE, onBusy: 0, requestId: '' });
         stream.on('data', (response: SendMessageResponse) => {
           const event = response.event?.event;
-          if (event?.$case === 'textDelta') outcome.textChunks++;
+          if (event?.$case === 'textDelta') receiveText(outcome, event.textDelta.text);
           else if (event?.$case === 'turnCompleted' && event.turnCompleted.status === TurnStatus.TURN_STATUS_COMPLETED) outcome.toolResult = EXPECTED_TOOL_RESULT;
         });
         stream.on('error', reject);

@@ -11,7 +11,7 @@ import { freePort, spawnServiceProcess, type ServiceProcess } from '../../harnes
 import { rssBytes } from '../../harness/process-stats.js';
 import type { Contender, ResidentMeasurement } from '../contender.js';
 import { ADD_TOOL_BUNDLE, ADD_TOOL_MANIFEST, benchAgent } from '../elixirchain-agent.js';
-import { USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 const SERVICES_DIR = new URL('../../../services/', import.meta.url).pathname;
 const ENTRIES = {
@@ -67,11 +67,11 @@ export async function createContender(): Promise<Contender> {
 
   function turn(agentId: string): Promise<TurnOutcome> {
     return new Promise<TurnOutcome>((resolve, reject) => {
-      const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+      const outcome = emptyOutcome();
       const stream = agents.sendMessage(SendMessageRequest.fromPartial({ agentId, content: USER_MESSAGE }));
       stream.on('data', (response: SendMessageResponse) => {
         const event = response.event?.event;
-        if (event?.$case === 'textDelta') outcome.textChunks++;
+        if (event?.$case === 'textDelta') receiveText(outcome, event.textDelta.text);
         else if (event?.$case === 'toolCallCompleted') outcome.toolResult = Number(event.toolCallCompleted.result);
         else if (event?.$case === 'error') reject(new Error(`turn failed: ${event.error.status?.message ?? 'unknown error'}`));
       });

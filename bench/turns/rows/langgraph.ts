@@ -9,7 +9,7 @@ import { createReactAgent } from '@langchain/langgraph/prebuilt';
 import { z } from 'zod';
 import type { Contender } from '../contender.js';
 import { measureResidentHeap } from '../resident-heap.js';
-import { add, AGENT_INSTRUCTIONS, REPLY_TEXT, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { add, AGENT_INSTRUCTIONS, REPLY_TEXT, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 /** Answers instantly: a tool call until it has seen a tool result, then the reply in 50 chunks. */
 class FakeToolCallingChatModel extends BaseChatModel {
@@ -69,7 +69,7 @@ function createAgent(instructions: string) {
 type Agent = ReturnType<typeof createAgent>;
 
 async function runTurn(agent: Agent, keep?: BaseMessage[]): Promise<TurnOutcome> {
-  const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+  const outcome = emptyOutcome();
   const stream = await agent.stream({ messages: [new HumanMessage(USER_MESSAGE)] }, { streamMode: ['messages', 'values'] });
   for await (const [mode, payload] of stream) {
     if (mode === 'values') {
@@ -77,7 +77,7 @@ async function runTurn(agent: Agent, keep?: BaseMessage[]): Promise<TurnOutcome>
       continue;
     }
     const [message] = payload as [BaseMessage, unknown];
-    if (AIMessageChunk.isInstance(message) && typeof message.content === 'string' && message.content) outcome.textChunks++;
+    if (AIMessageChunk.isInstance(message) && typeof message.content === 'string' && message.content) receiveText(outcome, message.content);
     else if (ToolMessage.isInstance(message)) outcome.toolResult = Number(message.content);
   }
   return outcome;

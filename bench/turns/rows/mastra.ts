@@ -6,7 +6,7 @@ import { MastraLanguageModelV2Mock } from '@mastra/core/test-utils/llm-mock';
 import { z } from 'zod';
 import type { Contender } from '../contender.js';
 import { measureResidentHeap } from '../resident-heap.js';
-import { add, AGENT_INSTRUCTIONS, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { add, AGENT_INSTRUCTIONS, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 type StreamPart = Record<string, unknown> & { type: string };
 const usage = { inputTokens: 10, outputTokens: 50, totalTokens: 60 };
@@ -50,10 +50,10 @@ function createAgent(id: string, instructions: string): Agent {
 }
 
 async function runTurn(agent: Agent, keep?: unknown[]): Promise<TurnOutcome> {
-  const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+  const outcome = emptyOutcome();
   const output = await agent.stream(USER_MESSAGE, { maxSteps: 5 });
   for await (const chunk of output.fullStream as AsyncIterable<{ type: string; payload?: any }>) {
-    if (chunk.type === 'text-delta') outcome.textChunks++;
+    if (chunk.type === 'text-delta') receiveText(outcome, chunk.payload?.text as string);
     else if (chunk.type === 'tool-result') outcome.toolResult = chunk.payload?.result as number;
   }
   if (keep) keep.push(...((await output.response)?.messages ?? []));

@@ -4,7 +4,7 @@ import { Agent, run, setTracingDisabled, tool, Usage, type Model, type ModelRequ
 import { z } from 'zod';
 import type { Contender } from '../contender.js';
 import { measureResidentHeap } from '../resident-heap.js';
-import { add, AGENT_INSTRUCTIONS, REPLY_TEXT, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { add, AGENT_INSTRUCTIONS, REPLY_TEXT, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_DESCRIPTION, TOOL_NAME, USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 type StreamEvent = ReturnType<Model['getStreamedResponse']> extends AsyncIterable<infer E> ? E : never;
 
@@ -61,10 +61,10 @@ function createAgent(name: string, instructions: string): Agent {
 }
 
 async function runTurn(agent: Agent, keep?: unknown[]): Promise<TurnOutcome> {
-  const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+  const outcome = emptyOutcome();
   const result = await run(agent, USER_MESSAGE, { stream: true });
   for await (const event of result) {
-    if (event.type === 'raw_model_stream_event' && event.data.type === 'output_text_delta') outcome.textChunks++;
+    if (event.type === 'raw_model_stream_event' && event.data.type === 'output_text_delta') receiveText(outcome, event.data.delta);
     else if (event.type === 'run_item_stream_event' && event.item.type === 'tool_call_output_item') outcome.toolResult = Number(event.item.output);
   }
   await result.completed;

@@ -1,7 +1,7 @@
 // The workload as a hand-written loop: the least any agent runtime can do.
 import type { Contender } from '../contender.js';
 import { measureResidentHeap } from '../resident-heap.js';
-import { add, AGENT_INSTRUCTIONS, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_NAME, USER_MESSAGE, type TurnOutcome } from '../workload.js';
+import { add, AGENT_INSTRUCTIONS, TEXT_CHUNKS, TOOL_ARGUMENTS, TOOL_NAME, USER_MESSAGE, emptyOutcome, receiveText, type TurnOutcome } from '../workload.js';
 
 type ChatMessage =
   | { role: 'system' | 'user' | 'assistant'; content: string }
@@ -54,9 +54,9 @@ async function* runTurn(agent: Agent, threadId: string, userText: string): Async
 }
 
 async function consume(agent: Agent, threadId: string): Promise<TurnOutcome> {
-  const outcome: TurnOutcome = { textChunks: 0, toolResult: Number.NaN };
+  const outcome = emptyOutcome();
   for await (const event of runTurn(agent, threadId, USER_MESSAGE)) {
-    if (event.type === 'text') outcome.textChunks++;
+    if (event.type === 'text') receiveText(outcome, event.delta);
     else if (event.type === 'tool_result') outcome.toolResult = event.result as number;
   }
   return outcome;
