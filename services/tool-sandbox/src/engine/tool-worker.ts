@@ -42,6 +42,9 @@ interface Inflight {
 export interface ToolWorkerOptions {
   /** Heap of the worker's own Node runtime: what host-side copies may use before the worker dies. */
   heapMb: number;
+  /** Warm isolates kept per tool version: as many as calls may run at once, or they churn. */
+  idlePerVersion: number;
+  idleTotal: number;
 }
 
 /** The environment a worker sees: the service's, without any secret. */
@@ -76,7 +79,11 @@ export class ToolWorker extends EventEmitter {
       execArgv: [`--import=${TSX_LOADER}`, '--no-node-snapshot', `--max-old-space-size=${options.heapMb}`],
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      env: workerEnv(),
+      env: {
+        ...workerEnv(),
+        ELIXIRCHAIN_SANDBOX_IDLE_PER_VERSION: String(options.idlePerVersion),
+        ELIXIRCHAIN_SANDBOX_IDLE_TOTAL: String(options.idleTotal),
+      },
     });
     this.readyPromise = new Promise<void>((resolve, reject) => {
       const onExit = () => reject(new Error(`tool worker exited during start-up: ${this.exitReason}`));

@@ -123,7 +123,11 @@ export class WorkerSupervisor {
   }
 
   private spawn(): ToolWorker {
-    const worker = new ToolWorker({ heapMb: this.options.workerHeapMb });
+    const worker = new ToolWorker({
+      heapMb: this.options.workerHeapMb,
+      idlePerVersion: this.options.maxCallsPerWorker,
+      idleTotal: Math.max(64, this.options.maxCallsPerWorker * 4),
+    });
     this.workers.push(worker);
     worker.on('ready', () => this.dispatch());
     worker.on('idle-slot', () => {
