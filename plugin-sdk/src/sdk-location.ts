@@ -12,9 +12,6 @@ export const SDK_ROOT = findPackageRoot(here);
 
 export const SDK_VERSION: string = (JSON.parse(readFileSync(join(SDK_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-/** Export conditions that make `@elixirchain/plugin-sdk` resolve to the sources inside the repository. */
-export const SOURCE_CONDITIONS: string[] = RUNNING_FROM_SOURCE ? ['elixirchain-source'] : [];
-
 function findPackageRoot(start: string): string {
   let dir = start;
   for (;;) {

@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { builtinModules } from 'node:module';
+import { existsSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, relative } from 'node:path';
+import { dirname, isAbsolute, join, relative } from 'node:path';
 import { tokenizer } from 'acorn';
 import * as esbuild from 'esbuild';
-import { SOURCE_CONDITIONS } from '../sdk-location.js';
+import { RUNNING_FROM_SOURCE, SDK_ROOT } from '../sdk-location.js';
 import { BundleError } from './bundle-error.js';
 
 export interface BuiltBundle {
@@ -71,14 +72,13 @@ export async function buildBundle(entry: string, options: { projectDir: string; 
       platform: 'neutral',
       target: 'es2024',
       mainFields: ['module', 'main'],
-      conditions: SOURCE_CONDITIONS,
       define: { 'process.env.NODE_ENV': '"production"' },
       minifySyntax: true,
       minifyWhitespace: options.minify === true,
       minifyIdentifiers: options.minify === true,
       legalComments: 'inline',
       logLevel: 'silent',
-      plugins: [sandboxRules, zodEnglishOnly],
+      plugins: [sandboxRules, zodEnglishOnly, ...(RUNNING_FROM_SOURCE ? [thisSdkFromSource] : [])],
     });
   } catch (error) {
     const failure = error as esbuild.BuildFailure;
@@ -124,6 +124,28 @@ function checkNoDynamicLoading(code: string): void {
   }
   if (problems.length > 0) throw new BundleError('the tool cannot run in the sandbox', problems);
 }
+
+const SDK_SOURCE_ENTRIES: Record<string, string> = { '': 'src/index.ts', '/testing': 'src/testing/index.ts', '/toolchain': 'src/toolchain.ts' };
+const SDK_REAL_ROOT = realpathSync(SDK_ROOT);
+
+// Inside the ElixirChain repository this SDK has no dist/: a tool whose
+// `@elixirchain/plugin-sdk` is this very package (a workspace link) bundles
+// its sources. Any other copy (an installed tarball) resolves as usual.
+const thisSdkFromSource: esbuild.Plugin = {
+  name: 'elixirchain-sdk-from-source',
+  setup(build) {
+    build.onResolve({ filter: /^@elixirchain\/plugin-sdk(\/testing|\/toolchain)?$/ }, (args) => {
+      for (let dir = args.resolveDir; ; dir = dirname(dir)) {
+        const candidate = join(dir, 'node_modules', '@elixirchain', 'plugin-sdk');
+        if (existsSync(candidate)) {
+          if (realpathSync(candidate) !== SDK_REAL_ROOT) return undefined;
+          return { path: join(SDK_REAL_ROOT, SDK_SOURCE_ENTRIES[args.path.slice('@elixirchain/plugin-sdk'.length)]!) };
+        }
+        if (dirname(dir) === dir) return undefined;
+      }
+    });
+  },
+};
 
 function formatMessage(message: esbuild.Message, projectDir: string): string {
   const location = message.location ? `${isAbsolute(message.location.file) ? relative(projectDir, message.location.file) : message.location.file}:${message.location.line}:${message.location.column}: ` : '';
