@@ -20,6 +20,7 @@ import * as sqliteVec from 'sqlite-vec';
 import { connect } from '@elixirchain/runtime';
 import { MemoryServiceDefinition, Role, type MetadataFilter } from '@elixirchain/proto/memory';
 import { HashedNgramEmbedder, SqliteStore, startMemoryServer } from '@elixirchain/memory';
+import { slicesVsWorker } from './slices-vs-worker.js';
 
 export interface BenchResult {
   suite: string;
@@ -193,6 +194,13 @@ export async function run(opts: { quick: boolean }): Promise<BenchResult> {
       const stats = server.stats();
       notes.push(`cache: ${stats.cache?.hits ?? 0} hits, ${stats.cache?.misses ?? 0} misses, ${Math.round((stats.cache?.bytes ?? 0) / 1024)} KiB held`);
     }
+    // ------------------------------------------------------------ slices vs a worker thread
+    progress('slices vs worker thread');
+    rows.push(...(await slicesVsWorker(opts.quick)));
+    notes.push(
+      'Slices vs worker: "max event-loop stall" is the longest gap of a 1 ms ticker on the main thread during the upsert; ' +
+        '"small read p99" is a GetState issued every ms meanwhile (in the worker case it queues behind the upsert in the worker).',
+    );
     notes.push(
       'One process: the gRPC rows include client and server CPU. SQLite WAL, synchronous=NORMAL. ' +
         'Vectors come from the offline hashed-n-gram embedder (lexical) over a 64-word vocabulary.',

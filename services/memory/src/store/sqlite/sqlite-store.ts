@@ -503,7 +503,13 @@ export class SqliteStore implements Store {
       throw invalidArgument('dimensions', 'must be a positive integer for a new namespace');
     }
     // Validate every vector before writing anything: a bad batch writes nothing.
-    const vectors = input.memories.map((m, i) => checkVector(m.vector, dimensions, `memories[${i}].vector`, input.namespace));
+    // Validate every vector before writing anything (a bad batch writes nothing),
+    // in slices too: checking 5,000 × 384 floats is itself a long synchronous job.
+    const vectors: Float32Array[] = [];
+    for (let i = 0; i < input.memories.length; i++) {
+      if (i > 0 && i % this.sliceRows === 0) await yieldToEventLoop();
+      vectors.push(checkVector(input.memories[i].vector, dimensions, `memories[${i}].vector`, input.namespace));
+    }
     const blobs = vectors.map(vectorBlob);
     const out: Memory[] = [];
     for (let start = 0; start === 0 || start < input.memories.length; start += this.sliceRows) {

@@ -1,0 +1,18 @@
+import { mkdtempSync } from 'node:fs'; import { tmpdir } from 'node:os'; import path from 'node:path';
+import { connect } from '@elixirchain/runtime';
+import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
+import { HashedNgramEmbedder, startMemoryServer } from '@elixirchain/memory';
+const server = await startMemoryServer({ address: '127.0.0.1:0', dataDir: mkdtempSync(path.join(tmpdir(), 'p-')), embedders: { openai: false } });
+const client = connect(MemoryServiceDefinition, server.address);
+const W = 'agent memory thread vector search sqlite index filter tool chain turn model stream checkpoint namespace embedding cosine lexical'.split(' ');
+let k = 0; const sent = () => Array.from({ length: 12 }, () => W[(k = (k * 31 + 7) % 9973) % W.length]).join(' ');
+const cpu = async (label: string, n: number, fn: () => Promise<unknown>) => { const c0 = process.cpuUsage(); const t0 = performance.now(); await fn(); const c = process.cpuUsage(c0); console.log(label, 'cpu µs/item', ((c.user + c.system) / n).toFixed(1), 'wall/item µs', ((performance.now() - t0) * 1000 / n).toFixed(1)); };
+const e = new HashedNgramEmbedder();
+const texts = Array.from({ length: 5000 }, () => sent() + ' ' + (k++));
+await cpu('embed', 5000, () => e.embed(texts));
+const vecs = await e.embed(texts);
+let s = 0;
+await cpu('store upsert', 5000, async () => { for (let b = 0; b < 5000; b += 500) await server.store.upsertMemories({ namespace: 'a', embedder: e.id, dimensions: 384, memories: texts.slice(b, b + 500).map((t, i) => ({ id: `x${s++}`, text: t, metadata: { category: `c${i % 10}` }, vector: vecs[b + i] })) }); });
+await cpu('grpc upsert text', 5000, async () => { for (let b = 0; b < 5000; b += 500) await client.upsertMemories({ namespace: 'b', memories: texts.slice(b, b + 500).map((t, i) => ({ id: `y${s++}`, text: t + ' g', metadata: { category: `c${i % 10}` } })) }); });
+await cpu('grpc upsert vectors', 5000, async () => { for (let b = 0; b < 5000; b += 500) await client.upsertMemories({ namespace: 'c', memories: texts.slice(b, b + 500).map((t, i) => ({ id: `z${s++}`, text: t, metadata: { category: `c${i % 10}` }, vector: Array.from(vecs[b + i]) })) }); });
+client.close(); await server.stop();
