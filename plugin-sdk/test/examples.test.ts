@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { startToolSandboxServer, type ToolSandboxServer } from '@elixirchain/tool-sandbox';
 import { createHmac } from 'node:crypto';
 import { ToolSandboxClient } from '../src/client/tool-sandbox-client.js';
@@ -11,24 +9,7 @@ import type { ToolCallEvent } from '../src/client/tool-call-event.js';
 import { EXAMPLE_NAMES, EXAMPLES_DIR } from '../examples/build-examples.js';
 import { runCli } from './tool-project-fixture.js';
 
-const BIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'elixirchain-tool.js');
 const SIGNING_KEY = 'whsec_examples_suite_91b2';
-
-/** Runs `elixirchain-tool <args> --json` as a child process, as an author would. */
-function runBin(args: string[], cwd: string): Promise<{ code: number; json: any; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args, '--json'], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const last = out.trim().split('\n').at(-1);
-      resolve({ code: code ?? 1, json: last ? JSON.parse(last) : undefined, stderr: err });
-    });
-  });
-}
 
 describe('plugin-sdk examples', function () {
   this.timeout(120_000);
@@ -45,11 +26,11 @@ describe('plugin-sdk examples', function () {
   });
 
   it('every example passes its own tests against the sandbox engine (elixirchain-tool test)', async () => {
-    // Two at a time: each run starts its own engine worker.
+    // Two at a time: each run starts a test runner and its own engine worker.
     const results: Array<{ name: string; code: number; json: any; stderr: string }> = [];
     for (let i = 0; i < EXAMPLE_NAMES.length; i += 2) {
       const pair = EXAMPLE_NAMES.slice(i, i + 2);
-      results.push(...(await Promise.all(pair.map(async (name) => ({ name, ...(await runBin(['test'], join(EXAMPLES_DIR, name))) })))));
+      results.push(...(await Promise.all(pair.map(async (name) => ({ name, ...(await runCli(['test', '--project', join(EXAMPLES_DIR, name)])) })))));
     }
     for (const result of results) {
       assert.equal(result.code, 0, `${result.name}: ${JSON.stringify(result.json?.error?.message ?? result.json)}\n${result.stderr}`);

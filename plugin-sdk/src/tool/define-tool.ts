@@ -70,12 +70,14 @@ export const DEFAULT_LIMITS: Required<ToolLimits> = {
   maxEvents: 1000,
 };
 
+// The sandbox's own minimums; the maximums are generous because each operator
+// sets its own caps (and `publish` reports a manifest over them).
 const LIMIT_RANGES: Record<keyof ToolLimits, [number, number]> = {
   memoryMb: [8, 4096],
-  timeoutMs: [1, 15 * 60_000],
-  cpuTimeMs: [0, 15 * 60_000],
-  maxOutputBytes: [1, 64 * 1024 * 1024],
-  maxEvents: [0, 1_000_000],
+  timeoutMs: [10, 15 * 60_000],
+  cpuTimeMs: [10, 15 * 60_000],
+  maxOutputBytes: [2, 64 * 1024 * 1024],
+  maxEvents: [1, 1_000_000],
 };
 
 /**
