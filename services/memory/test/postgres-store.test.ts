@@ -30,7 +30,12 @@ async function pgvectorAvailable(): Promise<boolean> {
   }
 }
 
-runStoreContractSuite('postgres (exact cosine in the store)', () => openFresh({ vectorSearch: 'exact' }), drop);
+runStoreContractSuite('postgres (exact cosine over in-process vector copies)', () => openFresh({ vectorSearch: 'exact' }), drop);
+runStoreContractSuite(
+  'postgres (exact cosine streamed from the database)',
+  () => openFresh({ vectorSearch: 'exact', vectorCacheBytes: 0 }),
+  drop,
+);
 
 if (await pgvectorAvailable()) {
   runStoreContractSuite('postgres (pgvector)', () => openFresh({ vectorSearch: 'pgvector' }), drop);
@@ -65,7 +70,7 @@ describe('PostgresStore', function () {
       await client.connect();
       try {
         const { rows } = await client.query(`SELECT version FROM "${schema}".schema_migrations ORDER BY version`);
-        assert.deepEqual(rows.map((r) => r.version), [1]);
+        assert.deepEqual(rows.map((r) => r.version), [1, 2]);
       } finally {
         await client.end();
       }
@@ -131,6 +136,54 @@ describe('PostgresStore', function () {
       assert.equal(res.results[0].memory.id, 'm042');
       assert.equal(res.results.length, 5);
       for (let i = 1; i < res.results.length; i++) assert.ok(res.results[i - 1].score >= res.results[i].score);
+    });
+  });
+
+  describe('in-process vector copies across replicas', () => {
+    let a: PostgresStore;
+    let b: PostgresStore;
+    beforeEach(async () => {
+      a = await openFresh({ vectorSearch: 'exact' });
+      b = await PostgresStore.open({ connectionString: PG_URL, schema: a.config.schema, poolSize: 2, sweepIntervalMs: 0, vectorSearch: 'exact' });
+    });
+    afterEach(async () => {
+      await b.close();
+      await a.drop();
+    });
+
+    const unit = (hot: number) => Array.from({ length: 4 }, (_, i) => (i === hot ? 1 : 0));
+
+    it("sees another replica's upserts and deletes in the very next search", async () => {
+      await a.upsertMemories({ namespace: 'n', memories: [{ id: 'x', text: 'x', vector: unit(0) }], embedder: 'e', dimensions: 4 });
+      assert.deepEqual((await a.searchMemories({ namespace: 'n', vector: unit(1), topK: 1, minScore: 0.5 })).results, []);
+      const loads = a.vectorCacheStats().loads;
+      await b.upsertMemories({ namespace: 'n', memories: [{ id: 'y', text: 'y', vector: unit(1) }], embedder: 'e', dimensions: 4 });
+      const found = await a.searchMemories({ namespace: 'n', vector: unit(1), topK: 1 });
+      assert.equal(found.results[0].memory.id, 'y');
+      assert.equal(a.vectorCacheStats().loads, loads + 1, 'a foreign write reloads the copies');
+      await b.deleteMemory('n', 'y');
+      const after = await a.searchMemories({ namespace: 'n', vector: unit(1), topK: 5 });
+      assert.deepEqual(after.results.map((r) => r.memory.id), ['x']);
+      // A filtered search uses the copies too and agrees.
+      const filtered = await a.searchMemories({
+        namespace: 'n',
+        vector: unit(0),
+        topK: 5,
+        filter: { all: [{ field: 'k', condition: { $case: 'exists', exists: false } }], any: [] },
+      });
+      assert.deepEqual(filtered.results.map((r) => r.memory.id), ['x']);
+    });
+
+    it('applies its own writes to the copies without reloading', async () => {
+      await a.upsertMemories({ namespace: 'n', memories: [{ id: 'x', text: 'x', vector: unit(0) }], embedder: 'e', dimensions: 4 });
+      await a.searchMemories({ namespace: 'n', vector: unit(0), topK: 1 });
+      const loads = a.vectorCacheStats().loads;
+      await a.upsertMemories({ namespace: 'n', memories: [{ id: 'x', text: 'x', vector: unit(2) }, { id: 'z', text: 'z', vector: unit(3) }], embedder: 'e', dimensions: 4 });
+      await a.deleteMemory('n', 'z');
+      const res = await a.searchMemories({ namespace: 'n', vector: unit(2), topK: 5 });
+      assert.deepEqual(res.results.map((r) => r.memory.id), ['x']);
+      assert.ok(Math.abs(res.results[0].score - 1) < 1e-6);
+      assert.equal(a.vectorCacheStats().loads, loads);
     });
   });
 

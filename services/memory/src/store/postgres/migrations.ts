@@ -85,6 +85,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX state_by_expiry ON {s}.state (expire_time) WHERE expire_time IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    description: 'namespaces.vector_version: bumped by every memory write, so in-process vector copies know when they are stale',
+    sql: `ALTER TABLE {s}.namespaces ADD COLUMN vector_version bigint NOT NULL DEFAULT 0;`,
+  },
 ];
 
 export const LATEST_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version;

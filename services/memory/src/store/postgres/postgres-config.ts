@@ -24,6 +24,8 @@ export interface PostgresStoreOptions {
   vectorSearch?: 'auto' | 'exact' | 'pgvector';
   /** Candidate rows fetched per round trip by the exact scan (default 2000). */
   scanBatchRows?: number;
+  /** Bytes of normalised vector copies kept in this process for the exact search (default 256 MiB; 0 disables). */
+  vectorCacheBytes?: number;
 }
 
 export interface ResolvedPostgresConfig {
@@ -37,6 +39,7 @@ export interface ResolvedPostgresConfig {
   sweepIntervalMs: number;
   vectorSearch: 'auto' | 'exact' | 'pgvector';
   scanBatchRows: number;
+  vectorCacheBytes: number;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -70,6 +73,7 @@ export function resolvePostgresConfig(options: PostgresStoreOptions): ResolvedPo
     sweepIntervalMs: positive('sweepIntervalMs', options.sweepIntervalMs, 60_000, true),
     vectorSearch: options.vectorSearch ?? 'auto',
     scanBatchRows: positive('scanBatchRows', options.scanBatchRows, 2000),
+    vectorCacheBytes: positive('vectorCacheBytes', options.vectorCacheBytes, 256 * 1024 * 1024, true),
   };
 }
 

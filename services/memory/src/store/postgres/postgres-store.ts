@@ -66,6 +66,7 @@ import { cosineSimilarity, float32FromBytes, float32ToBytes, normalise, TopK } f
 import { stripNul } from './json-sanitise.js';
 import { filterToSql } from './metadata-filter-sql.js';
 import { migrate, quoteIdent } from './migrations.js';
+import { NamespaceVectorCache, type CacheStats, type NamespaceVectors } from './namespace-vector-cache.js';
 import { resolvePostgresConfig, type PostgresStoreOptions, type ResolvedPostgresConfig } from './postgres-config.js';
 import { isConnectionError, isTransientConflict, toStoreError } from './postgres-errors.js';
 import {
@@ -113,6 +114,8 @@ export class PostgresStore implements Store {
   vectorMode: 'pgvector' | 'exact' = 'exact';
   private readonly pool: pg.Pool;
   private readonly s: string;
+  private readonly vectorCache: NamespaceVectorCache;
+  private readonly loadingVectors = new Map<string, Promise<NamespaceVectors | undefined>>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -131,6 +134,7 @@ export class PostgresStore implements Store {
   private constructor(options: PostgresStoreOptions) {
     this.config = resolvePostgresConfig(options);
     this.s = quoteIdent(this.config.schema);
+    this.vectorCache = new NamespaceVectorCache(this.config.vectorCacheBytes);
     this.pool = new pg.Pool({
       connectionString: this.config.connectionString,
       max: this.config.poolSize,
@@ -480,6 +484,15 @@ export class PostgresStore implements Store {
   }
 
   async upsertMemories(input: UpsertMemoriesInput): Promise<UpsertMemoriesResult> {
+    let committed: (() => void) | undefined;
+    const result = await this.upsertIn(input, (apply) => {
+      committed = apply;
+    });
+    committed?.();
+    return result;
+  }
+
+  private async upsertIn(input: UpsertMemoriesInput, onCommit: (apply: () => void) => void): Promise<UpsertMemoriesResult> {
     noNul(input.namespace, 'namespace');
     input.memories.forEach((m, i) => noNul(m.id, `memories[${i}].id`));
     // Validate against the namespace as it is now (so a bad batch costs no
@@ -545,8 +558,16 @@ export class PostgresStore implements Store {
         }
       }
       const counted = await c.query<NamespaceRow>(
-        `UPDATE ${this.t('namespaces')} SET memory_count = memory_count + $2 WHERE ns_id = $1 RETURNING *`,
+        `UPDATE ${this.t('namespaces')} SET memory_count = memory_count + $2, vector_version = vector_version + 1
+         WHERE ns_id = $1 RETURNING *`,
         [ns.ns_id, added],
+      );
+      const to = Number(counted.rows[0].vector_version);
+      const written = unique.map((i) => ({ id: input.memories[i].id, vector: input.memories[i].vector }));
+      onCommit(() =>
+        this.vectorCache.apply(String(ns.ns_id), to - 1, to, (entry) => {
+          for (const w of written) entry.put(w.id, w.vector);
+        }),
       );
       await this.recordRequest(c, input.requestId, input.memories.map((m) => m.id));
       const memories: Memory[] = input.memories.map((m) => ({
@@ -585,7 +606,7 @@ export class PostgresStore implements Store {
     const ranked =
       this.vectorMode === 'pgvector'
         ? await this.rankInDatabase(ns, query, topK, input)
-        : await this.rankHere(ns, query, topK, input);
+        : ((await this.rankFromCopies(ns, query, topK, input)) ?? (await this.rankHere(ns, query, topK, input)));
     if (ranked.length === 0) return { results: [], namespace: namespaceFromRow(ns) };
     const columns = `id, text, metadata, create_time, update_time${input.includeVectors ? ', vector' : ''}`;
     const rows = await this.read<MemoryRow>(
@@ -599,6 +620,70 @@ export class PostgresStore implements Store {
       return row ? [{ memory: memoryFromRow(ns.name, row, input.includeVectors === true), score: r.score }] : [];
     });
     return { results, namespace: namespaceFromRow(ns) };
+  }
+
+  /**
+   * Exact cosine from the in-process copies of the namespace's vectors, at
+   * the version this search read; the metadata filter still runs in SQL (ids
+   * only). Undefined when the copies cannot answer (too big, or a write newer
+   * than the copies showed up among the candidates).
+   */
+  private async rankFromCopies(
+    ns: NamespaceRow,
+    query: Float32Array,
+    topK: number,
+    input: SearchMemoriesInput,
+  ): Promise<Array<{ id: string; score: number }> | undefined> {
+    if (!this.vectorCache.fits(Number(ns.memory_count), ns.dimensions)) return undefined;
+    const nsId = String(ns.ns_id);
+    const entry = this.vectorCache.get(nsId, Number(ns.vector_version)) ?? (await this.loadCopies(nsId));
+    if (!entry || entry.dimensions !== ns.dimensions) return undefined;
+    const unit = normalise(query);
+    const top = new TopK<string>(topK, input.minScore ?? Number.NEGATIVE_INFINITY);
+    const filter = filterToSql(input.filter, 'filter_metadata', 2);
+    if (filter.sql === 'true') {
+      for (const id of entry.slots.keys()) top.offer({ key: id, id, score: entry.score(unit, id) as number });
+    } else {
+      const rows = await this.read<{ id: string }>(
+        `SELECT id FROM ${this.t('memories')} WHERE ns_id = $1 AND ${filter.sql}`,
+        [ns.ns_id, ...filter.params],
+      );
+      for (const { id } of rows) {
+        const score = entry.score(unit, id);
+        if (score === undefined) return undefined;
+        top.offer({ key: id, id, score });
+      }
+    }
+    return top.result().map((r) => ({ id: r.id, score: r.score }));
+  }
+
+  /** Loads every vector of a namespace in one snapshot, with the version it is at. */
+  private loadCopies(nsId: string): Promise<NamespaceVectors | undefined> {
+    let pending = this.loadingVectors.get(nsId);
+    if (!pending) {
+      pending = this.tx(async (c) => {
+        await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+        const { rows } = await c.query<NamespaceRow>(`SELECT * FROM ${this.t('namespaces')} WHERE ns_id = $1`, [nsId]);
+        const ns = rows[0];
+        if (!ns || !this.vectorCache.fits(Number(ns.memory_count), ns.dimensions)) return undefined;
+        const entry = this.vectorCache.begin(ns.dimensions, Number(ns.vector_version), Number(ns.memory_count));
+        await c.query(`DECLARE copies NO SCROLL CURSOR FOR SELECT id, vector FROM ${this.t('memories')} WHERE ns_id = $1`, [nsId]);
+        for (;;) {
+          const batch = await c.query<{ id: string; vector: Buffer }>(`FETCH ${this.config.scanBatchRows} FROM copies`);
+          for (const r of batch.rows) entry.put(r.id, float32FromBytes(r.vector));
+          if (batch.rows.length < this.config.scanBatchRows) break;
+        }
+        this.vectorCache.install(nsId, entry);
+        return entry;
+      }).finally(() => this.loadingVectors.delete(nsId));
+      this.loadingVectors.set(nsId, pending);
+    }
+    return pending;
+  }
+
+  /** Hits, loads and bytes of the in-process vector copies (metrics, tests). */
+  vectorCacheStats(): CacheStats {
+    return this.vectorCache.stats();
   }
 
   /**
@@ -681,16 +766,22 @@ export class PostgresStore implements Store {
   }
 
   async deleteMemory(namespace: string, id: string): Promise<{ deleted: boolean }> {
-    return this.tx(async (c) => {
+    const outcome = await this.tx(async (c): Promise<{ deleted: boolean; nsId?: string; to?: number }> => {
       const ns = (await c.query<NamespaceRow>(`SELECT * FROM ${this.t('namespaces')} WHERE name = $1 FOR UPDATE`, [namespace])).rows[0];
       if (!ns) return { deleted: false };
       const deleted = await c.query(`DELETE FROM ${this.t('memories')} WHERE ns_id = $1 AND id = $2`, [ns.ns_id, id]);
       const count = deleted.rowCount ?? 0;
-      if (count > 0) {
-        await c.query(`UPDATE ${this.t('namespaces')} SET memory_count = memory_count - $2 WHERE ns_id = $1`, [ns.ns_id, count]);
-      }
-      return { deleted: count > 0 };
+      if (count === 0) return { deleted: false };
+      const bumped = await c.query<{ vector_version: string }>(
+        `UPDATE ${this.t('namespaces')} SET memory_count = memory_count - $2, vector_version = vector_version + 1
+         WHERE ns_id = $1 RETURNING vector_version`,
+        [ns.ns_id, count],
+      );
+      return { deleted: true, nsId: String(ns.ns_id), to: Number(bumped.rows[0].vector_version) };
     });
+    const { nsId, to } = outcome;
+    if (nsId !== undefined && to !== undefined) this.vectorCache.apply(nsId, to - 1, to, (entry) => entry.remove(id));
+    return { deleted: outcome.deleted };
   }
 
   async getNamespace(namespace: string): Promise<Namespace> {
@@ -713,6 +804,7 @@ export class PostgresStore implements Store {
       // Memories go with it (ON DELETE CASCADE) in the same transaction.
       const { rows } = await c.query<NamespaceRow>(`DELETE FROM ${this.t('namespaces')} WHERE name = $1 RETURNING *`, [namespace]);
       if (!rows[0]) return { deleted: false, deletedMemories: 0 };
+      this.vectorCache.drop(String(rows[0].ns_id));
       return { deleted: true, deletedMemories: Number(rows[0].memory_count) };
     });
   }

@@ -38,6 +38,7 @@ export interface NamespaceRow {
   embedder: string;
   dimensions: number;
   memory_count: string | number;
+  vector_version: string | number;
   create_time: Date;
 }
 
