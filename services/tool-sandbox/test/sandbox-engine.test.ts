@@ -194,4 +194,11 @@ describe('tool sandbox engine (in-process)', function () {
     const end = seen.at(-1)!;
     assert.ok(end.type === 'error' && end.error.code === GrpcCode.CANCELLED, JSON.stringify(end));
   });
+
+  it('aborts ctx.signal shortly before the deadline so a tool can return what it has', async () => {
+    const { manifest, bundle } = toolFixture('deadline-aware', 'export default (i, ctx) => new Promise((resolve) => ctx.signal.addEventListener("abort", () => resolve({ partial: true, reason: ctx.signal.reason })));', { timeoutMs: 500 });
+    await sandbox.register(manifest, bundle);
+    const { output } = await sandbox.call({ name: 'deadline-aware' });
+    assert.deepEqual(output, { partial: true, reason: 'deadline' });
+  });
 });

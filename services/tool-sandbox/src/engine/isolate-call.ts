@@ -57,6 +57,11 @@ export class IsolateCall implements BridgeTarget {
     const cpuStart = isolate.cpuTime;
     const cpuUsedMs = () => (isolate.isDisposed ? 0 : Number(isolate.cpuTime - cpuStart) / 1e6);
     const wall = setTimeout(() => this.kill({ code: 'DEADLINE_EXCEEDED', reason: 'TIMEOUT', message: `the tool did not finish within ${limits.timeoutMs} ms` }), limits.timeoutMs);
+    // ctx.signal aborts a little before the watchdog, so a tool can still return what it has.
+    const warnAt = Math.max(0, limits.timeoutMs - Math.min(100, Math.floor(limits.timeoutMs / 10)));
+    const warn = setTimeout(() => {
+      this.control?.apply(undefined, ['abort', 'deadline'], { timeout: ABORT_GRACE_MS }).catch(() => undefined);
+    }, warnAt);
     const cpu = setInterval(() => {
       if (cpuUsedMs() > limits.cpuTimeMs) this.kill({ code: 'DEADLINE_EXCEEDED', reason: 'CPU_TIME_LIMIT', message: `the tool used more than ${limits.cpuTimeMs} ms of CPU time` });
     }, 10);
@@ -101,6 +106,7 @@ export class IsolateCall implements BridgeTarget {
     } finally {
       this.finished = true;
       clearTimeout(wall);
+      clearTimeout(warn);
       clearInterval(cpu);
       cpuMs = cpuUsedMs();
       const pendingHostWork = this.requests.size > 0;

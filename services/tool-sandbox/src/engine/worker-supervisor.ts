@@ -138,8 +138,9 @@ export class WorkerSupervisor {
       const at = this.workers.indexOf(worker);
       if (at >= 0) this.workers.splice(at, 1);
       this.reserved.delete(worker);
+      if (this.state !== 'running') return;
       this.options.onWorkerExit?.({ workerId: worker.workerId, pid: worker.pid, reason });
-      if (this.state === 'running') this.scheduleRestart();
+      this.scheduleRestart();
     });
     return worker;
   }

@@ -117,7 +117,7 @@ export class ToolSandbox {
       workerHeapMb: pool.workerHeapMb,
       maxRestarts: pool.maxRestarts,
       withinMs: pool.restartWithinMs,
-      onWorkerExit: (info) => this.logger?.warn({ worker: info.workerId, pid: info.pid, reason: info.reason }, 'tool worker exited; replacing it'),
+      onWorkerExit: (info) => this.logger?.warn({ worker: info.workerId, workerPid: info.pid, reason: info.reason }, 'tool worker exited; replacing it'),
     });
     this.fetchGuard = new FetchGuard({
       resolver: options.resolver,
