@@ -70,6 +70,41 @@ describe('elixirchain-tool build and verify', function () {
     assert.match(tampered.json.error.message, /the bundle was changed after build/);
   });
 
+  it('pack writes manifest and bundle in one file that verify accepts', async () => {
+    const fixture = project({ 'src/index.ts': ADDER_TOOL });
+    const packed = await runCli(['pack', '--project', fixture.dir]);
+    assert.equal(packed.code, 0, JSON.stringify(packed.json));
+    assert.match(packed.json.file, /adder-1\.0\.0\.tool\.json$/);
+    const verified = await runCli(['verify', packed.json.file]);
+    assert.equal(verified.code, 0, JSON.stringify(verified.json));
+    assert.equal(verified.json.sha256, packed.json.sha256);
+  });
+
+  it('init writes a ready project and will not overwrite a tool without --force', async () => {
+    const fixture = project({});
+    const dir = `${fixture.dir}/my-new-tool`;
+    const created = await runCli(['init', dir]);
+    assert.equal(created.code, 0, JSON.stringify(created.json));
+    assert.equal(created.json.tool, 'my-new-tool');
+    const pkg = JSON.parse(readFileSync(`${dir}/package.json`, 'utf8'));
+    assert.equal(pkg.dependencies['@elixirchain/plugin-sdk'], '^0.1.0');
+    assert.equal(pkg.type, 'module');
+    assert.match(readFileSync(`${dir}/src/index.ts`, 'utf8'), /name: 'my-new-tool'/);
+    assert.match(readFileSync(`${dir}/test/my-new-tool.test.ts`, 'utf8'), /testTool/);
+    const again = await runCli(['init', dir]);
+    assert.equal(again.code, 1);
+    assert.match(again.json.error.message, /already exist.*--force/);
+  });
+
+  it('exits non-zero with a one-line reason on a bad command line', async () => {
+    const unknown = await runCli(['frobnicate']);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.json.error.message, /unknown command "frobnicate"/);
+    const badFlag = await runCli(['build', '--colour']);
+    assert.equal(badFlag.code, 1);
+    assert.match(badFlag.json.error.message, /Unknown option '--colour'/);
+  });
+
   it('verify reports a bundle the sandbox cannot load, with the sandbox reason', async () => {
     const fixture = project({ 'src/index.ts': ADDER_TOOL });
     const built = await runCli(['build', '--project', fixture.dir]);
