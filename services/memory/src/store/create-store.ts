@@ -4,6 +4,7 @@
 //   ELIXIRCHAIN_STORE=sqlite | postgres://… | postgresql://… | mongodb://… | mongodb+srv://…
 // Backend knobs from the environment:
 //   ELIXIRCHAIN_PG_SCHEMA (or ?schema= in the URL), ELIXIRCHAIN_PG_POOL_SIZE,
+//   ELIXIRCHAIN_PG_VECTOR_CACHE_BYTES (in-process vector copies; 0 disables),
 //   ELIXIRCHAIN_MONGO_DATABASE (or the URL path),
 //   ELIXIRCHAIN_VECTOR_SEARCH = auto | exact (pgvector / $vectorSearch when detected, or never).
 // The networked drivers are imported only when chosen.
@@ -64,11 +65,13 @@ export function describeStoreBackend(backend: StoreBackend): string {
   }
 }
 
-function intFromEnv(env: Record<string, string | undefined>, name: string): number | undefined {
+function intFromEnv(env: Record<string, string | undefined>, name: string, allowZero = false): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n <= 0) throw badConfig(name, 'must be a positive integer');
+  if (!Number.isInteger(n) || n < 0 || (n === 0 && !allowZero)) {
+    throw badConfig(name, allowZero ? 'must be a non-negative integer' : 'must be a positive integer');
+  }
   return n;
 }
 
@@ -92,6 +95,7 @@ export async function createStore(config: StoreConfig = {}): Promise<Store> {
       const { PostgresStore } = await import('./postgres/postgres-store.js');
       return PostgresStore.open({
         poolSize: intFromEnv(env, 'ELIXIRCHAIN_PG_POOL_SIZE'),
+        vectorCacheBytes: intFromEnv(env, 'ELIXIRCHAIN_PG_VECTOR_CACHE_BYTES', true),
         // ?schema= in the URL wins over the environment.
         schema: new URL(backend.url).searchParams.has('schema') ? undefined : env.ELIXIRCHAIN_PG_SCHEMA || undefined,
         vectorSearch: vectorSearchFromEnv(env),
