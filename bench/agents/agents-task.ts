@@ -1,29 +1,32 @@
-// One measurement of the agents suite in a fresh process (clean heap and RSS):
-// either resident agents (hibernated, then woken) or turn throughput at a
-// concurrency, on agent-host's engine with in-process memory and tools.
+// The agents suite's measurements, in a fresh process (clean heap and RSS):
+// resident agents (defined, hibernated, then woken), or turn throughput at
+// several concurrencies, on agent-host's engine with in-process memory and tools.
 import { createInProcessAgentHost } from '@elixirchain/agent-host';
 import { serveChildTask } from '../harness/child-task.js';
 import { summarizeLatencies, type LatencySummary } from '../harness/percentiles.js';
 
-export type AgentsTask =
-  | { kind: 'resident'; agents: number; budgetMs: number }
-  | { kind: 'throughput'; concurrency: number; turns: number; budgetMs: number };
+export type AgentsTask = { kind: 'resident'; sizes: number[]; budgetMs: number } | { kind: 'throughput'; concurrencies: number[]; turns: number; budgetMsPerRow: number };
 
-export interface ResidentResult {
-  asked: number;
-  made: number;
-  baselineRss: number;
-  residentRss: number;
+export interface ResidentPoint {
+  agents: number;
+  /** RSS and heap with every agent defined but none resident (hibernated: state only in memory). */
   hibernatedRss: number;
-  wokenRss: number;
-  residentHeap: number;
   hibernatedHeap: number;
+  /** After waking each with one turn: every agent is a resident actor with its thread. */
+  wokenRss: number;
   wokenHeap: number;
-  residentAfterWake: number;
-  wakeMs: number;
+  resident: number;
+  wakeTurnsPerSecond: number;
 }
 
-export interface ThroughputResult {
+export interface ResidentResult {
+  points: ResidentPoint[];
+  baselineRss: number;
+  baselineHeap: number;
+  stoppedEarly?: string;
+}
+
+export interface ThroughputRow {
   concurrency: number;
   completed: number;
   elapsedMs: number;
@@ -31,11 +34,13 @@ export interface ThroughputResult {
   latency: LatencySummary;
   cpuMsPerTurn: number;
   memoryCallsPerTurn: number;
+  truncated: boolean;
 }
 
 const TEXT_CHUNKS = Array.from({ length: 50 }, (_, i) => `w${String(i).padStart(2, '0')} `).join('');
 
-function agentDefinition(id: string, maxConcurrentThreads = 64) {
+/** The turns workload: a tool call add(2, 3), then a reply in 50 text deltas. */
+function toolAgent(id: string, maxConcurrentThreads: number) {
   return {
     id,
     instructions: 'You add numbers with the add tool and explain the result.',
@@ -51,26 +56,31 @@ function agentDefinition(id: string, maxConcurrentThreads = 64) {
   };
 }
 
+/** A resident agent's definition: instructions and a short scripted reply. */
+function chatAgent(id: string) {
+  return { id, instructions: 'You greet people briefly.', model: { provider: 'scripted', script: [{ events: [{ chunkSize: 6, event: { $case: 'text' as const, text: 'Hello, nice to meet you.' } }] }] } };
+}
+
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
-const heap = () => {
+const settledHeap = () => {
   gc();
   gc();
   return process.memoryUsage().heapUsed;
 };
 
-function engine(idleHibernateMs = 0) {
+function engine() {
   return createInProcessAgentHost({
     tools: [{ name: 'add', inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] }, run: (i) => Number(i.a) + Number(i.b) }],
-    actor: { idleHibernateMs },
+    actor: { idleHibernateMs: 0 },
   });
 }
 
-async function inParallel(count: number, width: number, deadline: number, work: (i: number) => Promise<void>): Promise<number> {
-  let next = 0;
+async function inParallel(from: number, to: number, width: number, deadline: number, work: (i: number) => Promise<void>): Promise<number> {
+  let next = from;
   let done = 0;
   await Promise.all(
     Array.from({ length: width }, async () => {
-      while (next < count && performance.now() < deadline) {
+      while (next < to && performance.now() < deadline) {
         const i = next++;
         await work(i);
         done += 1;
@@ -83,61 +93,75 @@ async function inParallel(count: number, width: number, deadline: number, work: 
 async function resident(task: Extract<AgentsTask, { kind: 'resident' }>): Promise<ResidentResult> {
   const e = engine();
   const deadline = performance.now() + task.budgetMs;
-  const baselineRss = process.memoryUsage.rss();
-  // Each agent is defined and runs one turn on its own thread: it is then resident with that thread.
-  const made = await inParallel(task.agents, 64, deadline, async (i) => {
-    await e.createAgent(agentDefinition(`a${i}`));
-    await e.runTurn({ agentId: `a${i}`, content: 'What is 2 + 3?', threadId: `t${i}` });
-  });
-  const residentHeap = heap();
-  const residentRss = process.memoryUsage.rss();
-  e.host.hibernateIdle();
-  await new Promise((r) => setTimeout(r, 50));
-  const hibernatedHeap = heap();
-  const hibernatedRss = process.memoryUsage.rss();
-  // Wake every agent with a second turn on its thread: definition and history come back from memory.
-  const t0 = performance.now();
-  await inParallel(made, 64, Number.POSITIVE_INFINITY, async (i) => {
-    await e.runTurn({ agentId: `a${i}`, content: 'And 3 + 4?', threadId: `t${i}` });
-  });
-  const wakeMs = performance.now() - t0;
-  const wokenHeap = heap();
-  const wokenRss = process.memoryUsage.rss();
-  const residentAfterWake = e.host.stats().residentAgents;
+  const result: ResidentResult = { points: [], baselineHeap: settledHeap(), baselineRss: process.memoryUsage.rss() };
+  let have = 0;
+  for (const size of task.sizes) {
+    // Grow the population: define the new agents (hibernated: nothing resident yet)…
+    const defined = await inParallel(have, size, 64, deadline, async (i) => {
+      await e.createAgent(chatAgent(`a${i}`));
+    });
+    if (have + defined < size) {
+      result.stoppedEarly = `time budget ran out defining agents for ${size}`;
+      break;
+    }
+    const hibernatedHeap = settledHeap();
+    const hibernatedRss = process.memoryUsage.rss();
+    // …then wake every agent of the population with a turn on its thread.
+    const t0 = performance.now();
+    const woken = await inParallel(0, size, 64, deadline, async (i) => {
+      await e.runTurn({ agentId: `a${i}`, content: 'Hi!', threadId: `t${i}` });
+    });
+    if (woken < size) {
+      result.stoppedEarly = `time budget ran out waking ${size} agents (${woken} woken)`;
+      break;
+    }
+    const wakeTurnsPerSecond = (woken * 1000) / (performance.now() - t0);
+    result.points.push({ agents: size, hibernatedRss, hibernatedHeap, wokenHeap: settledHeap(), wokenRss: process.memoryUsage.rss(), resident: e.host.stats().residentAgents, wakeTurnsPerSecond });
+    // Back to hibernation before the next, larger population.
+    e.host.hibernateIdle();
+    have = size;
+  }
   await e.stop();
-  return { asked: task.agents, made, baselineRss, residentRss, hibernatedRss, wokenRss, residentHeap, hibernatedHeap, wokenHeap, residentAfterWake, wakeMs };
+  return result;
 }
 
-async function throughput(task: Extract<AgentsTask, { kind: 'throughput' }>): Promise<ThroughputResult> {
+async function throughput(task: Extract<AgentsTask, { kind: 'throughput' }>): Promise<ThroughputRow[]> {
   const e = engine();
-  await e.createAgent(agentDefinition('bench', 100_000));
-  const turn = async (i: number) => {
-    const r = await e.runTurn({ agentId: 'bench', content: 'What is 2 + 3?', threadId: `warm-${i}` });
+  await e.createAgent(toolAgent('bench', 100_000));
+  let thread = 0;
+  const turn = async () => {
+    const r = await e.runTurn({ agentId: 'bench', content: 'What is 2 + 3?', threadId: `t${thread++}` });
     if (r.events.at(-1)?.event?.$case !== 'turnCompleted' || !r.text.endsWith('w49 ')) throw new Error('a turn did not complete as scripted');
   };
-  for (let i = 0; i < 200; i++) await turn(i);
-  const callsBefore = Object.values(e.memory.calls).reduce((a, b) => a + b, 0);
-  const latencies: number[] = [];
-  const cpu0 = process.cpuUsage();
-  const started = performance.now();
-  const completed = await inParallel(task.turns, task.concurrency, started + task.budgetMs, async (i) => {
-    const t = performance.now();
-    await turn(1_000_000 + i);
-    latencies.push(performance.now() - t);
-  });
-  const elapsedMs = performance.now() - started;
-  const cpu = process.cpuUsage(cpu0);
-  const calls = Object.values(e.memory.calls).reduce((a, b) => a + b, 0) - callsBefore;
+  for (let i = 0; i < 300; i++) await turn();
+  const rows: ThroughputRow[] = [];
+  for (const concurrency of task.concurrencies) {
+    const turns = Math.max(task.turns, concurrency * 3);
+    const callsBefore = Object.values(e.memory.calls).reduce((a, b) => a + b, 0);
+    const latencies: number[] = [];
+    const cpu0 = process.cpuUsage();
+    const started = performance.now();
+    const completed = await inParallel(0, turns, concurrency, started + task.budgetMsPerRow, async () => {
+      const t = performance.now();
+      await turn();
+      latencies.push(performance.now() - t);
+    });
+    const elapsedMs = performance.now() - started;
+    const cpu = process.cpuUsage(cpu0);
+    const calls = Object.values(e.memory.calls).reduce((a, b) => a + b, 0) - callsBefore;
+    rows.push({
+      concurrency,
+      completed,
+      elapsedMs,
+      turnsPerSecond: (completed * 1000) / elapsedMs,
+      latency: summarizeLatencies(latencies),
+      cpuMsPerTurn: (cpu.user + cpu.system) / 1000 / completed,
+      memoryCallsPerTurn: calls / completed,
+      truncated: completed < turns,
+    });
+  }
   await e.stop();
-  return {
-    concurrency: task.concurrency,
-    completed,
-    elapsedMs,
-    turnsPerSecond: (completed * 1000) / elapsedMs,
-    latency: summarizeLatencies(latencies),
-    cpuMsPerTurn: (cpu.user + cpu.system) / 1000 / completed,
-    memoryCallsPerTurn: calls / completed,
-  };
+  return rows;
 }
 
-serveChildTask<AgentsTask, ResidentResult | ThroughputResult>(async (task) => (task.kind === 'resident' ? resident(task) : throughput(task)));
+serveChildTask<AgentsTask, ResidentResult | ThroughputRow[]>(async (task) => (task.kind === 'resident' ? resident(task) : throughput(task)));

@@ -56,10 +56,11 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
     streamHighWaterBytes: options.streamHighWaterBytes,
     log: options.logger,
   });
+  const unfinished = (options.resume ?? true) ? await host.findUnfinished() : [];
   const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(host)], logger: options.logger });
   // Running turns stay checkpointed; the next process resumes them.
   server.onDrain(() => host.stop());
-  if (options.resume ?? true) await host.start();
+  await host.resume(unfinished);
   let stopped: Promise<void> | undefined;
   return {
     address: server.address,

@@ -22,6 +22,9 @@ const host = new AgentHost({
   actor: { idleHibernateMs: config.idleHibernateMs },
 });
 
+// Find the turns a previous process left unfinished before taking new messages, so none is started without its resume.
+const unfinished = await host.findUnfinished();
+
 const server = await runService({
   name: 'agent-host',
   address: config.address,
@@ -33,6 +36,6 @@ const server = await runService({
   },
 });
 server.onDrain(() => host.stop());
-// Turns a previous process left unfinished pick up where their checkpoints stand.
-const { resumedAgents } = await host.start();
-if (resumedAgents > 0) server.logger.info({ resumedAgents }, 'resumed unfinished turns');
+// Those turns pick up where their checkpoints stand.
+await host.resume(unfinished);
+if (unfinished.length > 0) server.logger.info({ resumedAgents: unfinished.length }, 'resumed unfinished turns');

@@ -252,6 +252,7 @@ export class AgentActor implements Supervised {
       if (session.runningTurnId === checkpoint.turnId) session.runningTurnId = undefined;
     }
     this.running -= 1;
+    if (!session.busy) session.log.compact();
     this.schedule(session);
     for (const waiting of [...this.waiting]) this.schedule(waiting);
     this.armIdleTimer();

@@ -19,6 +19,8 @@ export class AgentSupervisor {
   private readonly mailboxes = new Map<string, Mailbox>();
   private readonly lastIncarnation = new Map<string, AgentActor>();
   restarts = 0;
+  /** Agents with turns a previous process left unfinished: their first start resumes them. */
+  private readonly needsResume = new Set<string>();
 
   constructor(
     private readonly ctx: ActorContext,
@@ -72,7 +74,8 @@ export class AgentSupervisor {
               launches += 1;
               const inherited = this.mailboxes.get(agentId);
               this.mailboxes.delete(agentId);
-              const next = await AgentActor.start(agentId, this.ctx, resume || launches > 1, inherited);
+              const resuming = this.needsResume.delete(agentId);
+              const next = await AgentActor.start(agentId, this.ctx, resume || resuming || launches > 1, inherited);
               this.lastIncarnation.set(agentId, next);
               return next;
             },
@@ -83,6 +86,10 @@ export class AgentSupervisor {
       return start;
     }
     throw errors.unavailable('AGENT_RESTARTING', `agent ${agentId} is restarting; retry`, 200);
+  }
+
+  markNeedsResume(agentIds: Iterable<string>): void {
+    for (const id of agentIds) this.needsResume.add(id);
   }
 
   resident(agentId: string): AgentActor | undefined {

@@ -81,8 +81,12 @@ export class AgentHost {
     this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
   }
 
-  /** Resumes every turn a previous process left unfinished. */
-  async start(): Promise<{ resumedAgents: number }> {
+  /**
+   * Finds the agents with turns a previous process left unfinished and marks
+   * them, so whoever starts one of those actors first (resume() or a client's
+   * message) resumes its turns. Call before serving.
+   */
+  async findUnfinished(): Promise<string[]> {
     const agents = new Set<string>();
     let pageToken = '';
     do {
@@ -90,10 +94,22 @@ export class AgentHost {
       for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    for (const agentId of agents) {
+    this.supervisor.markNeedsResume(agents);
+    return [...agents];
+  }
+
+  /** Starts the actors of those agents, which picks their turns up from the last checkpoints. */
+  async resume(agentIds: string[]): Promise<void> {
+    for (const agentId of agentIds) {
       await this.supervisor.actorFor(agentId, true).catch((err) => this.ctx.log.error({ err, agentId }, 'could not resume the turns of an agent'));
     }
-    return { resumedAgents: agents.size };
+  }
+
+  /** findUnfinished() then resume(). */
+  async start(): Promise<{ resumedAgents: number }> {
+    const agents = await this.findUnfinished();
+    await this.resume(agents);
+    return { resumedAgents: agents.length };
   }
 
   async stop(): Promise<void> {
@@ -223,7 +239,8 @@ export class AgentHost {
       endAfter: (e) => !follow && e.event?.$case === 'turnCompleted' && !this.threadBusy(record.agentId, request.threadId, e.turnId),
       highWaterBytes: this.highWater,
     });
-    const log = this.hub.getOrCreate(request.threadId, record.lastSequence);
+    // As the actor would: a turn left unfinished by another process continues past a gap.
+    const log = this.hub.getOrCreate(request.threadId, record.lastSequence + (record.activeTurn ? this.ctx.options.resumeSequenceGap : 0));
     log.subscribe(subscriber);
     const replayed = await this.replay(request.threadId, request.afterSequence);
     subscriber.prepend(replayed);

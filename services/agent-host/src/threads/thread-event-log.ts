@@ -111,6 +111,11 @@ export class ThreadEventLog {
     return this.recent[this.recent.length - 1]?.sequence ?? this.persistedSequence;
   }
 
+  /** Between turns with nobody listening: forget remembered events (storage has them) to keep idle threads small. */
+  compact(): void {
+    if (this.subscribers.size === 0 && this.pending.length === 0) this.recent.length = 0;
+  }
+
   subscribe(subscriber: EventSubscriber): void {
     this.subscribers.add(subscriber);
     const previous = subscriber.onClose;
