@@ -52,7 +52,6 @@ export async function startToolSandboxServer(options: ToolSandboxServerOptions):
       (stopping ??= (async () => {
         await server.drain(2000);
         await sandbox.stop();
-        store?.close?.();
       })()),
   };
 }

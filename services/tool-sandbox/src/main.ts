@@ -47,6 +47,5 @@ await runService({
   logger,
   onStop: async () => {
     await sandbox.stop();
-    store.close?.();
   },
 });

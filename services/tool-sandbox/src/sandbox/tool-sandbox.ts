@@ -42,6 +42,7 @@ export interface InvokeOptions {
 }
 
 export interface SandboxOptions {
+  /** Where tools and grants are kept (default: in this process). The sandbox closes it on stop. */
   store?: ToolStore;
   secrets?: SecretStore | Record<string, string>;
   limits?: Partial<OperatorLimits>;
@@ -101,6 +102,7 @@ export class ToolSandbox {
   private readonly logger: Logger | undefined;
   private state: 'new' | 'running' | 'stopped' = 'new';
   private readonly storeLoadTimeoutMs: number;
+  private readonly store: ToolStore;
 
   constructor(options: SandboxOptions = {}) {
     this.limits = { ...DEFAULT_OPERATOR_LIMITS, ...options.limits };
@@ -126,8 +128,9 @@ export class ToolSandbox {
       maxRedirects: this.limits.maxRedirects,
       maxRequestBodyBytes: 1024 * 1024,
     });
+    this.store = options.store ?? new InMemoryToolStore();
     this.catalog = new ToolCatalog(
-      options.store ?? new InMemoryToolStore(),
+      this.store,
       this.limits,
       this.compiler,
       (record) => this.prepare(record),
@@ -165,6 +168,7 @@ export class ToolSandbox {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
     await this.supervisor.stop();
+    this.store.close?.();
   }
 
   workers(): WorkerInfo[] {
