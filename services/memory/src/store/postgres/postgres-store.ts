@@ -726,10 +726,11 @@ export class PostgresStore implements Store {
     input: SearchMemoriesInput,
   ): Promise<Array<{ id: string; score: number }>> {
     const filter = filterToSql(input.filter, 'filter_metadata', 5);
-    const threshold = input.minScore === undefined ? '' : 'AND 1 - (embedding <=> $1::public.vector) >= $4';
+    // Every parameter is referenced (PostgreSQL cannot type an unused one).
     const rows = await this.read<{ id: string; distance: number }>(
       `SELECT id, embedding <=> $1::public.vector AS distance FROM ${this.t('memories')}
-       WHERE ns_id = $2 AND ${filter.sql} ${threshold}
+       WHERE ns_id = $2 AND ${filter.sql}
+         AND ($4::float8 IS NULL OR 1 - (embedding <=> $1::public.vector) >= $4::float8)
        ORDER BY distance, id LIMIT $3`,
       [vectorLiteral(query), ns.ns_id, topK, input.minScore ?? null, ...filter.params],
     );
