@@ -29,9 +29,10 @@ export default defineTool({
     const small = sieve(root);
     let count = 0;
     let largest = 0;
-    for (let low = 2; low <= limit; low += chunkSize) {
+    for (let low = 2; low <= limit; ) {
       ctx.signal.throwIfAborted();
-      const high = Math.min(low + chunkSize - 1, limit);
+      // Chunks end on multiples of chunkSize: 2..250000, 250001..500000, ...
+      const high = Math.min((Math.floor(low / chunkSize) + 1) * chunkSize, limit);
       const composite = new Uint8Array(high - low + 1);
       for (const p of small) {
         if (p * p > high) break;
@@ -45,6 +46,7 @@ export default defineTool({
       }
       ctx.progress(high / limit, `checked up to ${high.toLocaleString('en-US')}: ${count} primes`);
       ctx.partial({ checkedUpTo: high, count });
+      low = high + 1;
       await nextTurn();
     }
     return { limit, count, largest };

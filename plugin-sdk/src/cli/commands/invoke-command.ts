@@ -1,5 +1,7 @@
 import { readFile } from 'node:fs/promises';
+import { ToolCallError } from '../../client/tool-call-error.js';
 import { ToolSandboxClient } from '../../client/tool-sandbox-client.js';
+import { grantCommandLine } from './publish-command.js';
 import type { ToolCallEvent } from '../../client/tool-call-event.js';
 import { CliError, type CliOutput } from '../cli-output.js';
 
@@ -17,13 +19,18 @@ export async function invokeCommand(
   process.once('SIGINT', onSigint);
   try {
     await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
-    const result = await client.invokeTool(name, input, {
-      version: options.version,
-      timeoutMs: options.timeoutMs,
-      callId: options.callId,
-      signal: controller.signal,
-      onEvent: (event) => output.info(describeEvent(event)),
-    });
+    const result = await client
+      .invokeTool(name, input, {
+        version: options.version,
+        timeoutMs: options.timeoutMs,
+        callId: options.callId,
+        signal: controller.signal,
+        // The final error is the command's one-line failure; print only the retried ones here.
+        onEvent: (event) => (event.type !== 'error' || event.willRetry) && output.info(describeEvent(event)),
+      })
+      .catch(async (error: unknown) => {
+        throw await withGrantHint(error, client, name, options.target);
+      });
     output.result(
       { command: 'invoke', name, toolVersion: result.toolVersion, attempts: result.attempts, durationMs: result.durationMs, output: result.output, events: result.events },
       [JSON.stringify(result.output, null, 2)],
@@ -31,6 +38,20 @@ export async function invokeCommand(
   } finally {
     process.removeListener('SIGINT', onSigint);
     client.close();
+  }
+}
+
+// A version waiting for a grant: say exactly what an operator has to run.
+async function withGrantHint(error: unknown, client: ToolSandboxClient, name: string, target: string): Promise<unknown> {
+  if (!(error instanceof ToolCallError) || error.reason !== 'TOOL_PENDING_GRANT') return error;
+  try {
+    const tool = await client.getTool(name);
+    if (tool.missingPermissions.network.length + tool.missingPermissions.secrets.length === 0) return error;
+    return new CliError(`${error.message}; an operator grants it with: ${grantCommandLine(name, tool.missingPermissions, target)}`, {
+      details: { code: error.code, reason: error.reason, missingPermissions: tool.missingPermissions },
+    });
+  } catch {
+    return error;
   }
 }
 
