@@ -19,8 +19,10 @@ export interface Throughput {
   runs: number;
   seconds: number;
   stepsPerSecond: number;
-  /** BatchWrite calls to memory (durable only). */
+  /** BatchWrite calls to memory, the writes they carried and the time spent waiting for them (durable only). */
   checkpointCalls?: number;
+  checkpointWrites?: number;
+  checkpointMs?: number;
 }
 
 export interface ElixirChainBench {
@@ -46,8 +48,10 @@ export async function elixirChainBench(memoryAddress?: string): Promise<ElixirCh
         });
         created.add(chain.id);
       }
-      const checkpoints = executor.checkpoints as { writer?: { batchesSent: number } };
+      const checkpoints = executor.checkpoints as { writer?: { batchesSent: number; writesSent: number; batchMs: number } };
       const batchesBefore = checkpoints.writer?.batchesSent ?? 0;
+      const writesBefore = checkpoints.writer?.writesSent ?? 0;
+      const batchMsBefore = checkpoints.writer?.batchMs ?? 0;
       let runs = 0;
       const started = performance.now();
       const deadline = started + durationMs;
@@ -70,6 +74,8 @@ export async function elixirChainBench(memoryAddress?: string): Promise<ElixirCh
         seconds,
         stepsPerSecond: (runs * stepsPerRun) / seconds,
         checkpointCalls: checkpoints.writer ? checkpoints.writer.batchesSent - batchesBefore : undefined,
+        checkpointWrites: checkpoints.writer ? checkpoints.writer.writesSent - writesBefore : undefined,
+        checkpointMs: checkpoints.writer ? checkpoints.writer.batchMs - batchMsBefore : undefined,
       };
     },
     async close() {

@@ -3,6 +3,9 @@ import { connect, ElixirError, fromRpcStatus, GrpcCode } from '@elixirchain/runt
 import type { ServiceClient } from '@elixirchain/runtime';
 import type { ToolDescription, ToolInvocation, ToolStepRunner } from './step-runners.js';
 
+const SANDBOX_TIMEOUT_MARGIN_MS = 1_000;
+const backstop = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: Math.round(ms % 1000) * 1e6 });
+
 /**
  * Tool steps through tool-sandbox's InvokeTool stream. Aborting the step's
  * signal cancels the stream, which tells the sandbox to stop the call
@@ -23,7 +26,9 @@ export class GrpcToolStepRunner implements ToolStepRunner {
         version: call.version,
         input: call.input,
         callId: call.callId,
-        timeout: call.timeoutMs ? { seconds: Math.floor(call.timeoutMs / 1000), nanos: (call.timeoutMs % 1000) * 1e6 } : undefined,
+        // A backstop only: the step's own deadline fires first and cancels the call, so the
+        // step fails with DEADLINE_EXCEEDED rather than with whatever the tool throws when aborted.
+        timeout: call.timeoutMs ? backstop(call.timeoutMs + SANDBOX_TIMEOUT_MARGIN_MS) : undefined,
       },
       { signal: call.signal },
     );

@@ -1,5 +1,5 @@
-import { Chain, RunEvent } from '@elixirchain/proto/chain';
-import type { RunStatus } from '@elixirchain/proto/chain';
+import { Chain } from '@elixirchain/proto/chain';
+import type { RunEvent, RunStatus } from '@elixirchain/proto/chain';
 import { Status } from '@elixirchain/proto/google/rpc/status';
 import { GroupCommitWriter } from '../storage/group-commit-writer.js';
 import type { StateStore, StateWrite } from '../storage/state-store.js';
@@ -65,6 +65,12 @@ function recordFromJson(json: unknown): RunRecord {
   };
 }
 
+interface UnsentCheckpoint {
+  events: RunEvent[];
+  record?: RunRecord;
+  done: Promise<void>;
+}
+
 /**
  * Runs in memory's state: `runs/<id>` for the record, `run-events/<id>/<seq>`
  * for each checkpoint's events. Checkpoints go through a group-commit writer:
@@ -73,6 +79,7 @@ function recordFromJson(json: unknown): RunRecord {
 export class StateRunCheckpointStore implements RunCheckpointStore {
   readonly durable = true;
   readonly writer: GroupCommitWriter;
+  private readonly unsent = new Map<string, UnsentCheckpoint>();
 
   constructor(private readonly store: StateStore) {
     this.writer = new GroupCommitWriter(store);
@@ -96,19 +103,34 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
   }
 
   checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void> {
-    const writes: StateWrite[] = [];
-    if (events.length > 0) writes.push({ op: 'put', key: eventKey(runId, events[0]!.sequence), value: { events: events.map((e) => RunEvent.toJSON(e)) } });
-    if (record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record) });
-    if (writes.length === 0) return Promise.resolve();
-    return this.writer.write(writes);
+    if (events.length === 0 && !record) return Promise.resolve();
+    // Checkpoints of one run that wait for the same batch (parallel branches,
+    // map items) merge into one write: fewer, larger rows for memory.
+    const queued = this.unsent.get(runId);
+    if (queued) {
+      for (const e of events) queued.events.push(e);
+      if (record) queued.record = record;
+      return queued.done;
+    }
+    const entry: UnsentCheckpoint = { events: [...events], record, done: Promise.resolve() };
+    this.unsent.set(runId, entry);
+    entry.done = this.writer.write(() => {
+      this.unsent.delete(runId);
+      const writes: StateWrite[] = [];
+      // Events are stored as they are (JSON.stringify turns `time` into an ISO string; loadEvents revives it).
+      if (entry.events.length > 0) writes.push({ op: 'put', key: eventKey(runId, entry.events[0]!.sequence), value: { events: entry.events } });
+      if (entry.record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(entry.record) });
+      return writes;
+    });
+    return entry.done;
   }
 
   async loadEvents(runId: string, afterSequence: number): Promise<RunEvent[]> {
     const events: RunEvent[] = [];
     for await (const entry of listAll(this.store, eventPrefix(runId))) {
-      for (const json of (entry.value as { events: unknown[] }).events) {
-        const event = RunEvent.fromJSON(json);
-        if (event.sequence > afterSequence) events.push(event);
+      for (const event of (entry.value as { events: RunEvent[] }).events) {
+        if (event.sequence <= afterSequence) continue;
+        events.push(reviveEvent(event));
       }
     }
     return events;
@@ -190,4 +212,18 @@ export class EphemeralRunCheckpointStore implements RunCheckpointStore {
   async *unfinishedRuns(): AsyncIterable<RunRecord> {
     for (const r of this.records.values()) if (UNFINISHED_RUN_STATUSES.has(r.status)) yield { ...r };
   }
+}
+
+/** Undoes what JSON did to an event: `time` back to a Date, Status detail bytes back to a Buffer. */
+function reviveEvent(event: RunEvent): RunEvent {
+  event.time = event.time ? new Date(event.time) : undefined;
+  const body = event.event;
+  const status = body?.$case === 'stepFailed' ? body.stepFailed.error : body?.$case === 'runFailed' ? body.runFailed.error : undefined;
+  for (const detail of status?.details ?? []) {
+    const value = detail.value as unknown;
+    if (value instanceof Uint8Array) continue;
+    const bytes = value as { type?: string; data?: number[] } | Record<string, number>;
+    detail.value = Buffer.from(Array.isArray((bytes as { data?: number[] }).data) ? (bytes as { data: number[] }).data : Object.values(bytes as Record<string, number>));
+  }
+  return event;
 }
