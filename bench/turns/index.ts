@@ -77,6 +77,9 @@ function tableRows(outcomes: RowOutcome[]): Row[] {
       };
     }
     const truncated = m.sequential.truncated || m.concurrent.truncated;
+    const statuses = [truncated ? `time budget cut it at ${m.sequential.completed} + ${m.concurrent.completed} turns` : ''];
+    if (m.failedTurns) statuses.push(`${m.failedTurns} turns failed, first: ${m.firstFailure}`);
+    const status = statuses.filter(Boolean).join('; ');
     return {
       row: row.label,
       'turns/s sequential': m.sequential.turnsPerSecond,
@@ -89,7 +92,7 @@ function tableRows(outcomes: RowOutcome[]): Row[] {
       'sequential ÷ best peer': ratio(m.sequential.turnsPerSecond, bestSequential),
       [`${IN_FLIGHT} in flight ÷ best peer`]: ratio(m.concurrent.turnsPerSecond, bestConcurrent),
       [`${IN_FLIGHT} in flight ÷ bare grpc-js`]: ratio(m.concurrent.turnsPerSecond, bare),
-      status: truncated ? `ok (time budget cut it at ${m.sequential.completed} + ${m.concurrent.completed} turns)` : 'ok',
+      status: status ? `ok (${status})` : 'ok',
     };
   });
 }

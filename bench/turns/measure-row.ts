@@ -2,11 +2,14 @@
 // with 100 in flight (with CPU per turn across the row's processes), then
 // resident agents.
 import { loadavg } from 'node:os';
-import { CpuMeter, progress, runLoad, warmUp } from '../harness/index.js';
+import { CpuMeter, describeError, progress, runLoad, warmUp } from '../harness/index.js';
 import type { Contender, RowDefinition } from './contender.js';
 import { checkTurnOutcome } from './workload.js';
 
 export const IN_FLIGHT = 100;
+/** The row is abandoned once more than this many turns, and this share of them, have failed. */
+const MAX_FAILED_TURNS = 20;
+const MAX_FAILED_SHARE = 0.05;
 
 export interface RowPlan {
   warmUpTurns: number;
@@ -28,6 +31,9 @@ export interface RowMeasurement {
   sequential: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean };
   concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number> };
   resident?: { bytesPerAgent: number; agents: number; method: string };
+  /** Turns that failed (error, or not the workload's result) and the first reason. */
+  failedTurns: number;
+  firstFailure: string;
   /** Text delta events a client received per turn (50 unless the runtime coalesces). */
   textEventsPerTurn: number;
   /** 1-minute load average right after the 100-in-flight phase: how busy the machine was besides us. */
@@ -37,11 +43,24 @@ export interface RowMeasurement {
 export async function measureRow(row: RowDefinition, contender: Contender, plan: RowPlan): Promise<RowMeasurement> {
   let turns = 0;
   let textEvents = 0;
+  let failures = 0;
+  let firstFailure = '';
+  // A failed turn is counted and reported, not fatal: a runtime that fails a few
+  // turns under load should show its numbers and its failure rate.
   const turn = async (): Promise<void> => {
-    const outcome = await contender.turn();
-    checkTurnOutcome(outcome);
+    try {
+      const outcome = await contender.turn();
+      checkTurnOutcome(outcome);
+      textEvents += outcome.textEvents;
+    } catch (error) {
+      failures++;
+      firstFailure ||= describeError(error);
+      if (failures > MAX_FAILED_TURNS && failures > (turns + failures) * MAX_FAILED_SHARE) {
+        throw new Error(`${failures} of ${turns + failures} turns failed; first: ${firstFailure}`, { cause: error });
+      }
+      return;
+    }
     turns++;
-    textEvents += outcome.textEvents;
   };
   const share = (fraction: number): number => Math.max(1000, plan.budgetMs * fraction);
 
@@ -50,15 +69,19 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
   await runLoad(turn, { iterations: plan.warmUpTurns * 2, inFlight: IN_FLIGHT, timeBudgetMs: share(0.08) });
 
   progress(`  ${row.id}: ${plan.sequentialTurns} sequential turns`);
+  let before = turns;
   const sequential = await runLoad(turn, { iterations: plan.sequentialTurns, timeBudgetMs: share(0.22) });
+  const sequentialOk = turns - before;
 
   progress(`  ${row.id}: ${plan.concurrentTurns} turns, ${IN_FLIGHT} in flight`);
   const pids = { client: process.pid, ...contender.processes?.() };
   const cpu = new CpuMeter(pids);
+  before = turns;
   const concurrent = await runLoad(turn, { iterations: plan.concurrentTurns, inFlight: IN_FLIGHT, timeBudgetMs: share(0.3) });
+  const concurrentOk = turns - before;
   const cpuUsed = cpu.stop();
   const loadAverage = loadavg()[0]!;
-  const cpuMsPerTurnByProcess = Object.fromEntries(Object.entries(cpuUsed).map(([name, ms]) => [name, ms / concurrent.completed]));
+  const cpuMsPerTurnByProcess = Object.fromEntries(Object.entries(cpuUsed).map(([name, ms]) => [name, ms / Math.max(1, concurrentOk)]));
 
   let resident: RowMeasurement['resident'];
   if (contender.residentAgents) {
@@ -69,14 +92,15 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
   return {
     id: row.id,
     sequential: {
-      turnsPerSecond: sequential.opsPerSecond,
+      // Only turns that did the workload count towards throughput.
+      turnsPerSecond: sequentialOk / (sequential.elapsedMs / 1000),
       p50Ms: sequential.latency.p50,
       p99Ms: sequential.latency.p99,
       completed: sequential.completed,
       truncated: sequential.truncated,
     },
     concurrent: {
-      turnsPerSecond: concurrent.opsPerSecond,
+      turnsPerSecond: concurrentOk / (concurrent.elapsedMs / 1000),
       p50Ms: concurrent.latency.p50,
       p99Ms: concurrent.latency.p99,
       completed: concurrent.completed,
@@ -85,6 +109,8 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
       cpuMsPerTurnByProcess,
     },
     resident,
+    failedTurns: failures,
+    firstFailure,
     textEventsPerTurn: textEvents / turns,
     loadAverage,
   };

@@ -36,6 +36,8 @@ export interface TurnOutcome {
   textEvents: number;
   /** The tool result the turn saw (the sum). */
   toolResult: number;
+  /** What went wrong, when the runtime said so (e.g. the tool call failed). */
+  problem?: string;
 }
 
 export function emptyOutcome(): TurnOutcome {
@@ -51,7 +53,7 @@ export function receiveText(outcome: TurnOutcome, delta: string): void {
 export function checkTurnOutcome(outcome: TurnOutcome): void {
   if (outcome.text !== REPLY_TEXT || outcome.toolResult !== EXPECTED_TOOL_RESULT) {
     throw new Error(
-      `turn did not do the workload: received ${outcome.text.length} of ${REPLY_TEXT.length} reply characters in ${outcome.textEvents} deltas, tool result ${outcome.toolResult} (want ${EXPECTED_TOOL_RESULT})`,
+      `turn did not do the workload${outcome.problem ? ` (${outcome.problem})` : ''}: received ${outcome.text.length} of ${REPLY_TEXT.length} reply characters in ${outcome.textEvents} deltas, tool result ${outcome.toolResult} (want ${EXPECTED_TOOL_RESULT})`,
     );
   }
 }

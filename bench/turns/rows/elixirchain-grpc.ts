@@ -72,7 +72,10 @@ export async function createContender(): Promise<Contender> {
       stream.on('data', (response: SendMessageResponse) => {
         const event = response.event?.event;
         if (event?.$case === 'textDelta') receiveText(outcome, event.textDelta.text);
-        else if (event?.$case === 'toolCallCompleted') outcome.toolResult = Number(event.toolCallCompleted.result);
+        else if (event?.$case === 'toolCallCompleted') {
+          outcome.toolResult = Number(event.toolCallCompleted.result);
+          if (event.toolCallCompleted.error) outcome.problem = `tool call failed: ${event.toolCallCompleted.error.message}`;
+        }
         else if (event?.$case === 'error') reject(new Error(`turn failed: ${event.error.status?.message ?? 'unknown error'}`));
       });
       stream.on('error', reject);

@@ -14,7 +14,10 @@ async function runTurn(engine: InProcessAgentHost, agentId: string): Promise<Tur
   for await (const event of stream) {
     const e = event.event;
     if (e?.$case === 'textDelta') receiveText(outcome, e.textDelta.text);
-    else if (e?.$case === 'toolCallCompleted') outcome.toolResult = Number(e.toolCallCompleted.result);
+    else if (e?.$case === 'toolCallCompleted') {
+      outcome.toolResult = Number(e.toolCallCompleted.result);
+      if (e.toolCallCompleted.error) outcome.problem = `tool call failed: ${e.toolCallCompleted.error.message}`;
+    }
     else if (e?.$case === 'error') throw new Error(`turn failed: ${e.error.status?.message ?? 'unknown error'}`);
   }
   return outcome;
