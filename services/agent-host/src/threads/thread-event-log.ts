@@ -125,8 +125,16 @@ export class ThreadEventLog {
     };
   }
 
-  /** Waits while a subscriber is over its high-water mark; one that stays stuck is disconnected. */
-  async waitForRoom(): Promise<void> {
+  /**
+   * Waits while a subscriber is over its high-water mark; one that stays stuck
+   * is disconnected. Returns undefined (no promise, no await) in the common case.
+   */
+  waitForRoom(): Promise<void> | undefined {
+    for (const s of this.subscribers) if (s.overHighWater) return this.waitForSlowSubscribers();
+    return undefined;
+  }
+
+  private async waitForSlowSubscribers(): Promise<void> {
     for (const s of this.subscribers) {
       if (!s.overHighWater) continue;
       let timer: NodeJS.Timeout | undefined;

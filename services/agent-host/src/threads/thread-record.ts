@@ -49,7 +49,7 @@ export interface ThreadRecord {
   updatedAt: string;
 }
 
-export const REQUESTS_REMEMBERED = 64;
+export const REQUESTS_REMEMBERED = 32;
 
 export function newThreadRecord(threadId: string, agentId: string): ThreadRecord {
   const now = new Date().toISOString();

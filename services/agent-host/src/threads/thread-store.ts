@@ -78,7 +78,7 @@ export class ThreadStore {
           $case: 'putState',
           putState: {
             key: threadEventsKey(record.threadId, events[0].sequence),
-            value: { $case: 'structValue', structValue: { events: events.map((e) => ThreadEvent.toJSON(e)) } },
+            value: { $case: 'structValue', structValue: { events: events.map(encodeEvent) } },
           },
         },
       });
@@ -92,7 +92,7 @@ export class ThreadStore {
     operations.push({
       operation: {
         $case: 'putState',
-        putState: { key: threadKey(record.threadId), value: { $case: 'structValue', structValue: stripUndefined(next) }, expectedVersion: write.stateVersion },
+        putState: { key: threadKey(record.threadId), value: { $case: 'structValue', structValue: withoutUndefined(next) }, expectedVersion: write.stateVersion },
       },
     });
     if (write.activeIndex === 'put') {
@@ -126,7 +126,7 @@ export class ThreadStore {
       for (const entry of page.entries) {
         if (entry.value?.$case !== 'structValue') continue;
         for (const json of (entry.value.structValue?.events as unknown[] | undefined) ?? []) {
-          const event = ThreadEvent.fromJSON(json);
+          const event = decodeEvent(json as Record<string, unknown>, threadId);
           if (event.sequence > afterSequence) out.push(event);
         }
       }
@@ -136,7 +136,28 @@ export class ThreadStore {
   }
 }
 
-/** Struct values cannot hold undefined; drop it rather than let the encoder choke. */
-function stripUndefined<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
+/** Struct values cannot hold undefined; drop such keys rather than store empty values. */
+function withoutUndefined<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
+  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
+  return out as T;
+}
+
+/**
+ * Text deltas are most of a thread's events: store them as { s, u, m, d }
+ * (sequence, turn, time, text) instead of the full JSON form; the rest keep
+ * ThreadEvent's JSON.
+ */
+function encodeEvent(event: ThreadEvent): Record<string, unknown> {
+  if (event.event?.$case === 'textDelta') return { s: event.sequence, u: event.turnId, m: event.time?.getTime() ?? 0, d: event.event.textDelta.text };
+  return ThreadEvent.toJSON(event) as Record<string, unknown>;
+}
+
+function decodeEvent(json: Record<string, unknown>, threadId: string): ThreadEvent {
+  if (typeof json.d === 'string') {
+    return { sequence: Number(json.s), threadId, turnId: String(json.u ?? ''), time: new Date(Number(json.m ?? 0)), event: { $case: 'textDelta', textDelta: { text: json.d } } };
+  }
+  return ThreadEvent.fromJSON(json);
 }

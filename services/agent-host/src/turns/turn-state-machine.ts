@@ -210,7 +210,8 @@ export class TurnStateMachine {
         this.partialText += event.text;
         log.append(cp.turnId, { $case: 'textDelta', textDelta: { text: event.text } });
         if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
-        await log.waitForRoom();
+        const room = log.waitForRoom();
+        if (room) await room;
       } else if (event.type === 'toolCall') {
         calls.push({ id: event.id, name: event.name, arguments: event.arguments });
       } else if (event.type === 'usage') {
