@@ -201,4 +201,16 @@ describe('tool sandbox engine (in-process)', function () {
     const { output } = await sandbox.call({ name: 'deadline-aware' });
     assert.deepEqual(output, { partial: true, reason: 'deadline' });
   });
+
+  it('fails a call whose client stops reading once the event backlog passes its bound', async () => {
+    const { manifest, bundle } = toolFixture('firehose', 'export default (i, ctx) => { const chunk = "p".repeat(60000); for (let n = 0; n < 400; n++) ctx.partial(chunk); return "done"; };', { maxEvents: 1000, timeoutMs: 10_000 });
+    await sandbox.register(manifest, bundle);
+    const iterator = sandbox.invoke({ name: 'firehose' })[Symbol.asyncIterator]();
+    await iterator.next();
+    await new Promise((r) => setTimeout(r, 1500));
+    let last: SandboxEvent | undefined;
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) last = next.value;
+    assert.ok(last?.type === 'error' && last.error.reason === 'STREAM_BACKLOG', JSON.stringify(last && { type: last.type, reason: (last as { error?: ElixirError }).error?.reason }));
+    assert.equal(last.error.code, GrpcCode.RESOURCE_EXHAUSTED);
+  });
 });

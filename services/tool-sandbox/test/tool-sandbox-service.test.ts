@@ -167,4 +167,27 @@ describe('ToolSandboxService over gRPC', function () {
     assert.equal(error?.code, GrpcCode.DEADLINE_EXCEEDED);
     assert.ok(Date.now() - started < 10_000);
   });
+
+  it('aborts the tool and frees its isolate when the client cancels the stream', async () => {
+    const { manifest, bundle } = toolFixture('stubborn', 'export default () => new Promise(() => {});', { timeoutMs: 60_000 });
+    await client.registerTool({ manifest, bundle });
+    const controller = new AbortController();
+    const seen: string[] = [];
+    const consuming = (async () => {
+      for await (const e of client.invokeTool({ name: 'stubborn' }, { signal: controller.signal })) seen.push(e.event?.$case ?? '');
+    })().catch((error: ElixirError) => error);
+    const until = Date.now() + 10_000;
+    while (!sandbox.sandbox.workers().some((w) => w.load > 0)) {
+      assert.ok(Date.now() < until, 'the call never reached a worker');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    controller.abort();
+    const error = await consuming;
+    assert.equal((error as ElixirError).code, GrpcCode.CANCELLED);
+    while (sandbox.sandbox.workers().some((w) => w.load > 0)) {
+      assert.ok(Date.now() < until, 'the isolate was not freed after the cancel');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(seen, ['started']);
+  });
 });

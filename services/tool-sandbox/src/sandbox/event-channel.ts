@@ -4,6 +4,9 @@
  */
 export class EventChannel<T> implements AsyncIterable<T> {
   private readonly buffer: T[] = [];
+  private readonly sizes: number[] = [];
+  /** Approximate bytes waiting for the consumer. */
+  backlogBytes = 0;
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private closed = false;
   private readonly onReturn: () => void;
@@ -12,7 +15,7 @@ export class EventChannel<T> implements AsyncIterable<T> {
     this.onReturn = onReturn;
   }
 
-  push(item: T): void {
+  push(item: T, size = 0): void {
     if (this.closed) return;
     if (this.waiting) {
       const w = this.waiting;
@@ -20,7 +23,22 @@ export class EventChannel<T> implements AsyncIterable<T> {
       w({ value: item, done: false });
     } else {
       this.buffer.push(item);
+      this.sizes.push(size);
+      this.backlogBytes += size;
     }
+  }
+
+  /** The newest item still waiting, if any: a producer may fold a new item into it. */
+  get lastWaiting(): T | undefined {
+    return this.buffer[this.buffer.length - 1];
+  }
+
+  /** Replaces the newest waiting item (same position), e.g. a newer progress for an older one. */
+  replaceLast(item: T, size: number): void {
+    if (this.buffer.length === 0) return;
+    this.backlogBytes += size - this.sizes[this.sizes.length - 1]!;
+    this.buffer[this.buffer.length - 1] = item;
+    this.sizes[this.sizes.length - 1] = size;
   }
 
   close(): void {
@@ -39,7 +57,10 @@ export class EventChannel<T> implements AsyncIterable<T> {
   [Symbol.asyncIterator](): AsyncIterator<T> {
     return {
       next: () => {
-        if (this.buffer.length > 0) return Promise.resolve({ value: this.buffer.shift()!, done: false });
+        if (this.buffer.length > 0) {
+          this.backlogBytes -= this.sizes.shift()!;
+          return Promise.resolve({ value: this.buffer.shift()!, done: false });
+        }
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => (this.waiting = resolve));
       },
@@ -47,6 +68,8 @@ export class EventChannel<T> implements AsyncIterable<T> {
       return: () => {
         this.closed = true;
         this.buffer.length = 0;
+        this.sizes.length = 0;
+        this.backlogBytes = 0;
         this.onReturn();
         return Promise.resolve({ value: undefined, done: true });
       },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { asElixirError, ElixirError, errors, GrpcCode, type FieldViolation, type Logger } from '@elixirchain/runtime';
 import type { Tool, ToolManifest } from '@elixirchain/proto/sandbox';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings, type OperatorLimits, type PoolSettings } from '../config/operator-limits.js';
+import { REALM_LIMITS } from '../engine/tool-realm.js';
 import { WorkerSupervisor, type WorkerInfo } from '../engine/worker-supervisor.js';
 import type { CallLimits, DoneMessage, WorkerFailure } from '../engine/worker-protocol.js';
 import { SchemaCompiler } from '../manifest/schema-compiler.js';
@@ -60,9 +61,9 @@ export interface SandboxOptions {
 
 /** Reasons after which another attempt of an idempotent tool may succeed. */
 const RETRYABLE = new Set(['WORKER_CRASHED', 'TOOL_ERROR', 'TIMEOUT', 'SANDBOX_BUSY', 'VERSION_NOT_LOADED']);
-const BRIDGE_ARG_CHARS = 64 * 1024;
-const FETCH_REQUEST_CHARS = 1024 * 1024 + 64 * 1024;
-const MAX_TIMERS = 64;
+/** Events waiting for a slow client: past the first, progress is coalesced; past the second, the call fails. */
+const BACKLOG_COALESCE_BYTES = 1024 * 1024;
+const BACKLOG_MAX_BYTES = 16 * 1024 * 1024;
 
 const CODE_BY_NAME: Record<string, GrpcCode> = {
   CANCELLED: GrpcCode.CANCELLED,
@@ -219,7 +220,32 @@ export class ToolSandbox {
       else options.signal.addEventListener('abort', () => controller.abort(options.signal!.reason), { once: true });
     }
     let sequence = 0;
-    const push = (event: SandboxEventBody) => channel.push({ ...event, sequence: ++sequence } as SandboxEvent);
+    let backlogged = false;
+    const push = (event: SandboxEventBody) => {
+      if (event.type === 'progress' || event.type === 'log' || event.type === 'partial') {
+        if (backlogged) return;
+        const size = 64 + (event.type === 'partial' ? JSON.stringify(event.data).length : event.message.length);
+        // A reader that lags gets the latest progress, not every step; logs and partials are never dropped.
+        const last = channel.lastWaiting;
+        if (event.type === 'progress' && last?.type === 'progress' && channel.backlogBytes > BACKLOG_COALESCE_BYTES) {
+          channel.replaceLast({ ...event, sequence: last.sequence }, size);
+          return;
+        }
+        if (channel.backlogBytes + size > BACKLOG_MAX_BYTES) {
+          backlogged = true;
+          controller.abort(new Error('stream backlog'));
+          return;
+        }
+        channel.push({ ...event, sequence: ++sequence } as SandboxEvent, size);
+        return;
+      }
+      if (event.type === 'error' && backlogged && !event.willRetry) {
+        const error = errors.resourceExhausted('STREAM_BACKLOG', `the client did not read the stream: more than ${BACKLOG_MAX_BYTES} bytes of events were waiting`, 1000);
+        channel.push({ ...event, error, sequence: ++sequence });
+        return;
+      }
+      channel.push({ ...event, sequence: ++sequence } as SandboxEvent);
+    };
     this.run(request, options, controller.signal, push)
       .catch((error: unknown) => push({ type: 'error', error: this.redactError(asElixirError(error)), attempt: 0, willRetry: false }))
       .finally(() => channel.close());
@@ -313,9 +339,7 @@ export class ToolSandbox {
       cpuTimeMs: Math.min(limits.cpuTimeMs, a.timeoutMs),
       maxOutputBytes: limits.maxOutputBytes,
       maxEvents: limits.maxEvents,
-      maxBridgeArgChars: BRIDGE_ARG_CHARS,
-      maxFetchRequestChars: FETCH_REQUEST_CHARS,
-      maxTimers: MAX_TIMERS,
+      ...REALM_LIMITS,
     };
     const bridge = new ToolContextBridge({
       grant: a.grant,
