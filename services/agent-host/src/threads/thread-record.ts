@@ -5,6 +5,8 @@ export interface PendingCall {
   arguments: Record<string, unknown>;
   /** Set when the call needs (or needed) a human's approval. */
   approval?: { approvalId: string; reason: string; state: 'pending' | 'approved' | 'denied'; note?: string };
+  /** Past the turn's tool-call budget: answered with an error instead of run. */
+  overBudget?: boolean;
 }
 
 /** Where a turn stands: enough to resume it after a crash from its last durable step. */

@@ -239,13 +239,16 @@ export class TurnStateMachine {
 
   private async recordToolRequests(text: string, calls: Array<{ id: string; name: string; arguments: Record<string, unknown> }>, usage: { inputTokens: number; outputTokens: number }): Promise<void> {
     const cp = this.checkpoint;
+    const budgetLeft = this.limits.maxToolCallsPerTurn - cp.toolCalls;
     const pending: PendingCall[] = calls.map((call, i) => {
       const ref = this.agent.tools.find((t) => t.name === call.name);
-      const reason = ref ? approvalReason(this.agent, ref, this.toolInfos.get(call.name)) : undefined;
+      const overBudget = i >= budgetLeft;
+      const reason = ref && !overBudget ? approvalReason(this.agent, ref, this.toolInfos.get(call.name)) : undefined;
       return {
         callId: call.id,
         name: call.name,
         arguments: call.arguments,
+        ...(overBudget ? { overBudget } : {}),
         ...(reason ? { approval: { approvalId: `appr_${this.turnId}_${cp.modelCalls}_${i}`, reason, state: 'pending' as const } } : {}),
       };
     });
@@ -321,7 +324,7 @@ export class TurnStateMachine {
       failure = toRpcStatus(errors.permissionDenied('APPROVAL_DENIED', `a human denied ${call.name}${call.approval.note ? `: ${call.approval.note}` : ''}`));
     } else if (!ref) {
       failure = toRpcStatus(errors.notFound('tool', call.name));
-    } else if (this.checkpoint.toolCalls >= this.limits.maxToolCallsPerTurn) {
+    } else if (call.overBudget || this.checkpoint.toolCalls >= this.limits.maxToolCallsPerTurn) {
       failure = toRpcStatus(errors.resourceExhausted('TOOL_CALL_LIMIT', `limit of ${this.limits.maxToolCallsPerTurn} tool calls per turn reached`, 0));
     } else {
       invoked = true;

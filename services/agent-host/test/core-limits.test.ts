@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
+import { AgentHost } from '../src/host/agent-host.js';
+import { InProcessMemory } from '../src/ports/in-process-memory.js';
+import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
+
+const text = (t: string, delayMs = 0) => ({ chunkSize: 0, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } } : {}) });
+const call = (name: string) => ({ chunkSize: 0, event: { $case: 'toolCall' as const, toolCall: { name, arguments: {}, id: '' } } });
+const send = (partial: Partial<SendMessageRequest>) => SendMessageRequest.fromPartial(partial);
+const last = (events: ThreadEvent[]) => events.at(-1)?.event as any;
+const errorOf = (events: ThreadEvent[]) => (events.find((e) => e.event?.$case === 'error')?.event as any)?.error.status;
+
+async function collect(stream: AsyncIterable<ThreadEvent>): Promise<ThreadEvent[]> {
+  const out: ThreadEvent[] = [];
+  for await (const e of stream) out.push(e);
+  return out;
+}
+
+describe('agent-host turn limits, recall and idempotency (in-process ports)', () => {
+  let memory: InProcessMemory;
+  let tools: InProcessToolRunner;
+  let host: AgentHost;
+  beforeEach(() => {
+    memory = new InProcessMemory();
+    tools = new InProcessToolRunner([{ name: 'ping', run: () => 'pong' }]);
+    host = new AgentHost({ memory, tools });
+  });
+  afterEach(() => host.stop());
+
+  it('fails a turn that runs past its timeout with DEADLINE_EXCEEDED', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'slowpoke', limits: { turnTimeout: { seconds: 0, nanos: 200e6 } }, model: { provider: 'scripted', script: [{ events: [text('a'), text('b', 5000)] }] } }), '');
+    const events = await collect(await host.sendMessage(send({ agentId: 'slowpoke', content: 'x' })));
+    assert.equal(last(events).turnCompleted.status, TurnStatus.TURN_STATUS_FAILED);
+    assert.equal(errorOf(events).code, 4);
+    assert.match(errorOf(events).message, /timeout/);
+  });
+
+  it('tells the model when the tool-call budget is spent and fails a model that keeps calling', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'greedy', tools: [{ name: 'ping' }], limits: { maxToolCallsPerTurn: 1 }, model: { provider: 'scripted', script: [{ events: [call('ping'), call('ping')] }] } }), '');
+    const events = await collect(await host.sendMessage(send({ agentId: 'greedy', content: 'x' })));
+    const completions = events.filter((e) => e.event?.$case === 'toolCallCompleted').map((e) => (e.event as any).toolCallCompleted);
+    assert.equal(completions.filter((c) => !c.error).length, 1);
+    assert.match(completions.find((c) => c.error)!.error.message, /limit of 1 tool calls/);
+    assert.equal(tools.invocations.length, 1);
+    assert.equal(last(events).turnCompleted.status, TurnStatus.TURN_STATUS_FAILED);
+    assert.equal(errorOf(events).code, 8);
+  });
+
+  it('stops a turn that exceeds its token budget', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'chatty', tools: [{ name: 'ping' }], limits: { maxTokensPerTurn: 5 }, model: { provider: 'scripted', script: [{ events: [text('a long preamble before the call'), call('ping')] }, { events: [text('never')] }] } }), '');
+    const events = await collect(await host.sendMessage(send({ agentId: 'chatty', content: 'x' })));
+    assert.equal(last(events).turnCompleted.status, TurnStatus.TURN_STATUS_FAILED);
+    assert.match(errorOf(events).message, /tokens/);
+  });
+
+  it('recalls memories before a turn and writes the exchange back after it', async () => {
+    await memory.upsertMemories({ namespace: 'agent:rememberer', memories: [{ text: 'The user likes green tea' }] });
+    let seen = '';
+    const host2 = new AgentHost({
+      memory,
+      tools,
+      providerFor: () => ({
+        name: 'spy',
+        async *stream(request) {
+          seen = request.messages.map((m) => m.content).join('\n');
+          yield { type: 'textDelta' as const, text: 'Green tea it is.' };
+        },
+      }),
+    });
+    try {
+      await host2.createAgent(Agent.fromPartial({ id: 'rememberer', memoryPolicy: { recall: true, writeBack: true, recallTopK: 3 } }), '');
+      await collect(await host2.sendMessage(send({ agentId: 'rememberer', content: 'what tea does the user like' })));
+      assert.match(seen, /Relevant memories:\n- The user likes green tea/);
+      const stored = memory.memories.get('agent:rememberer')!.map((m) => m.text);
+      assert.ok(stored.some((t) => /User: what tea does the user like\nAssistant: Green tea it is\./.test(t)));
+    } finally {
+      await host2.stop();
+    }
+  });
+
+  it('re-attaches a retried SendMessage with the same request_id instead of starting another turn', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'once', model: { provider: 'scripted', script: [{ events: [text('hello ', 50), text('there', 50)] }] } }), '');
+    const first = await collect(await host.sendMessage(send({ agentId: 'once', content: 'hi', threadId: 'idem', requestId: 'req-1' })));
+    const retry = await collect(await host.sendMessage(send({ agentId: 'once', content: 'hi', threadId: 'idem', requestId: 'req-1' })));
+    assert.deepEqual(retry.map((e) => e.sequence), first.map((e) => e.sequence));
+    assert.equal(memory.threads.get('idem')!.messages.length, 2, 'one user message, one answer');
+  });
+
+  it('cancels a queued turn without running it', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'q', model: { provider: 'scripted', script: [{ events: [text('slow', 300)] }] } }), '');
+    const running = collect(await host.sendMessage(send({ agentId: 'q', content: '1', threadId: 'qq' })));
+    await new Promise((r) => setTimeout(r, 50));
+    const queued = await host.sendMessage(send({ agentId: 'q', content: '2', threadId: 'qq' }));
+    const res = await host.cancelTurn({ threadId: 'qq', turnId: queued.turnId, reason: '', requestId: '' });
+    assert.equal(res.cancelled, true);
+    assert.equal(last(await collect(queued)).turnCompleted.status, TurnStatus.TURN_STATUS_CANCELLED);
+    assert.equal(last(await running).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
+    assert.equal(memory.threads.get('qq')!.messages.length, 2);
+  });
+
+  it('answers bad requests with INVALID_ARGUMENT naming the field', async () => {
+    await assert.rejects(host.sendMessage(send({ agentId: '', content: '' })), (e: any) => e.code === 3 && e.fieldViolations.map((v: any) => v.field).join() === 'agent_id,content');
+    await assert.rejects(host.sendMessage(send({ agentId: 'a', content: 'x', threadId: 'bad/thread' })), (e: any) => e.fieldViolations[0].field === 'thread_id');
+    await assert.rejects(host.watchThread({ threadId: 'nope', afterSequence: 0, follow: false }), (e: any) => e.code === 5);
+    await assert.rejects(host.getThread(''), (e: any) => e.code === 3);
+  });
+});
