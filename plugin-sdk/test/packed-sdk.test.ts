@@ -104,6 +104,14 @@ describe('the packed SDK in a project outside the workspace', function () {
     assert.match(pkg.dependencies['@elixirchain/plugin-sdk'], /^file:.*\.tgz$/, 'init keeps the installed SDK');
     assert.equal(pkg.scripts.test, 'elixirchain-tool test');
 
+    // The published .d.ts files type the tool and its test (TypeScript from the workspace; the
+    // project's own devDependencies are not installed here).
+    const workspaceModules = join(SDK_DIR, '..', 'node_modules');
+    const typecheck = await timed('tsc on the project', () =>
+      run(process.execPath, [join(workspaceModules, 'typescript', 'bin', 'tsc'), '-p', '.', '--typeRoots', join(workspaceModules, '@types'), '--types', 'node'], project),
+    );
+    assert.equal(typecheck.code, 0, typecheck.stdout + typecheck.stderr);
+
     const tested = await timed('test', () => cli(['test', '--json']));
     assert.equal(tested.code, 0, tested.stdout + tested.stderr);
     assert.deepEqual(lastJson(tested).tests, { pass: 2, fail: 0 });

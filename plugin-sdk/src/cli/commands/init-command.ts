@@ -85,6 +85,7 @@ async function mergedPackageJson(projectDir: string, template: TemplateOptions):
     scripts: { ...(fresh.scripts as object), ...existing.scripts, ...(isNpmDefaultTestScript(existing.scripts?.test) ? { test: 'elixirchain-tool test' } : {}) },
     // Keep what is installed (e.g. a file: or tarball spec), add what is missing.
     dependencies: { ...(fresh.dependencies as object), ...existing.dependencies },
+    devDependencies: { ...(fresh.devDependencies as object), ...existing.devDependencies },
   };
 }
 

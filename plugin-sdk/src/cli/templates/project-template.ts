@@ -19,12 +19,17 @@ export function templatePackageJson(options: TemplateOptions): Record<string, un
     scripts: {
       test: 'elixirchain-tool test',
       build: 'elixirchain-tool build',
-      verify: 'elixirchain-tool verify',
+      typecheck: 'tsc',
       'publish-tool': 'elixirchain-tool publish',
     },
     dependencies: {
       '@elixirchain/plugin-sdk': `^${options.sdkVersion}`,
       zod: options.zodRange,
+    },
+    // Only for editors and `npm run typecheck`: Node 24 runs the TypeScript as it is.
+    devDependencies: {
+      '@types/node': '^24.0.0',
+      typescript: '^6.0.0',
     },
   };
 }
