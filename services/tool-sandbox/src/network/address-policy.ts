@@ -49,14 +49,16 @@ export interface AddressPolicyOptions {
 }
 
 export class AddressPolicy {
-  private readonly blocked = new BlockList();
+  // One list per family: BlockList matches IPv4 addresses against IPv6 rules such as ::ffff:0:0/96.
+  private readonly blocked4 = new BlockList();
+  private readonly blocked6 = new BlockList();
   // Per family, so an IPv4 exception never matches its IPv4-mapped IPv6 form.
   private readonly allowed4 = new BlockList();
   private readonly allowed6 = new BlockList();
 
   constructor(options: AddressPolicyOptions = {}) {
-    for (const [net, prefix] of BLOCKED_V4) this.blocked.addSubnet(net, prefix, 'ipv4');
-    for (const [net, prefix] of BLOCKED_V6) this.blocked.addSubnet(net, prefix, 'ipv6');
+    for (const [net, prefix] of BLOCKED_V4) this.blocked4.addSubnet(net, prefix, 'ipv4');
+    for (const [net, prefix] of BLOCKED_V6) this.blocked6.addSubnet(net, prefix, 'ipv6');
     for (const entry of options.allowedPrivate ?? []) {
       const [address, prefix] = entry.split('/');
       const family = isIP(address!) === 6 ? 'ipv6' : 'ipv4';
@@ -73,7 +75,8 @@ export class AddressPolicy {
     const family = version === 6 ? 'ipv6' : 'ipv4';
     const allowed = family === 'ipv6' ? this.allowed6 : this.allowed4;
     if (allowed.check(address, family)) return undefined;
-    if (this.blocked.check(address, family)) return 'a loopback, private, link-local or otherwise reserved address';
+    const blocked = family === 'ipv6' ? this.blocked6 : this.blocked4;
+    if (blocked.check(address, family)) return 'a loopback, private, link-local or otherwise reserved address';
     return undefined;
   }
 }
