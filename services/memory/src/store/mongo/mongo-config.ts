@@ -4,6 +4,11 @@
 export interface MongoStoreOptions {
   /** mongodb://… or mongodb+srv://…; the path names the database when `database` is not given. */
   url: string;
+  /**
+   * A client to use instead of opening one from url (an application sharing
+   * one pool, or a test). The store does not close a client it was given.
+   */
+  client?: import('mongodb').MongoClient;
   /** Database holding every collection (default: the URL's, else "elixirchain"). */
   database?: string;
   /** auto: $vectorSearch where the deployment offers it; atlas: require it; exact: always scan. */

@@ -132,6 +132,7 @@ export class MongoStore implements Store {
   private readonly memories: Collection<MemoryDoc>;
   private readonly state: Collection<StateDoc>;
   private vectorIndexes: VectorIndexRegistry | undefined;
+  private readonly ownsClient: boolean;
   private closed = false;
 
   static async open(options: MongoStoreOptions): Promise<MongoStore> {
@@ -147,7 +148,8 @@ export class MongoStore implements Store {
 
   private constructor(options: MongoStoreOptions) {
     this.config = resolveMongoConfig(options);
-    this.client = new MongoClient(this.config.url, {
+    this.ownsClient = options.client === undefined;
+    this.client = options.client ?? new MongoClient(this.config.url, {
       appName: 'elixirchain-memory',
       serverSelectionTimeoutMS: this.config.serverSelectionTimeoutMs,
       maxPoolSize: this.config.maxPoolSize,
@@ -905,7 +907,7 @@ export class MongoStore implements Store {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.client.close();
+    if (this.ownsClient) await this.client.close();
   }
 }
 
