@@ -88,6 +88,7 @@ const result = await esbuild.build({
   target: 'node24',
   conditions: ['elixirchain-source'],
   sourcemap: 'linked',
+  sourcesContent: false,
   logLevel: 'warning',
   metafile: true,
   plugins: [workspaceCode, dependencyPolicy],

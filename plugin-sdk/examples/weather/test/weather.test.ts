@@ -48,4 +48,8 @@ describe('weather', () => {
       await tool.close();
     }
   });
+
+  it('refuses a test host the tool does not declare, so a test cannot pass where production would refuse', async () => {
+    await assert.rejects(testTool({ hosts: { 'api.example.com': origin } }), /api\.example\.com is not in the tool's permissions\.network \(api\.open-meteo\.com\)/);
+  });
 });
