@@ -23,6 +23,8 @@ export async function testCommand(output: CliOutput, options: { project: string;
     ...(RUNNING_FROM_SOURCE ? ['--import', 'tsx', '--conditions=elixirchain-source'] : []),
     '--test',
     '--test-concurrency=1',
+    // A test that forgets tool.close() must not hang the run (its engine worker exits with it).
+    '--test-force-exit',
     ...(output.json ? ['--test-reporter=tap'] : []),
     ...files,
   ];
