@@ -89,7 +89,9 @@ describe('ToolSandboxService over gRPC', function () {
 
   it('keeps the registry in the memory service: a new sandbox on the same memory serves the tool', async () => {
     assert.ok([...memory.entries.keys()].includes('sandbox/tools/greeter/1.0.0'));
-    assert.equal(memory.entries.get('sandbox/bundles/greeter/1.0.0')?.value?.$case, 'bytesValue');
+    const bundleKey = [...memory.entries.keys()].find((k) => k.startsWith('sandbox/bundles/greeter/1.0.0/'));
+    assert.match(bundleKey ?? '', /^sandbox\/bundles\/greeter\/1\.0\.0\/[0-9a-f]{64}$/);
+    assert.equal(memory.entries.get(bundleKey!)?.value?.$case, 'bytesValue');
     const second = await startToolSandboxServer({ address: '127.0.0.1:0', memoryAddress: memory.server.address, pool: { workers: 1 } });
     const other = connect(ToolSandboxServiceDefinition, second.address);
     try {
@@ -146,7 +148,9 @@ describe('ToolSandboxService over gRPC', function () {
     await client.revokeGrant({ toolName: 'paged' });
     assert.equal((await client.getTool({ name: 'paged' })).tool?.state, ToolState.TOOL_STATE_PENDING_GRANT);
 
-    assert.equal((await client.deleteTool({ name: 'paged', version: '1.0.0' })).deletedVersions, 1);
+    assert.equal((await client.deleteTool({ name: 'paged', version: '1.0.0', requestId: 'del-1' })).deletedVersions, 1);
+    // A retried delete (same request id) gets the first answer, not NOT_FOUND.
+    assert.equal((await client.deleteTool({ name: 'paged', version: '1.0.0', requestId: 'del-1' })).deletedVersions, 1);
     assert.equal((await client.deleteTool({ name: 'paged' })).deletedVersions, 2);
     await assert.rejects(client.getTool({ name: 'paged' }), (e: ElixirError) => e.code === GrpcCode.NOT_FOUND);
   });

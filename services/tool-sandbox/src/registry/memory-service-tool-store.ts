@@ -8,10 +8,13 @@ const TOOLS = 'sandbox/tools/';
 const BUNDLES = 'sandbox/bundles/';
 const GRANTS = 'sandbox/grants/';
 
+const bundleKey = (name: string, version: string, sha256: string) => `${BUNDLES}${name}/${version}/${sha256}`;
+
 /**
  * Keeps the registry in the memory service's key/value state:
  *   sandbox/tools/<name>/<version>    struct: { manifest, createTime }
- *   sandbox/bundles/<name>/<version>  bytes: the bundle
+ *   sandbox/bundles/<name>/<version>/<sha256>  bytes: the bundle (content-addressed,
+ *       so a racing registration of other bytes can never overwrite a stored version's code)
  *   sandbox/grants/<name>             struct: { networkHosts, secrets, updateTime }
  * The bundle is written before its manifest, so a listed version always has its bytes.
  */
@@ -29,7 +32,7 @@ export class MemoryServiceToolStore implements ToolStore {
       if (entry.value?.$case !== 'structValue' || !entry.value.structValue) continue;
       const { manifest, createTime } = entry.value.structValue as { manifest: unknown; createTime?: string };
       const parsed = ToolManifest.fromJSON(manifest);
-      const bundleEntry = await this.client.getState({ key: `${BUNDLES}${parsed.name}/${parsed.version}` }).catch(() => undefined);
+      const bundleEntry = await this.client.getState({ key: bundleKey(parsed.name, parsed.version, parsed.bundleSha256) }).catch(() => undefined);
       const bytes = bundleEntry?.entry?.value?.$case === 'bytesValue' ? bundleEntry.entry.value.bytesValue : undefined;
       if (!bytes) continue;
       versions.push({ manifest: parsed, bundle: new Uint8Array(bytes), createTime: createTime ? new Date(createTime) : (entry.createTime ?? new Date()) });
@@ -49,7 +52,7 @@ export class MemoryServiceToolStore implements ToolStore {
 
   async putVersion(version: StoredToolVersion): Promise<void> {
     const { name, version: v } = version.manifest;
-    await this.client.putState({ key: `${BUNDLES}${name}/${v}`, value: { $case: 'bytesValue', bytesValue: Buffer.from(version.bundle) } });
+    await this.client.putState({ key: bundleKey(name, v, version.manifest.bundleSha256), value: { $case: 'bytesValue', bytesValue: Buffer.from(version.bundle) } });
     try {
       await this.client.putState({
         key: `${TOOLS}${name}/${v}`,
@@ -64,7 +67,7 @@ export class MemoryServiceToolStore implements ToolStore {
 
   async deleteVersion(name: string, version: string): Promise<void> {
     await this.client.deleteState({ key: `${TOOLS}${name}/${version}` });
-    await this.client.deleteState({ key: `${BUNDLES}${name}/${version}` });
+    for (const entry of await this.listAll(`${BUNDLES}${name}/${version}/`, true)) await this.client.deleteState({ key: entry.key });
   }
 
   async putGrant(grant: StoredGrant): Promise<void> {

@@ -4,6 +4,7 @@ import type { DeepPartial } from '@elixirchain/runtime';
 import { validToolName } from '../manifest/tool-manifest.js';
 import { normalizePermissions } from '../permissions/permission-set.js';
 import type { StoredGrant } from '../registry/tool-store.js';
+import { RequestLog } from './request-log.js';
 import type { SandboxEvent, ToolSandbox } from '../sandbox/tool-sandbox.js';
 
 const toDuration = (ms: number) => ({ seconds: Math.floor(ms / 1000), nanos: Math.round((ms % 1000) * 1e6) });
@@ -40,8 +41,10 @@ function toResponse(event: SandboxEvent): DeepPartial<InvokeToolResponse> {
 
 /** The gRPC face of a ToolSandbox. */
 export function toolSandboxService(sandbox: ToolSandbox): ServiceBinding {
+  const requests = new RequestLog();
   return defineService(ToolSandboxServiceDefinition, {
-    registerTool: async (req) => ({ tool: await sandbox.register(req.manifest, req.bundle, { grantPermissions: req.grantPermissions }) }),
+    registerTool: (req) =>
+      requests.run('register', req.requestId, async () => ({ tool: await sandbox.register(req.manifest, req.bundle, { grantPermissions: req.grantPermissions }) })),
 
     getTool: async (req) => {
       if (!validToolName(req.name)) throw errors.invalidArgument('name', 'is not a valid tool name');
@@ -56,7 +59,7 @@ export function toolSandboxService(sandbox: ToolSandbox): ServiceBinding {
       return { tools: page.items.map((r) => sandbox.catalog.toTool(r)), nextPageToken: page.nextPageToken };
     },
 
-    deleteTool: async (req) => ({ deletedVersions: await sandbox.catalog.delete(req.name, req.version) }),
+    deleteTool: (req) => requests.run('delete', req.requestId, async () => ({ deletedVersions: await sandbox.catalog.delete(req.name, req.version) })),
 
     invokeTool: async (req, stream, call) => {
       const timeoutMs = fromDuration(req.timeout);
@@ -80,12 +83,16 @@ export function toolSandboxService(sandbox: ToolSandbox): ServiceBinding {
       }
     },
 
-    grantTool: async (req) => {
-      const { grant, activated } = await sandbox.grant(req.toolName, permissionsOf(req.permissions));
-      return { grant: toGrant(grant), activated: activated.map((r) => sandbox.catalog.toTool(r)) };
-    },
+    grantTool: (req) =>
+      requests.run('grant', req.requestId, async () => {
+        const { grant, activated } = await sandbox.grant(req.toolName, permissionsOf(req.permissions));
+        return { grant: toGrant(grant), activated: activated.map((r) => sandbox.catalog.toTool(r)) };
+      }),
 
-    revokeGrant: async (req) => ({ grant: toGrant(await sandbox.catalog.revoke(req.toolName, req.permissions ? permissionsOf(req.permissions) : undefined)) }),
+    revokeGrant: (req) =>
+      requests.run('revoke', req.requestId, async () => ({
+        grant: toGrant(await sandbox.catalog.revoke(req.toolName, req.permissions ? permissionsOf(req.permissions) : undefined)),
+      })),
 
     listGrants: async (req) => {
       const page = sandbox.catalog.listGrants(req);
