@@ -20,12 +20,13 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
   const budget = Math.max(20_000, (opts.budgetMs ?? (quick ? 30_000 : 75_000)) - 5_000);
   const sizes = quick ? [100, 1_000] : [1_000, 10_000, 100_000];
   const concurrencies = quick ? [1, 10, 100] : [1, 100, 1_000];
-  const residentBudget = budget * 0.55;
-  const throughputBudget = budget * 0.4;
+  // Each child pays a start-up (tsx, imports) of several seconds on a loaded machine: give it room.
+  const residentBudget = budget * 0.52;
+  const throughputBudget = budget * 0.43;
 
   progress(`agents: resident ${sizes.join(' / ')} (budget ${(residentBudget / 1000).toFixed(0)} s)`);
   try {
-    const r = await runChildTask<ResidentResult>(TASK, { kind: 'resident', sizes, budgetMs: residentBudget - 8_000 } satisfies AgentsTask, {
+    const r = await runChildTask<ResidentResult>(TASK, { kind: 'resident', sizes, budgetMs: residentBudget - 10_000 } satisfies AgentsTask, {
       timeoutMs: residentBudget + 5_000,
       nodeFlags: ['--expose-gc'],
     });
@@ -33,15 +34,16 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
       rows.push({
         measure: 'resident agents',
         agents: p.agents,
+        complete: p.partial ? `no: ${p.agents} of ${p.asked} woken in the time budget` : 'yes',
         'RSS hibernated MiB': (p.hibernatedRss / MiB).toFixed(1),
         'RSS woken MiB': (p.wokenRss / MiB).toFixed(1),
         'heap woken MiB': (p.wokenHeap / MiB).toFixed(1),
         'bytes/awake agent (heap)': Math.round((p.wokenHeap - p.hibernatedHeap) / p.agents),
-        'heap bytes/agent incl. store': Math.round((p.wokenHeap - r.baselineHeap) / p.agents),
+        'heap bytes/defined agent incl. store': Math.round((p.wokenHeap - r.baselineHeap) / p.asked),
         'wake turns/s': Math.round(p.wakeTurnsPerSecond),
         resident: p.resident,
       });
-      if (p.agents === 10_000) {
+      if (p.asked === 10_000 && !p.partial) {
         notes.push(`target: 10k resident agents < 1 GiB RSS → ${(p.wokenRss / MiB).toFixed(0)} MiB, ${p.wokenRss < RSS_TARGET_BYTES ? 'met' : 'MISSED'} (the RSS also holds the in-process memory fake with every definition, message and event)`);
       }
     }
@@ -52,7 +54,7 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
 
   progress(`agents: turns at ${concurrencies.join(' / ')} in flight (budget ${(throughputBudget / 1000).toFixed(0)} s)`);
   try {
-    const perRow = (throughputBudget - 10_000) / concurrencies.length;
+    const perRow = (throughputBudget - 14_000) / concurrencies.length;
     const results = await runChildTask<ThroughputRow[]>(TASK, { kind: 'throughput', concurrencies, turns: quick ? 50 : 2_000, budgetMsPerRow: perRow } satisfies AgentsTask, {
       timeoutMs: throughputBudget + 5_000,
     });
@@ -69,7 +71,7 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
       });
       if (r.concurrency === 100) {
         notes.push(
-          `target: p99 platform overhead per turn < ${P99_TARGET_MS} ms at 100 concurrent → p99 ${r.latency.p99.toFixed(1)} ms, ${r.latency.p99 < P99_TARGET_MS ? 'met' : 'MISSED'}. Model and tool take no time, so the whole latency is overhead, including waiting behind the other 99 turns on one event loop (≈ 100 × CPU ms/turn when the loop is saturated).`,
+          `target: p99 platform overhead per turn < ${P99_TARGET_MS} ms at 100 concurrent → p99 latency ${r.latency.p99.toFixed(1)} ms, ${r.latency.p99 < P99_TARGET_MS ? 'met' : 'MISSED'}. Model and tool take no time, so the whole latency is overhead, mostly waiting behind the other 99 turns on one event loop (≈ 100 × CPU ms/turn when the loop is saturated); the work a turn itself costs is ${r.cpuMsPerTurn.toFixed(2)} ms of CPU.`,
         );
       }
     }
