@@ -27,6 +27,7 @@ describe('tool sandbox engine (in-process)', function () {
   let sandbox: ToolSandbox;
   let server: http.Server;
   let port = 0;
+  let pinnedLookups = 0;
 
   before(async () => {
     server = http.createServer((req, res) => {
@@ -45,6 +46,9 @@ describe('tool sandbox engine (in-process)', function () {
       secrets: { API_TOKEN: 's3cr3t-token-value', OTHER: 'other-secret-value' },
       resolver: async (host) => {
         if (host === 'api.test') return [{ address: '127.0.0.1', family: 4 }];
+        // Answers once: a connection that looked the name up again (unpinned) would fail.
+        if (host === 'pinned.test' && pinnedLookups++ === 0) return [{ address: '127.0.0.1', family: 4 }];
+        if (host === 'pinned.test') return [{ address: '10.9.9.9', family: 4 }];
         if (host === 'internal.test') return [{ address: '10.0.0.7', family: 4 }];
         throw new Error('no such host');
       },
@@ -212,5 +216,13 @@ describe('tool sandbox engine (in-process)', function () {
     for (let next = await iterator.next(); !next.done; next = await iterator.next()) last = next.value;
     assert.ok(last?.type === 'error' && last.error.reason === 'STREAM_BACKLOG', JSON.stringify(last && { type: last.type, reason: (last as { error?: ElixirError }).error?.reason }));
     assert.equal(last.error.code, GrpcCode.RESOURCE_EXHAUSTED);
+  });
+
+  it('connects to the address it checked (pinned), not to a second DNS answer', async () => {
+    const { manifest, bundle } = toolFixture('pinned', 'export default async (i, ctx) => (await ctx.fetch("http://pinned.test:" + i.port + "/pin")).json();', { networkHosts: ['pinned.test'] });
+    await sandbox.register(manifest, bundle, { grantPermissions: true });
+    const { output } = await sandbox.call({ name: 'pinned', input: { port } });
+    assert.deepEqual(output, { path: '/pin', method: 'GET' });
+    assert.equal(pinnedLookups, 1);
   });
 });
