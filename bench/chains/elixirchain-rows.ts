@@ -30,13 +30,19 @@ export interface ElixirChainBench {
   close(): Promise<void>;
 }
 
-export async function elixirChainBench(memoryAddress?: string): Promise<ElixirChainBench> {
-  const memory = memoryAddress ? new MemoryStateStore(memoryAddress) : undefined;
+/**
+ * memoryAddress: checkpoints through that memory service. inProcessCheckpoints:
+ * the durable code path (group commit, one write per step) into a store in
+ * this process — what the executor's own bookkeeping costs without the trip
+ * to memory.
+ */
+export async function elixirChainBench(options: { memoryAddress?: string; inProcessCheckpoints?: boolean } = {}): Promise<ElixirChainBench> {
+  const memory = options.memoryAddress ? new MemoryStateStore(options.memoryAddress) : undefined;
   const executor = new ChainExecutor({
     state: memory ?? new InProcessStateStore(),
     tools: noTools,
     agents: noAgents,
-    durable: memory !== undefined,
+    durable: memory !== undefined || options.inProcessCheckpoints === true,
     limits: { maxActiveRuns: 256, maxQueuedRuns: 10_000, maxStepsInFlight: 1024, maxStepsInFlightPerRun: 64, finishedRetentionMs: 0 },
   });
   const created = new Set<string>();

@@ -35,6 +35,8 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
       runs: t.runs,
       steps: t.steps,
       'checkpoint calls/step': t.checkpointCalls !== undefined ? (t.checkpointCalls / Math.max(1, t.steps)).toFixed(3) : '—',
+      'writes/call': t.checkpointWrites !== undefined && t.checkpointCalls ? (t.checkpointWrites / t.checkpointCalls).toFixed(1) : '—',
+      'ms/call': t.checkpointMs !== undefined && t.checkpointCalls ? (t.checkpointMs / t.checkpointCalls).toFixed(1) : '—',
       ...extra,
     });
   };
@@ -55,6 +57,19 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
     await ephemeral.close();
   }
 
+  // The durable code path into a store in this process: the executor's own checkpoint cost, without memory.
+  const local = await elixirChainBench({ inProcessCheckpoints: true });
+  try {
+    progress('chains: ElixirChain durable path, in-process store');
+    await local.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS);
+    const l = await local.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS);
+    row('elixirchain-seq-checkpoint-path', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}`, 'durable code path, in-process store', l, {
+      'vs non-durable': (l.stepsPerSecond / results.get('elixirchain-seq')!.stepsPerSecond).toFixed(2),
+    });
+  } finally {
+    await local.close();
+  }
+
   // ElixirChain, durable: every step checkpointed through memory (gRPC, SQLite) before the next starts.
   let memory: ServiceProcess | undefined;
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-chains-'));
@@ -66,8 +81,10 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
       entry: join(REPO, 'services/memory/src/main.ts'),
       address,
       env: { ELIXIRCHAIN_MEMORY_ADDR: address, ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_LOG_LEVEL: 'warn' },
+      // tsx compiles the service on first start; on a busy 2-core machine that can take a while.
+      readyTimeoutMs: 90_000,
     });
-    const durable = await elixirChainBench(address);
+    const durable = await elixirChainBench({ memoryAddress: address });
     try {
       progress('chains: ElixirChain durable');
       await durable.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS);

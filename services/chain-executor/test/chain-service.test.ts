@@ -197,6 +197,29 @@ describe('chain executor over real services', function () {
     assert.equal(states['root/talk']!.status, StepStatus.STEP_STATUS_CANCELLED);
   });
 
+  it('a run whose agent turn waits for an approval is PAUSED until ResolveApproval, then completes', async () => {
+    await define(chain('approve', agent('ask', 'guarded', '"please echo"')));
+    const { run } = await client.startRun({ chainId: 'approve', input: {}, requestId: '', chainVersion: 0 });
+    await until('the run to pause', async () => (await client.getRun({ runId: run!.id })).run!.status === RunStatus.RUN_STATUS_PAUSED);
+    const early = await rejection(client.resumeRun({ runId: run!.id, requestId: '' }));
+    assert.equal(early.code, GrpcCode.FAILED_PRECONDITION);
+    assert.equal(early.reason, 'APPROVAL_PENDING');
+    const agents = connect(AgentServiceDefinition, mesh.agentAddress);
+    try {
+      const threadId = agentThreadId(run!.id, 'root');
+      const pending = (await agents.getThread({ threadId })).thread!.pendingApprovals;
+      assert.equal(pending.length, 1);
+      await agents.resolveApproval({ threadId, approvalId: pending[0]!.approvalId, approve: true, reason: '', requestId: '' });
+    } finally {
+      agents.close();
+    }
+    await until('the run to finish', async () => (await client.getRun({ runId: run!.id })).run!.status === RunStatus.RUN_STATUS_SUCCEEDED);
+    const events: RunEvent[] = [];
+    for await (const res of client.watchRun({ runId: run!.id, afterSequence: 0 })) events.push(res.event!);
+    assert.deepEqual(events.filter((e) => ['runPaused', 'runStarted', 'runCompleted'].includes(e.event!.$case)).map((e) => e.event!.$case), ['runStarted', 'runPaused', 'runStarted', 'runCompleted']);
+    assert.equal((await client.getRun({ runId: run!.id })).run!.output, 'approved and done');
+  });
+
   it('WatchRun re-attaches after a sequence and misses nothing; StartRun is idempotent by request_id', async () => {
     await define(chain('watch', sequential('main', [tool('a', 'sleep', '{"ms": 20.0}'), tool('b', 'sleep', '{"ms": 20.0}'), transform('c', '1.0')])));
     const first = (await client.startRun({ chainId: 'watch', input: {}, requestId: 'same', chainVersion: 0 })).run!;

@@ -32,6 +32,8 @@ export interface RunExecution {
   checkpoint(): Promise<void>;
   /** Records an event that is persisted with the next batch, without waiting for it. */
   emitProgress(event: RunEventBody): void;
+  /** An agent step's turn started or stopped waiting for an approval. */
+  setAwaitingApproval(path: string, waiting: boolean, reason: string): void;
 }
 
 export interface StepInterpreterDeps {
@@ -218,14 +220,17 @@ export class StepInterpreter {
     if (kind.$case === 'agent') {
       const value = kind.agent.message ? evaluate(kind.agent.message, scope) : input;
       const message = typeof value === 'string' ? value : JSON.stringify(value);
-      return this.deps.agents.send({
+      return this.deps.agents
+        .send({
         agentId: kind.agent.agentId,
         threadId: kind.agent.threadId || agentThreadId(run.runId, path),
         message,
         requestId: `${run.runId}:${path}:${attempt}`,
         signal,
         onTextDelta: (text) => run.emitProgress({ $case: 'stepProgress', stepProgress: { path, textDelta: text, fraction: 0, message: '' } }),
-      });
+        onAwaitingApproval: (waiting, reason) => run.setAwaitingApproval(path, waiting, reason),
+      })
+        .finally(() => run.setAwaitingApproval(path, false, ''));
     }
     throw new Error(`not a call step: ${kind.$case}`);
   }

@@ -1,5 +1,5 @@
-import { Chain } from '@elixirchain/proto/chain';
-import type { RunEvent, RunStatus } from '@elixirchain/proto/chain';
+import { Chain, RunStatus } from '@elixirchain/proto/chain';
+import type { RunEvent } from '@elixirchain/proto/chain';
 import { Status } from '@elixirchain/proto/google/rpc/status';
 import { GroupCommitWriter } from '../storage/group-commit-writer.js';
 import type { StateStore, StateWrite } from '../storage/state-store.js';
@@ -57,6 +57,7 @@ function recordFromJson(json: unknown): RunRecord {
     output: r.output,
     error: r.error ? Status.fromJSON(r.error) : undefined,
     failedPath: r.failedPath,
+    pausedFor: r.pausedFor,
     requestId: r.requestId ?? '',
     lastSequence: r.lastSequence ?? 0,
     createTime: new Date(r.createTime),
@@ -64,6 +65,9 @@ function recordFromJson(json: unknown): RunRecord {
     endTime: r.endTime ? new Date(r.endTime) : undefined,
   };
 }
+
+/** Runs the next start picks up: unfinished ones, and those paused only until an approval arrives. */
+const isResumable = (r: RunRecord) => UNFINISHED_RUN_STATUSES.has(r.status) || (r.status === RunStatus.RUN_STATUS_PAUSED && r.pausedFor === 'approval');
 
 interface UnsentCheckpoint {
   events: RunEvent[];
@@ -160,7 +164,7 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
   async *unfinishedRuns(): AsyncIterable<RunRecord> {
     for await (const entry of listAll(this.store, 'runs/')) {
       const record = recordFromJson(entry.value);
-      if (UNFINISHED_RUN_STATUSES.has(record.status)) yield record;
+      if (isResumable(record)) yield record;
     }
   }
 }
@@ -210,7 +214,7 @@ export class EphemeralRunCheckpointStore implements RunCheckpointStore {
   }
 
   async *unfinishedRuns(): AsyncIterable<RunRecord> {
-    for (const r of this.records.values()) if (UNFINISHED_RUN_STATUSES.has(r.status)) yield { ...r };
+    for (const r of this.records.values()) if (isResumable(r)) yield { ...r };
   }
 }
 

@@ -23,6 +23,9 @@ export class RunHandle implements RunExecution {
   priorAttempts: ReadonlyMap<string, number> = new Map();
   /** Set when the executor stops: the run is left for the next start to resume, nothing terminal is written. */
   detached = false;
+  /** True while this process is executing the run (a PAUSED run may still be executing: waiting for an approval). */
+  executing = false;
+  private readonly approvals = new Map<string, string>();
   private pending: RunEvent[] = [];
   private sequence: number;
   private waiters: Array<() => void> = [];
@@ -59,7 +62,30 @@ export class RunHandle implements RunExecution {
   }
 
   get finished(): boolean {
-    return TERMINAL_RUN_STATUSES.has(this.record.status) || this.record.status === RunStatus.RUN_STATUS_PAUSED;
+    return TERMINAL_RUN_STATUSES.has(this.record.status) || (this.record.status === RunStatus.RUN_STATUS_PAUSED && !this.executing);
+  }
+
+  /**
+   * An agent step's turn waits for (or got) an approval: the run shows PAUSED
+   * while any approval is pending and RUNNING again once none is. It keeps
+   * executing meanwhile: the turn continues when ResolveApproval is called.
+   */
+  setAwaitingApproval(path: string, waiting: boolean, reason: string): void {
+    if (waiting) {
+      this.approvals.set(path, reason);
+      if (this.approvals.size !== 1 || this.record.status !== RunStatus.RUN_STATUS_RUNNING) return;
+      this.record.status = RunStatus.RUN_STATUS_PAUSED;
+      this.record.pausedFor = 'approval';
+      this.emit({ $case: 'runPaused', runPaused: { reason } });
+    } else {
+      if (!this.approvals.delete(path) || this.approvals.size > 0 || this.record.status !== RunStatus.RUN_STATUS_PAUSED) return;
+      this.record.status = RunStatus.RUN_STATUS_RUNNING;
+      this.record.pausedFor = undefined;
+      this.emit({ $case: 'runStarted', runStarted: { chainId: this.record.chainId, chainVersion: this.record.chainVersion, input: this.record.input } });
+    }
+    this.checkpoint(true).catch(() => {
+      // The status is rewritten with the run's next record checkpoint.
+    });
   }
 
   /** Takes what the log says so far as the starting point: completed steps replay, open ones are in doubt. */

@@ -133,13 +133,17 @@ export class RunManager {
   async resume(runId: string): Promise<Run> {
     if (this.stopping) throw errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is shutting down; retry on another replica', 1_000);
     const live = this.handles.get(runId);
-    if (live && !live.finished) return this.get(runId);
+    if (live && !live.finished && !live.executing) return this.get(runId);
+    if (live && !live.finished && live.record.status !== RunStatus.RUN_STATUS_PAUSED) return this.get(runId);
     const record = live?.record ?? (await this.store.getRun(runId));
     if (!record) throw errors.notFound('run', runId);
+    if (live?.executing && record.status === RunStatus.RUN_STATUS_PAUSED) {
+      throw errors.failedPrecondition('APPROVAL_PENDING', `run ${runId} waits for an approval in an agent turn; resolve it with AgentService.ResolveApproval and the run continues by itself`);
+    }
     if (record.status !== RunStatus.RUN_STATUS_FAILED && record.status !== RunStatus.RUN_STATUS_PAUSED) {
       throw errors.failedPrecondition('RUN_NOT_RESUMABLE', `run ${runId} is ${RunStatus[record.status]}; only FAILED or PAUSED runs can be resumed`, { status: RunStatus[record.status] });
     }
-    const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING, error: undefined, failedPath: undefined, endTime: undefined });
+    const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING, error: undefined, failedPath: undefined, pausedFor: undefined, endTime: undefined });
     this.enqueue(handle);
     return this.get(runId);
   }
@@ -225,6 +229,7 @@ export class RunManager {
       const running = runDetached(() => this.execute(handle))
         .catch((error) => this.logger.error({ err: error, runId: handle.runId }, 'run could not record its outcome'))
         .finally(() => {
+          handle.executing = false;
           this.active--;
           this.running.delete(running);
           handle.notify();
@@ -237,6 +242,7 @@ export class RunManager {
 
   private async execute(handle: RunHandle): Promise<void> {
     const record = handle.record;
+    handle.executing = true;
     handle.prepareReplay();
     const chain = record.chain;
     // Also emitted when a run resumes (after a restart or ResumeRun): watchers see where it picked up again.
@@ -260,6 +266,7 @@ export class RunManager {
       if (failure instanceof StepOutcomeUnknown) {
         record.error = status;
         record.failedPath = failure.path;
+        record.pausedFor = 'outcome_unknown';
         await this.finish(handle, RunStatus.RUN_STATUS_PAUSED, { $case: 'runPaused', runPaused: { reason: failure.error.message } });
       } else if (handle.signal.aborted && failure.error.reason === 'RUN_CANCELLED') {
         await this.finish(handle, RunStatus.RUN_STATUS_CANCELLED, { $case: 'runCancelled', runCancelled: { reason: failure.error.message } });
@@ -274,6 +281,7 @@ export class RunManager {
   private async finish(handle: RunHandle, status: RunStatus, event: Parameters<RunHandle['emit']>[0]): Promise<void> {
     handle.emit(event);
     handle.record.status = status;
+    if (status !== RunStatus.RUN_STATUS_PAUSED) handle.record.pausedFor = undefined;
     handle.record.endTime = new Date();
     await handle.checkpoint(true);
     handle.notify();

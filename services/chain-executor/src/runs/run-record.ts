@@ -17,6 +17,8 @@ export interface RunRecord {
   output?: unknown;
   error?: Status;
   failedPath?: string;
+  /** Why a PAUSED run waits: an agent turn's approval (resumes by itself) or a step whose outcome is unknown (needs ResumeRun). */
+  pausedFor?: 'approval' | 'outcome_unknown';
   requestId: string;
   lastSequence: number;
   createTime: Date;

@@ -64,6 +64,22 @@ export async function startChainMesh(): Promise<ChainMesh> {
         requestId: '',
       });
     }
+    // Calls the echo tool, which needs an approval, then answers.
+    await agents.createAgent({
+      agent: {
+        id: 'guarded',
+        instructions: 'test agent whose tool needs approval',
+        tools: [{ name: 'echo', versionRange: '', requireApproval: true }],
+        model: {
+          provider: 'scripted',
+          script: [
+            { events: [{ chunkSize: 0, event: { $case: 'toolCall', toolCall: { id: 'call-1', name: 'echo', arguments: { x: 1 } } } }] },
+            { events: [{ chunkSize: 0, event: { $case: 'text', text: 'approved and done' } }] },
+          ],
+        },
+      },
+      requestId: '',
+    });
     agents.close();
     return { memoryAddress: memory.address, sandboxAddress: sandbox.address, toolAddress: tools.address, tools, agentAddress: agentHost.address, dataDir, stop: stopAll };
   } catch (error) {
