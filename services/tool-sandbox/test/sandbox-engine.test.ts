@@ -225,4 +225,28 @@ describe('tool sandbox engine (in-process)', function () {
     assert.deepEqual(output, { path: '/pin', method: 'GET' });
     assert.equal(pinnedLookups, 1);
   });
+
+  it('kills and replaces a worker that stops answering, failing only its calls', async () => {
+    const { manifest, bundle } = toolFixture('frozen', 'export default async () => { await new Promise((r) => setTimeout(r, 100)); return "answered"; };', { timeoutMs: 300 });
+    await sandbox.register(manifest, bundle);
+    const call = sandbox.call({ name: 'frozen' }).then(
+      () => undefined,
+      (error: ElixirError) => error,
+    );
+    let target: number | undefined;
+    for (const until = Date.now() + 5000; target === undefined && Date.now() < until; await new Promise((r) => setTimeout(r, 5))) {
+      target = sandbox.workers().find((w) => w.load > 0)?.pid;
+    }
+    assert.ok(target, 'the call never reached a worker');
+    process.kill(target, 'SIGSTOP');
+    const error = await call;
+    assert.equal(error?.code, GrpcCode.UNAVAILABLE);
+    assert.equal(error?.reason, 'WORKER_CRASHED');
+    for (const until = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 50))) {
+      const workers = sandbox.workers();
+      if (workers.length === 2 && workers.every((w) => w.state === 'ready' && w.pid !== target)) break;
+      assert.ok(Date.now() < until, 'the stopped worker was not replaced');
+    }
+    assert.equal((await sandbox.call({ name: 'frozen' })).output, 'answered');
+  });
 });
