@@ -3,6 +3,7 @@
 // request_id); deadlocks and serialisation failures are retried internally
 // before they ever reach a caller.
 import { isStoreError, StoreError, StoreErrorCode } from '../store-errors.js';
+import { GrpcCode } from '@elixirchain/runtime';
 import { storeUnavailable } from './store-unavailable.js';
 
 interface PgLikeError {
@@ -46,7 +47,7 @@ export function toStoreError(error: unknown): Error {
   }
   const e = error as PgLikeError;
   if (e?.code === '57014') {
-    return new StoreError(4, 'STORE_TIMEOUT', 'the PostgreSQL statement timed out', { backend: 'postgres' });
+    return new StoreError(GrpcCode.DEADLINE_EXCEEDED, 'STORE_TIMEOUT', 'the PostgreSQL statement timed out', { backend: 'postgres' });
   }
   // Anything else is our bug or an unexpected server state: INTERNAL, without
   // echoing SQL or parameters (they may carry user data).
