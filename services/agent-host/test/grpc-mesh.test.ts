@@ -163,6 +163,23 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     assert.equal(mesh.runs.get('wipe'), 1);
   });
 
+  it('a second agent-host that wrote the same thread makes the stale owner stop with ABORTED', async () => {
+    await client.createAgent({ agent: { id: 'contested', model: { provider: 'scripted', script: [{ events: [text('ok')] }] } } });
+    const other = await startAgentHostServer({ address: '127.0.0.1:0', memoryAddress: mesh.memory.address, toolSandboxAddress: mesh.sandbox.address });
+    const otherClient = agentClient(other.address);
+    try {
+      assert.equal(statusOf(await collectEvents(client.sendMessage({ agentId: 'contested', content: '1', threadId: 'contested-thread' }))), TurnStatus.TURN_STATUS_COMPLETED);
+      assert.equal(statusOf(await collectEvents(otherClient.sendMessage({ agentId: 'contested', content: '2', threadId: 'contested-thread' }))), TurnStatus.TURN_STATUS_COMPLETED);
+      await assert.rejects(collectEvents(client.sendMessage({ agentId: 'contested', content: '3', threadId: 'contested-thread' })), (e: any) => e.code === grpc.status.ABORTED);
+      const { messages } = await otherClient.listMessages({ threadId: 'contested-thread', pageSize: 100 });
+      assert.deepEqual(messages.map((m) => m.content), ['1', 'ok', '2', 'ok'], 'the stale owner wrote nothing');
+      assert.equal(host.host.supervisor.resident('contested'), undefined, 'the stale actor stopped');
+    } finally {
+      otherClient.close();
+      await other.stop();
+    }
+  });
+
   it('keeps agent-host’s buffer bounded for a client that stops reading while the model streams fast', async () => {
     const chunk = 'y'.repeat(1023) + '\n';
     const body = chunk.repeat(900);

@@ -4,6 +4,10 @@ import { OpenAIModelProvider } from '../src/model/openai-model-provider.js';
 import type { ModelEvent, ModelRequest } from '../src/model/model-provider.js';
 import { CircuitBreakerRegistry } from '../src/model/circuit-breaker.js';
 import { FakeOpenAIServer, textChunk, toolChunk, usageChunk, type FakeReply } from './fake-openai-server.js';
+import { Agent, SendMessageRequest, TurnStatus } from '@elixirchain/proto/agent';
+import { AgentHost } from '../src/host/agent-host.js';
+import { InProcessMemory } from '../src/ports/in-process-memory.js';
+import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 
 const request: ModelRequest = {
   model: 'fake-model',
@@ -111,5 +115,32 @@ describe('OpenAIModelProvider against a local OpenAI-compatible server', () => {
     );
     assert.ok(seen.length < 50);
     assert.equal(server.requests.length, 1, 'a cancelled call is not retried');
+  });
+
+  it('drives a whole agent turn: the tool call goes to the tool, its result back to the model', async () => {
+    server = new FakeOpenAIServer([
+      { kind: 'stream', chunks: [toolChunk(0, { id: 'call_w', name: 'weather', arguments: '{"city":"Paris"}' }, 'tool_calls'), usageChunk(30, 8)] },
+      { kind: 'stream', chunks: [textChunk('Sunny in '), textChunk('Paris.', 'stop'), usageChunk(50, 4)] },
+    ]);
+    const baseURL = await server.start();
+    const tools = new InProcessToolRunner([{ name: 'weather', inputSchema: { type: 'object', properties: { city: { type: 'string' } } }, run: (i) => ({ city: i.city, sky: 'sunny' }) }]);
+    const host = new AgentHost({ memory: new InProcessMemory(), tools, models: { openaiApiKey: 'sk-test', openaiBaseUrl: baseURL } });
+    try {
+      await host.createAgent(Agent.fromPartial({ id: 'forecaster', instructions: 'Answer about weather.', model: { model: 'gpt-fake' }, tools: [{ name: 'weather' }] }), '');
+      const events = [];
+      for await (const e of await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'forecaster', content: 'Weather in Paris?' }))) events.push(e);
+      const done = events.at(-1)!.event as any;
+      assert.equal(done.turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
+      assert.deepEqual(done.turnCompleted.usage, { inputTokens: 80, outputTokens: 12, totalTokens: 92, modelCalls: 2, toolCalls: 1 });
+      assert.deepEqual(tools.invocations.map((i) => i.input), [{ city: 'Paris' }]);
+      const second = server.requests[1].body;
+      assert.equal(second.model, 'gpt-fake');
+      const toolMessage = second.messages.find((m: any) => m.role === 'tool');
+      assert.equal(toolMessage.tool_call_id, 'call_w');
+      assert.deepEqual(JSON.parse(toolMessage.content), { city: 'Paris', sky: 'sunny' });
+      assert.equal(second.messages.find((m: any) => m.role === 'assistant').tool_calls[0].function.name, 'weather');
+    } finally {
+      await host.stop();
+    }
   });
 });
