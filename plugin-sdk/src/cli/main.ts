@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
+import type { ToolSandboxClientOptions } from '../client/tool-sandbox-client.js';
 import { SDK_VERSION } from '../sdk-location.js';
 import { CliError, CliOutput } from './cli-output.js';
 import { buildCommand } from './commands/build-command.js';
@@ -41,6 +42,8 @@ Options:
   --timeout <ms>             invoke: per-call time limit
   --name <tool-name>         init: the tool's name (default: from the directory)
   --force                    init: overwrite existing files
+  --token <token>            bearer token for the tool-sandbox (default: $ELIXIRCHAIN_TOKEN)
+  --ca <file>                PEM CA to reach the tool-sandbox over TLS (default: $ELIXIRCHAIN_TOOL_SANDBOX_CA)
   --json                     print one JSON document on stdout (for scripts)
   -h, --help                 show this help
 `;
@@ -75,6 +78,8 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
         'call-id': { type: 'string' },
         name: { type: 'string' },
         force: { type: 'boolean' },
+        token: { type: 'string' },
+        ca: { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -91,6 +96,11 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
   }
   const project = resolve(values.project ?? '.');
   const target = values.target ?? process.env.ELIXIRCHAIN_TOOL_SANDBOX_ADDR ?? '127.0.0.1:50053';
+  const token = values.token ?? process.env.ELIXIRCHAIN_TOKEN;
+  const connection: ToolSandboxClientOptions = {
+    caFile: values.ca ?? process.env.ELIXIRCHAIN_TOOL_SANDBOX_CA,
+    metadata: token ? { authorization: `Bearer ${token}` } : undefined,
+  };
   try {
     switch (command) {
       case 'init':
@@ -108,14 +118,15 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
         await verifyCommand(output, { project, bundle: rest[0] ?? values.bundle, manifest: values.manifest });
         return 0;
       case 'publish':
-        await publishCommand(output, { project, target, bundle: values.bundle, entry: values.entry, grant: values.grant });
+        await publishCommand(output, { project, target, connection, bundle: values.bundle, entry: values.entry, grant: values.grant });
         return 0;
       case 'grant':
-        await grantCommand(output, rest[0], { target, network: values.network ?? [], secrets: values.secret ?? [] });
+        await grantCommand(output, rest[0], { target, connection, network: values.network ?? [], secrets: values.secret ?? [] });
         return 0;
       case 'invoke':
         await invokeCommand(output, rest[0], {
           target,
+          connection,
           input: values.input,
           inputFile: values['input-file'],
           version: values.version,

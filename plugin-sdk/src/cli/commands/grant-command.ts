@@ -1,11 +1,11 @@
-import { ToolSandboxClient } from '../../client/tool-sandbox-client.js';
+import { ToolSandboxClient, type ToolSandboxClientOptions } from '../../client/tool-sandbox-client.js';
 import { CliError, type CliOutput } from '../cli-output.js';
 
 /** The operator's side of publishing: grants a tool (all its versions) network hosts and secrets. */
-export async function grantCommand(output: CliOutput, name: string | undefined, options: { target: string; network: string[]; secrets: string[] }) {
+export async function grantCommand(output: CliOutput, name: string | undefined, options: { target: string; connection?: ToolSandboxClientOptions; network: string[]; secrets: string[] }) {
   if (!name) throw new CliError('grant needs a tool name: elixirchain-tool grant <tool> --network <host> --secret <NAME>');
   if (options.network.length + options.secrets.length === 0) throw new CliError('grant needs at least one --network <host> or --secret <NAME>');
-  const client = new ToolSandboxClient(options.target);
+  const client = new ToolSandboxClient(options.target, options.connection);
   try {
     await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
     const activated = await output.step(`granting ${name}`, () => client.grantTool(name, { network: options.network, secrets: options.secrets }));

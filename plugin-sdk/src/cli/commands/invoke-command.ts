@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ToolCallError } from '../../client/tool-call-error.js';
-import { ToolSandboxClient } from '../../client/tool-sandbox-client.js';
+import { ToolSandboxClient, type ToolSandboxClientOptions } from '../../client/tool-sandbox-client.js';
 import { grantCommandLine } from './publish-command.js';
 import type { ToolCallEvent } from '../../client/tool-call-event.js';
 import { CliError, type CliOutput } from '../cli-output.js';
@@ -9,11 +9,11 @@ import { CliError, type CliOutput } from '../cli-output.js';
 export async function invokeCommand(
   output: CliOutput,
   name: string | undefined,
-  options: { target: string; input?: string; inputFile?: string; version?: string; timeoutMs?: number; callId?: string },
+  options: { target: string; connection?: ToolSandboxClientOptions; input?: string; inputFile?: string; version?: string; timeoutMs?: number; callId?: string },
 ) {
   if (!name) throw new CliError('invoke needs a tool name: elixirchain-tool invoke <tool> --input \'{"key":"value"}\'');
   const input = await readInput(options);
-  const client = new ToolSandboxClient(options.target);
+  const client = new ToolSandboxClient(options.target, options.connection);
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);

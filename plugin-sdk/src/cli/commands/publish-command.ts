@@ -1,4 +1,4 @@
-import { ToolSandboxClient } from '../../client/tool-sandbox-client.js';
+import { ToolSandboxClient, type ToolSandboxClientOptions } from '../../client/tool-sandbox-client.js';
 import { buildToolProject, readBuiltTool } from '../../project/tool-project.js';
 import type { ToolPermissions } from '../../tool/tool-types.js';
 import type { CliOutput } from '../cli-output.js';
@@ -8,11 +8,11 @@ import type { CliOutput } from '../cli-output.js';
  * that asks for permissions its grant lacks is stored as pending_grant: the
  * output names what is missing and the exact command an operator runs.
  */
-export async function publishCommand(output: CliOutput, options: { project: string; target: string; bundle?: string; entry?: string; grant?: boolean }) {
+export async function publishCommand(output: CliOutput, options: { project: string; target: string; connection?: ToolSandboxClientOptions; bundle?: string; entry?: string; grant?: boolean }) {
   const built = options.bundle
     ? await output.step(`reading ${options.bundle}`, () => readBuiltTool(options.bundle!))
     : await output.step('bundling the tool with esbuild', () => buildToolProject(options.project, { entry: options.entry }));
-  const client = new ToolSandboxClient(options.target);
+  const client = new ToolSandboxClient(options.target, options.connection);
   try {
     await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
     const tool = await output.step(`registering ${built.manifest.name}@${built.manifest.version}`, () =>
