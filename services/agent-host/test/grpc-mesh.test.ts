@@ -103,7 +103,7 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
   });
 
   it('QUEUE waits its turn, REJECT fails with FAILED_PRECONDITION, INTERRUPT cuts the running turn', async () => {
-    await client.createAgent({ agent: { id: 'busy', model: { provider: 'scripted', script: [{ events: [text('slow ', 0, 250), text('reply', 0, 250)] }] } } });
+    await client.createAgent({ agent: { id: 'busy', model: { provider: 'scripted', script: [{ events: [text('slow ', 0, 100), text('reply', 0, 1500)] }] } } });
     const firstEvents: ThreadEvent[] = [];
     const first = collectEvents(client.sendMessage({ agentId: 'busy', content: 'one', threadId: 'busy-thread' }), (e) => firstEvents.push(e));
     await waitFor(() => firstEvents.length > 0, 'the first turn to start');

@@ -1,4 +1,5 @@
 import { TurnStatus } from '@elixirchain/proto/agent';
+import { Role } from '@elixirchain/proto/memory';
 import { Supervisor, errors, toRpcStatus, type ExitReason, type RestartIntensity } from '@elixirchain/runtime';
 import { AgentActor, type Mailbox } from './agent-actor.js';
 import type { ActorContext } from './actor-context.js';
@@ -144,7 +145,21 @@ export class AgentSupervisor {
       const session = new ThreadSession(threadId, loaded.record, loaded.stateVersion, false, log, this.ctx.store);
       const turnIds = [...(loaded.record.activeTurn ? [loaded.record.activeTurn.turnId] : []), ...session.queue.map((q) => q.turnId), ...(mailbox.get(threadId) ?? []).map((q) => q.turnId)];
       session.queue = [];
+      // Calls the model asked for get an answer, so the history stays one a model accepts.
+      const cp = loaded.record.activeTurn;
+      const answers = (cp?.pendingCalls ?? []).map((call) => ({
+        id: `msg_${cp!.turnId}_t_${call.callId}`,
+        threadId,
+        role: Role.ROLE_TOOL,
+        toolCallId: call.callId,
+        name: call.name,
+        toolResult: { error: { message: 'not run: the agent stopped after repeated crashes' } },
+        content: 'error: not run: the agent stopped after repeated crashes',
+        isError: true,
+        turnId: cp!.turnId,
+      }));
       await session.commit({
+        messages: answers,
         activeIndex: 'delete',
         update: (r) => {
           if (r.activeTurn) r.lastTurn = { turnId: r.activeTurn.turnId, status: 'failed' };

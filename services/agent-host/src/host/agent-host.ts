@@ -10,7 +10,7 @@ import {
   type ThreadInfo,
   type WatchThreadRequest,
 } from '@elixirchain/proto/agent';
-import { errors, rootLogger, type Logger, type RestartIntensity } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, errors, rootLogger, type Logger, type RestartIntensity } from '@elixirchain/runtime';
 import { AgentRegistry } from '../agents/agent-registry.js';
 import { AgentSupervisor } from '../actors/agent-supervisor.js';
 import { AgentActor, newId } from '../actors/agent-actor.js';
@@ -101,7 +101,18 @@ export class AgentHost {
   /** Starts the actors of those agents, which picks their turns up from the last checkpoints. */
   async resume(agentIds: string[]): Promise<void> {
     for (const agentId of agentIds) {
-      await this.supervisor.actorFor(agentId, true).catch((err) => this.ctx.log.error({ err, agentId }, 'could not resume the turns of an agent'));
+      try {
+        await this.supervisor.actorFor(agentId, true);
+      } catch (err) {
+        if (ElixirError.is(err, GrpcCode.NOT_FOUND)) {
+          // The agent was deleted mid-turn: nothing can run those turns any more; drop them from the index.
+          const page = await this.options.memory.listState({ prefix: activeTurnPrefix(agentId), keysOnly: true, pageSize: 1000 });
+          for (const entry of page.entries) await this.options.memory.deleteState(entry.key);
+          this.ctx.log.warn({ agentId, turns: page.entries.length }, 'dropped unfinished turns of a deleted agent');
+        } else {
+          this.ctx.log.error({ err, agentId }, 'could not resume the turns of an agent');
+        }
+      }
     }
   }
 
