@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { Launcher, type MeshInfo } from '../launcher/launcher.js';
 import { SERVICES } from '../launcher/service-catalog.js';
+import { describeError } from '../output/error-report.js';
 import type { Output } from '../output/output.js';
 
 export interface StartOptions {
@@ -24,7 +25,10 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
     readyTimeoutMs: options.readyTimeoutMs,
     print,
     entryFor: options.serviceEntry ? () => path.resolve(options.serviceEntry!) : undefined,
-    afterReady: options.demo && seedDemo ? (mesh) => seedDemo(mesh.addresses, print) : undefined,
+    // A failed seed is loud but leaves the mesh running: it is usable without the demo.
+    afterReady: options.demo && seedDemo
+      ? (mesh) => seedDemo(mesh.addresses, print).catch((err: unknown) => print(`WARNING: the demo was not seeded: ${describeError(err).line}\n  (the mesh is running; \`npx elixirchain seed-demo\` retries, \`--no-demo\` skips it)`))
+      : undefined,
   });
   // Idempotent: npm delivers SIGTERM twice, a terminal may send SIGINT more than once.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -17,7 +17,7 @@ export async function seedDemo(addresses: Record<ServiceName, string>, print: (l
   try {
     const tools = clients.tools();
     const names: string[] = [];
-    for (const dir of DEMO_TOOL_EXAMPLES) names.push(await registerExample(tools, dir));
+    for (const dir of DEMO_TOOL_EXAMPLES) names.push(await registerExample(tools, dir, print));
     const agents = clients.agents();
     const verb = await upsertAgent(agents, names);
     print(`demo agent ${verb} with tools ${names.join(', ')} (model: ${process.env.OPENAI_API_KEY ? 'OpenAI' : 'scripted, offline'})`);
@@ -26,7 +26,7 @@ export async function seedDemo(addresses: Record<ServiceName, string>, print: (l
   }
 }
 
-async function registerExample(tools: SandboxClient, dir: string): Promise<string> {
+async function registerExample(tools: SandboxClient, dir: string, print: (line: string) => void): Promise<string> {
   if (!fs.existsSync(dir)) {
     throw new Error(`the demo tool example ${path.relative(process.cwd(), dir) || dir} is missing (plugin-sdk/examples); start with --no-demo to skip the demo`);
   }
@@ -56,6 +56,11 @@ async function registerExample(tools: SandboxClient, dir: string): Promise<strin
     },
     bundleSha256: m.bundleSha256,
   };
+  if (existing?.tool) {
+    // A version is immutable: the registered bundle stays until the example's version is bumped.
+    print(`note: ${m.name}@${m.version} is registered with another bundle than plugin-sdk/examples builds now; keeping the registered one (bump the example's version to replace it)`);
+    return m.name;
+  }
   await tools.registerTool({
     manifest,
     bundle: Buffer.from(built.code, 'utf8'),
