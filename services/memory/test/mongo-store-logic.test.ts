@@ -276,6 +276,26 @@ describe('MongoStore standalone path (in-memory stand-in)', () => {
     }
   });
 
+  it('lets exactly one of many first writers of a new key or thread win, and loses no plain append', async () => {
+    const store = await openOnFake();
+    try {
+      const puts = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) => store.putState({ key: 'fresh', value: { $case: 'structValue', structValue: { n } }, expectedVersion: 0 })),
+      );
+      assert.equal(puts.filter((p) => p.status === 'fulfilled').length, 1);
+      const appends = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) => store.appendMessages({ threadId: 'fresh', messages: [msg(`w${n}`)], expectedVersion: 0 })),
+      );
+      assert.equal(appends.filter((p) => p.status === 'fulfilled').length, 1);
+      await Promise.all([1, 2, 3, 4].map((n) => store.appendMessages({ threadId: 'free', messages: [msg(`f${n}`)] })));
+      const listed = await store.listMessages({ threadId: 'free', limit: 10, newestFirst: false });
+      assert.deepEqual(listed.messages.map((m) => m.content).sort(), ['f1', 'f2', 'f3', 'f4']);
+      assert.deepEqual(listed.messages.map((m) => m.sequence), [1, 2, 3, 4]);
+    } finally {
+      await store.drop();
+    }
+  });
+
   it('clears message slots abandoned by a crashed writer and appends after them', async () => {
     const client = new FakeClient();
     const store = await MongoStore.open({ url: 'mongodb://stand-in/memtest', client: client as unknown as MongoClient, orphanTimeoutMs: 100 });

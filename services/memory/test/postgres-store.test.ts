@@ -122,6 +122,46 @@ describe('PostgresStore', function () {
       await assert.rejects(store.appendMessages({ threadId: 'bad\u0000id', messages: [msg('x')] }), (e: { code?: number }) => e.code === 3);
     });
 
+    it('lets exactly one of many first writers of a new key, thread or namespace win the race', async () => {
+      store = await openFresh({ poolSize: 6 });
+      const s = store;
+      const puts = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) => s.putState({ key: 'fresh', value: { $case: 'structValue', structValue: { n } }, expectedVersion: 0 })),
+      );
+      assert.equal(puts.filter((p) => p.status === 'fulfilled').length, 1);
+      const appends = await Promise.allSettled(
+        [1, 2, 3, 4, 5].map((n) => s.appendMessages({ threadId: 'fresh', messages: [msg(`w${n}`)], expectedVersion: 0 })),
+      );
+      assert.equal(appends.filter((p) => p.status === 'fulfilled').length, 1);
+      // Without a CAS every first append lands, in some order, none lost.
+      await Promise.all([1, 2, 3, 4].map((n) => s.appendMessages({ threadId: 'free', messages: [msg(`f${n}`)] })));
+      assert.equal((await s.getThread('free')).version, 4);
+      const created = await Promise.allSettled(
+        [2, 3].map((d) => s.upsertMemories({ namespace: 'race', memories: [{ id: `m${d}`, text: 't', vector: new Array(d).fill(1) }], embedder: 'e', dimensions: d })),
+      );
+      const ns = await s.getNamespace('race');
+      assert.equal(created.filter((c) => c.status === 'fulfilled').length, 1, 'the loser sees the winner dimensions');
+      assert.equal(ns.memoryCount, 1);
+    });
+
+    it('sweeps expired state and request ids past their retention', async () => {
+      store = await openFresh({ requestRetentionMs: 50 });
+      await store.putState({ key: 'gone', value: { $case: 'structValue', structValue: {} }, ttlMs: 20, requestId: 'old-req' });
+      await store.putState({ key: 'kept', value: { $case: 'structValue', structValue: {} } });
+      await new Promise((r) => setTimeout(r, 120));
+      await store.sweep();
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        const state = await client.query(`SELECT key FROM "${store.config.schema}".state ORDER BY key`);
+        assert.deepEqual(state.rows.map((r) => r.key), ['kept']);
+        const requests = await client.query(`SELECT count(*)::int AS n FROM "${store.config.schema}".requests`);
+        assert.equal(requests.rows[0].n, 0);
+      } finally {
+        await client.end();
+      }
+    });
+
     it('ranks exactly across several scan batches', async () => {
       store = await openFresh({ vectorSearch: 'exact', scanBatchRows: 7 });
       const d = 16;
