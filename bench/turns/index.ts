@@ -9,7 +9,7 @@ import { TEXT_CHUNK_COUNT } from './workload.js';
 
 const DEFAULT_BUDGET_MS = 360_000;
 /** Allowed past a row's budget (start-up, resident agents, teardown) before it is killed. */
-const ROW_GRACE_MS = 45_000;
+const ROW_GRACE_MS = 30_000;
 const GIB = 2 ** 30;
 
 type RowOutcome = { row: RowDefinition; measurement?: RowMeasurement; problem?: string };
@@ -21,16 +21,19 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
 
   const outcomes: RowOutcome[] = [];
   for (const [index, row] of rows.entries()) {
-    // Split what is left over the rows still to run by weight, keeping room for their grace.
+    // Split what is left over the rows still to run by weight. A row's budget
+    // covers its start-up and every phase; the grace past it (for teardown and
+    // overshoot) is reserved up front, so the suite ends before its own deadline.
     const weightLeft = rows.slice(index).reduce((sum, r) => sum + r.weight, 0);
-    const share = ((suiteDeadline - Date.now()) * row.weight) / weightLeft;
-    const budgetMs = Math.max(5_000, share - (opts.quick ? 0 : ROW_GRACE_MS / 2));
+    const usable = suiteDeadline - Date.now() - (opts.quick ? 0 : ROW_GRACE_MS);
+    const budgetMs = Math.max(5_000, (usable * row.weight) / weightLeft);
+    const timeoutMs = Math.max(budgetMs + 5_000, Math.min(budgetMs + ROW_GRACE_MS, suiteDeadline - Date.now()));
     progress(`turns: ${row.id} (${row.label}), budget ${(budgetMs / 1000).toFixed(0)} s`);
     try {
       const measurement = await runChildTask<RowMeasurement>(
         new URL('./row-child.ts', import.meta.url).pathname,
         { rowId: row.id, quick: opts.quick, budgetMs },
-        { timeoutMs: budgetMs + ROW_GRACE_MS, nodeFlags: ['--expose-gc'] },
+        { timeoutMs, nodeFlags: ['--expose-gc'] },
       );
       outcomes.push({ row, measurement });
       progress(

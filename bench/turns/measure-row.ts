@@ -2,7 +2,7 @@
 // with 100 in flight (with CPU per turn across the row's processes), then
 // resident agents.
 import { loadavg } from 'node:os';
-import { CpuMeter, describeError, progress, runLoad, warmUp } from '../harness/index.js';
+import { CpuMeter, describeError, progress, runLoad } from '../harness/index.js';
 import type { Contender, RowDefinition } from './contender.js';
 import { checkTurnOutcome } from './workload.js';
 
@@ -16,14 +16,14 @@ export interface RowPlan {
   sequentialTurns: number;
   concurrentTurns: number;
   residentAgents: number;
-  /** Wall time for the whole row; each phase gets a share. */
-  budgetMs: number;
+  /** When the row must be done (epoch ms), start-up included; each phase gets a share of what is left. */
+  deadline: number;
 }
 
-export function rowPlan(quick: boolean, budgetMs: number): RowPlan {
+export function rowPlan(quick: boolean, deadline: number): RowPlan {
   return quick
-    ? { warmUpTurns: 2, sequentialTurns: 5, concurrentTurns: 20, residentAgents: 20, budgetMs }
-    : { warmUpTurns: 300, sequentialTurns: 2000, concurrentTurns: 8000, residentAgents: 10_000, budgetMs };
+    ? { warmUpTurns: 2, sequentialTurns: 5, concurrentTurns: 20, residentAgents: 20, deadline }
+    : { warmUpTurns: 300, sequentialTurns: 2000, concurrentTurns: 8000, residentAgents: 10_000, deadline };
 }
 
 export interface RowMeasurement {
@@ -62,22 +62,23 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
     }
     turns++;
   };
-  const share = (fraction: number): number => Math.max(1000, plan.budgetMs * fraction);
+  // Each phase may use this share of the time left when it starts (at least a second).
+  const share = (fraction: number): number => Math.max(1000, (plan.deadline - Date.now()) * fraction);
 
   progress(`  ${row.id}: warm-up`);
-  await warmUp(turn, plan.warmUpTurns);
-  await runLoad(turn, { iterations: plan.warmUpTurns * 2, inFlight: IN_FLIGHT, timeBudgetMs: share(0.08) });
+  await runLoad(turn, { iterations: plan.warmUpTurns, timeBudgetMs: share(0.05) });
+  await runLoad(turn, { iterations: plan.warmUpTurns * 2, inFlight: IN_FLIGHT, timeBudgetMs: share(0.05) });
 
   progress(`  ${row.id}: ${plan.sequentialTurns} sequential turns`);
   let before = turns;
-  const sequential = await runLoad(turn, { iterations: plan.sequentialTurns, timeBudgetMs: share(0.22) });
+  const sequential = await runLoad(turn, { iterations: plan.sequentialTurns, timeBudgetMs: share(0.3) });
   const sequentialOk = turns - before;
 
   progress(`  ${row.id}: ${plan.concurrentTurns} turns, ${IN_FLIGHT} in flight`);
   const pids = { client: process.pid, ...contender.processes?.() };
   const cpu = new CpuMeter(pids);
   before = turns;
-  const concurrent = await runLoad(turn, { iterations: plan.concurrentTurns, inFlight: IN_FLIGHT, timeBudgetMs: share(0.3) });
+  const concurrent = await runLoad(turn, { iterations: plan.concurrentTurns, inFlight: IN_FLIGHT, timeBudgetMs: share(0.55) });
   const concurrentOk = turns - before;
   const cpuUsed = cpu.stop();
   const loadAverage = loadavg()[0]!;
@@ -86,7 +87,7 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
   let resident: RowMeasurement['resident'];
   if (contender.residentAgents) {
     progress(`  ${row.id}: ${plan.residentAgents} resident agents`);
-    resident = await contender.residentAgents(plan.residentAgents, share(0.3));
+    resident = await contender.residentAgents(plan.residentAgents, share(0.9));
   }
 
   return {

@@ -11,6 +11,7 @@ interface RowTask {
 }
 
 serveChildTask<RowTask, RowMeasurement>(async ({ rowId, quick, budgetMs }) => {
+  const deadline = Date.now() + budgetMs;
   const row = ROWS.find((r) => r.id === rowId);
   if (!row) throw new Error(`no row ${rowId}`);
   const module = (await import(pathToFileURL(new URL(`./rows/${row.module}`, import.meta.url).pathname).href)) as {
@@ -18,7 +19,7 @@ serveChildTask<RowTask, RowMeasurement>(async ({ rowId, quick, budgetMs }) => {
   };
   const contender = await module.createContender();
   try {
-    return await measureRow(row, contender, rowPlan(quick, budgetMs));
+    return await measureRow(row, contender, rowPlan(quick, deadline));
   } finally {
     await contender.close();
   }
