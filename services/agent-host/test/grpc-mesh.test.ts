@@ -86,6 +86,8 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     assert.equal(completed.turnCompleted.usage.modelCalls, 2);
     const { messages } = await client.listMessages({ threadId: events[0].threadId });
     assert.deepEqual(messages.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_TOOL, Role.ROLE_TOOL, Role.ROLE_ASSISTANT]);
+    const { threads } = await client.listThreads({ agentId: 'two-tools' });
+    assert.deepEqual(threads.map((t) => [t.threadId, t.messageCount, t.lastSequence]), [[events[0].threadId, 5, events.at(-1)!.sequence]]);
     const watched = await collectEvents(client.watchThread({ threadId: events[0].threadId, afterSequence: 0 }));
     assert.deepEqual(watched.map((e) => e.sequence), sequences, 'WatchThread replays the whole turn');
   });
