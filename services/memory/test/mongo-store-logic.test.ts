@@ -212,6 +212,19 @@ class FakeCollection {
     return { ok: 1 };
   }
 
+  /** A copy of the documents, for rolling a stand-in transaction back. */
+  snapshot(): Doc[] {
+    return this.docs.map((d) => clone(d));
+  }
+
+  restore(docs: Doc[]): void {
+    this.docs = docs;
+    for (const index of this.unique) {
+      index.map.clear();
+      for (const d of this.docs) index.map.set(this.keyOf(index.keys, d), d);
+    }
+  }
+
   listSearchIndexes() {
     return {
       toArray: async () => {
@@ -234,24 +247,58 @@ class FakeDb {
   async dropDatabase() {
     this.collections.clear();
   }
+  replicaSet = false;
   async command(cmd: Doc) {
-    if ('hello' in cmd) return { isWritablePrimary: true, maxWireVersion: 25 };
+    if ('hello' in cmd) {
+      return this.replicaSet
+        ? { isWritablePrimary: true, setName: 'rs0', logicalSessionTimeoutMinutes: 30, maxWireVersion: 25 }
+        : { isWritablePrimary: true, maxWireVersion: 25 };
+    }
     throw new Error(`unsupported command ${Object.keys(cmd)[0]}`);
   }
 }
 
+/**
+ * With replicaSet, hello reports a replica set and sessions run transactions
+ * one at a time against a copy of every collection, restored if the callback
+ * throws: atomic and serialisable (stricter than MongoDB's snapshot
+ * isolation, which would also raise write conflicts the driver retries).
+ */
 class FakeClient {
   private readonly dbs = new Map<string, FakeDb>();
+  private turn: Promise<void> = Promise.resolve();
+  constructor(private readonly replicaSet = false) {}
   async connect() {
     return this;
   }
   db(name = 'test') {
     let d = this.dbs.get(name);
-    if (!d) this.dbs.set(name, (d = new FakeDb()));
+    if (!d) {
+      this.dbs.set(name, (d = new FakeDb()));
+      d.replicaSet = this.replicaSet;
+    }
     return d;
   }
-  startSession(): never {
-    throw new Error('a standalone stand-in has no sessions');
+  startSession() {
+    if (!this.replicaSet) throw new Error('a standalone stand-in has no sessions');
+    return {
+      withTransaction: async <T>(fn: () => Promise<T>): Promise<T> => {
+        let release!: () => void;
+        const previous = this.turn;
+        this.turn = new Promise<void>((resolve) => (release = resolve));
+        await previous;
+        const copies = [...this.dbs.values()].flatMap((d) => [...d.collections.values()].map((c) => [c, c.snapshot()] as const));
+        try {
+          return await fn();
+        } catch (error) {
+          for (const [c, docs] of copies) c.restore(docs);
+          throw error;
+        } finally {
+          release();
+        }
+      },
+      endSession: async () => {},
+    };
   }
   async close() {}
 }
@@ -261,7 +308,17 @@ function openOnFake(): Promise<MongoStore> {
   return MongoStore.open({ url: 'mongodb://stand-in/memtest', client, orphanTimeoutMs: 200, busyTimeoutMs: 5000 });
 }
 
+function openOnReplicaSetFake(): Promise<MongoStore> {
+  const client = new FakeClient(true) as unknown as MongoClient;
+  return MongoStore.open({ url: 'mongodb://stand-in/memtest', client, busyTimeoutMs: 5000 });
+}
+
 runStoreContractSuite('mongodb logic on an in-memory stand-in (standalone path)', openOnFake, (store: Store) => (store as MongoStore).drop());
+runStoreContractSuite(
+  'mongodb logic on an in-memory stand-in (transactional path)',
+  openOnReplicaSetFake,
+  (store: Store) => (store as MongoStore).drop(),
+);
 
 describe('MongoStore standalone path (in-memory stand-in)', () => {
   const msg = (content: string) => ({ id: '', role: Role.ROLE_USER, content, toolCalls: [], toolCallId: '', name: '', isError: false, turnId: '' });
@@ -273,6 +330,12 @@ describe('MongoStore standalone path (in-memory stand-in)', () => {
       assert.equal(store.vectorMode, 'exact');
     } finally {
       await store.drop();
+    }
+    const replicated = await openOnReplicaSetFake();
+    try {
+      assert.equal(replicated.transactionsSupported, true);
+    } finally {
+      await replicated.drop();
     }
   });
 
