@@ -22,7 +22,7 @@ export interface RunLimits {
   finishedRetentionMs: number;
 }
 
-export const DEFAULT_RUN_LIMITS: RunLimits = { maxActiveRuns: 64, maxQueuedRuns: 1_000, maxStepsInFlightPerRun: 32, finishedRetentionMs: 60_000 };
+export const DEFAULT_RUN_LIMITS: RunLimits = { maxActiveRuns: 64, maxQueuedRuns: 1_000, maxStepsInFlightPerRun: 32, finishedRetentionMs: 10_000 };
 
 const STOPPING = 'EXECUTOR_STOPPING';
 
