@@ -1,5 +1,5 @@
 import { Agent, type ToolRef } from '@elixirchain/proto/agent';
-import { checkKnownKeys, DefinitionError } from './definition-file.js';
+import { checkKnownKeys, DefinitionError, normaliseDurations } from './definition-file.js';
 
 const AGENT_FIELDS = Object.keys(Agent.fromPartial({}));
 
@@ -12,7 +12,7 @@ export function agentFromDefinition(source: string, value: Record<string, unknow
   const tools = value.tools;
   if (tools !== undefined && !Array.isArray(tools)) throw new DefinitionError(`${source}: tools must be a list`);
   const normalised = { ...value, tools: (tools as unknown[] | undefined)?.map((t, i) => (typeof t === 'string' ? parseToolRef(t, `${source}: tools[${i}]`) : t)) };
-  return Agent.fromJSON(normalised);
+  return Agent.fromJSON(normaliseDurations(normalised));
 }
 
 /** "calculator", "calculator@^1.2", "calculator@1.x!" (a trailing ! requires approval). */

@@ -39,3 +39,31 @@ export function checkKnownKeys(where: string, value: Record<string, unknown>, kn
   const unknown = Object.keys(value).filter((k) => !allowed.has(k));
   if (unknown.length) throw new DefinitionError(`${where}: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')} (known: ${known.join(', ')})`);
 }
+
+const DURATION_KEYS = new Set(['timeout', 'turnTimeout', 'turn_timeout', 'initialBackoff', 'initial_backoff', 'maxBackoff', 'max_backoff', 'delay', 'duration']);
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * Writes durations as people do ("120s", "1.5s", "500ms", "2m") in
+ * google.protobuf.Duration fields; the generated fromJSON only reads
+ * {seconds, nanos} and would silently make them zero.
+ */
+export function normaliseDurations<T>(value: T, where = ''): T {
+  if (Array.isArray(value)) return value.map((v, i) => normaliseDurations(v, `${where}[${i}]`)) as T;
+  if (!value || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const path = where ? `${where}.${key}` : key;
+    if (DURATION_KEYS.has(key) && (typeof v === 'string' || typeof v === 'number')) out[key] = parseDuration(path, v);
+    else out[key] = normaliseDurations(v, path);
+  }
+  return out as T;
+}
+
+function parseDuration(path: string, value: string | number): { seconds: number; nanos: number } {
+  const match = typeof value === 'number' ? ['', String(value), 's'] : /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(value.trim());
+  if (!match) throw new DefinitionError(`${path}: "${value}" is not a duration (e.g. "30s", "500ms", "2m")`);
+  const ms = Number(match[1]) * UNIT_MS[match[2]!]!;
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: Math.round((ms - seconds * 1000) * 1e6) };
+}
