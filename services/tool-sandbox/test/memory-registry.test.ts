@@ -54,4 +54,33 @@ describe('tool registry kept in the real memory service', function () {
       await third.stop();
     }
   });
+
+  it('lets replicas see each other: registrations at once, revokes and deletes within a refresh', async () => {
+    const a = await createSandbox({ store: new MemoryServiceToolStore(memory.address), pool: { workers: 1 }, secrets: { KEY: 'key-abcdef' }, refreshIntervalMs: 200 });
+    const b = await createSandbox({ store: new MemoryServiceToolStore(memory.address), pool: { workers: 1 }, secrets: { KEY: 'key-abcdef' }, refreshIntervalMs: 200 });
+    try {
+      const tool = toolFixture('shared', 'export default (i, ctx) => ctx.secrets.get("KEY").length;', { secrets: ['KEY'] });
+      await a.register(tool.manifest, tool.bundle, { grantPermissions: true });
+      assert.equal((await b.call({ name: 'shared' })).output, 10);
+
+      await a.catalog.revoke('shared', undefined);
+      await waitUntil(async () => (await b.call({ name: 'shared' }).catch((e: ElixirError) => e)) instanceof ElixirError);
+      await assert.rejects(b.call({ name: 'shared' }), (e: ElixirError) => e.code === GrpcCode.FAILED_PRECONDITION);
+
+      await a.catalog.delete('shared', '');
+      await waitUntil(async () => b.catalog.find('shared', '') === undefined);
+      await assert.rejects(b.call({ name: 'shared' }), (e: ElixirError) => e.code === GrpcCode.NOT_FOUND);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
 });
+
+async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    assert.ok(Date.now() < until, 'the other replica did not catch up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

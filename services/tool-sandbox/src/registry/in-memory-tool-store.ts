@@ -3,11 +3,24 @@ import type { StoredGrant, StoredToolVersion, ToolStore } from './tool-store.js'
 
 /** Keeps the registry in this process: for tests and embedded use. */
 export class InMemoryToolStore implements ToolStore {
+  readonly shared = false;
   private readonly versions = new Map<string, StoredToolVersion>();
   private readonly grants = new Map<string, StoredGrant>();
 
   async loadAll() {
     return { versions: [...this.versions.values()], grants: [...this.grants.values()] };
+  }
+
+  async listVersionIds(): Promise<string[]> {
+    return [...this.versions.keys()];
+  }
+
+  async getVersion(name: string, version: string): Promise<StoredToolVersion | undefined> {
+    return this.versions.get(`${name}@${version}`);
+  }
+
+  async loadGrants(): Promise<StoredGrant[]> {
+    return [...this.grants.values()];
   }
 
   async putVersion(version: StoredToolVersion): Promise<void> {

@@ -25,18 +25,35 @@ export class MemoryServiceToolStore implements ToolStore {
     this.client = connect(MemoryServiceDefinition, address);
   }
 
+  readonly shared = true;
+
   async loadAll() {
-    const toolEntries = await this.listAll(TOOLS, false);
     const versions: StoredToolVersion[] = [];
-    for (const entry of toolEntries) {
-      if (entry.value?.$case !== 'structValue' || !entry.value.structValue) continue;
-      const { manifest, createTime } = entry.value.structValue as { manifest: unknown; createTime?: string };
-      const parsed = ToolManifest.fromJSON(manifest);
-      const bundleEntry = await this.client.getState({ key: bundleKey(parsed.name, parsed.version, parsed.bundleSha256) }).catch(() => undefined);
-      const bytes = bundleEntry?.entry?.value?.$case === 'bytesValue' ? bundleEntry.entry.value.bytesValue : undefined;
-      if (!bytes) continue;
-      versions.push({ manifest: parsed, bundle: new Uint8Array(bytes), createTime: createTime ? new Date(createTime) : (entry.createTime ?? new Date()) });
+    for (const entry of await this.listAll(TOOLS, false)) {
+      const version = await this.fromToolEntry(entry);
+      if (version) versions.push(version);
     }
+    return { versions, grants: await this.loadGrants() };
+  }
+
+  async listVersionIds(): Promise<string[]> {
+    return (await this.listAll(TOOLS, true)).map((e) => {
+      const [name, version] = e.key.slice(TOOLS.length).split('/');
+      return `${name}@${version}`;
+    });
+  }
+
+  async getVersion(name: string, version: string): Promise<StoredToolVersion | undefined> {
+    try {
+      const { entry } = await this.client.getState({ key: `${TOOLS}${name}/${version}` });
+      return entry ? await this.fromToolEntry(entry) : undefined;
+    } catch (error) {
+      if (ElixirError.is(error, GrpcCode.NOT_FOUND)) return undefined;
+      throw error;
+    }
+  }
+
+  async loadGrants(): Promise<StoredGrant[]> {
     const grants: StoredGrant[] = [];
     for (const entry of await this.listAll(GRANTS, false)) {
       if (entry.value?.$case !== 'structValue' || !entry.value.structValue) continue;
@@ -47,7 +64,17 @@ export class MemoryServiceToolStore implements ToolStore {
         updateTime: g.updateTime ? new Date(g.updateTime) : (entry.updateTime ?? new Date()),
       });
     }
-    return { versions, grants };
+    return grants;
+  }
+
+  private async fromToolEntry(entry: StateEntry): Promise<StoredToolVersion | undefined> {
+    if (entry.value?.$case !== 'structValue' || !entry.value.structValue) return undefined;
+    const { manifest, createTime } = entry.value.structValue as { manifest: unknown; createTime?: string };
+    const parsed = ToolManifest.fromJSON(manifest);
+    const bundleEntry = await this.client.getState({ key: bundleKey(parsed.name, parsed.version, parsed.bundleSha256) }).catch(() => undefined);
+    const bytes = bundleEntry?.entry?.value?.$case === 'bytesValue' ? bundleEntry.entry.value.bytesValue : undefined;
+    if (!bytes) return undefined;
+    return { manifest: parsed, bundle: new Uint8Array(bytes), createTime: createTime ? new Date(createTime) : (entry.createTime ?? new Date()) };
   }
 
   async putVersion(version: StoredToolVersion): Promise<void> {

@@ -87,9 +87,11 @@ export class ToolCatalog {
   private readonly tools = new Map<string, Map<string, ToolVersionRecord>>();
   private readonly grants = new Map<string, StoredGrant>();
   private readonly registering = new Map<string, Promise<Tool>>();
+  /** Bumped by every local grant write, so a refresh that raced one does not undo it. */
+  private grantWrites = 0;
 
   constructor(
-    private readonly store: ToolStore,
+    readonly store: ToolStore,
     private readonly operator: OperatorLimits,
     private readonly compiler: SchemaCompiler,
     private readonly prepare: BundlePreparer,
@@ -110,6 +112,46 @@ export class ToolCatalog {
       }
     }
     return { skipped };
+  }
+
+  /**
+   * Picks up what other replicas wrote to a shared store: new and deleted
+   * versions (bundles fetched only for new ones) and the current grants, so a
+   * revoke anywhere takes effect everywhere within one refresh.
+   */
+  async refresh(): Promise<void> {
+    const writesBefore = this.grantWrites;
+    const [ids, grants] = await Promise.all([this.store.listVersionIds(), this.store.loadGrants()]);
+    const present = new Set(ids);
+    const evicted: string[] = [];
+    for (const [name, versions] of this.tools) {
+      for (const [version, record] of versions) {
+        if (!present.has(`${name}@${version}`) && !this.registering.has(`${name}@${version}`)) {
+          versions.delete(version);
+          evicted.push(record.key);
+        }
+      }
+      if (versions.size === 0) this.tools.delete(name);
+    }
+    for (const id of present) {
+      const at = id.lastIndexOf('@');
+      const name = id.slice(0, at);
+      const version = id.slice(at + 1);
+      if (this.tools.get(name)?.has(version)) continue;
+      const stored = await this.store.getVersion(name, version);
+      if (!stored) continue;
+      try {
+        const resolved = resolveManifest(stored.manifest, stored.bundle, this.operator, this.compiler);
+        this.index(new ToolVersionRecord(resolved, stored.bundle, utf8.decode(stored.bundle), stored.createTime));
+      } catch {
+        /* not servable under this replica's limits */
+      }
+    }
+    if (this.grantWrites === writesBefore) {
+      this.grants.clear();
+      for (const grant of grants) this.grants.set(grant.toolName, grant);
+    }
+    if (evicted.length > 0) this.onEvict(evicted);
   }
 
   grantOf(name: string): PermissionSet {
@@ -232,6 +274,7 @@ export class ToolCatalog {
     this.checkGrantInput(toolName, permissions);
     const before = new Set(this.sorted(toolName).filter((r) => this.stateOf(r) === ToolState.TOOL_STATE_ACTIVE));
     const grant: StoredGrant = { toolName, permissions: unionPermissions(this.grantOf(toolName), normalizePermissions(permissions)), updateTime: new Date() };
+    this.grantWrites++;
     await this.store.putGrant(grant);
     this.grants.set(toolName, grant);
     const activated = this.sorted(toolName).filter((r) => !before.has(r) && this.stateOf(r) === ToolState.TOOL_STATE_ACTIVE);
@@ -242,6 +285,7 @@ export class ToolCatalog {
     if (!validToolName(toolName)) throw errors.invalidArgument('tool_name', 'is not a valid tool name');
     const remaining = permissions && !isEmpty(permissions) ? subtractPermissions(this.grantOf(toolName), normalizePermissions(permissions)) : EMPTY_PERMISSIONS;
     const grant: StoredGrant = { toolName, permissions: remaining, updateTime: new Date() };
+    this.grantWrites++;
     if (isEmpty(remaining)) {
       await this.store.deleteGrant(toolName);
       this.grants.delete(toolName);

@@ -27,5 +27,11 @@ export interface ToolStore {
   deleteVersion(name: string, version: string): Promise<void>;
   putGrant(grant: StoredGrant): Promise<void>;
   deleteGrant(toolName: string): Promise<void>;
+  /** `name@version` of every stored version (cheap: no bundles), to notice other replicas' writes. */
+  listVersionIds(): Promise<string[]>;
+  getVersion(name: string, version: string): Promise<StoredToolVersion | undefined>;
+  loadGrants(): Promise<StoredGrant[]>;
+  /** Whether other processes may write to this store (then the catalog refreshes from it). */
+  readonly shared: boolean;
   close?(): void;
 }

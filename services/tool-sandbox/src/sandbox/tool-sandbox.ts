@@ -57,6 +57,8 @@ export interface SandboxOptions {
   logger?: Logger;
   /** How long start() waits for an unavailable registry store (default 30 s). */
   storeLoadTimeoutMs?: number;
+  /** How often a shared store (the memory service) is re-read for other replicas' writes (default 5 s; 0 disables). */
+  refreshIntervalMs?: number;
 }
 
 /** Reasons after which another attempt of an idempotent tool may succeed. */
@@ -104,6 +106,10 @@ export class ToolSandbox {
   private state: 'new' | 'running' | 'stopped' = 'new';
   private readonly storeLoadTimeoutMs: number;
   private readonly store: ToolStore;
+  private readonly refreshIntervalMs: number;
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private readonly missRefreshes = new Map<string, number>();
 
   constructor(options: SandboxOptions = {}) {
     this.limits = { ...DEFAULT_OPERATOR_LIMITS, ...options.limits };
@@ -113,6 +119,7 @@ export class ToolSandbox {
     this.serviceRedactor = new SecretRedactor(this.secrets.all());
     this.allowGrantOnRegister = options.allowGrantOnRegister ?? true;
     this.storeLoadTimeoutMs = options.storeLoadTimeoutMs ?? 30_000;
+    this.refreshIntervalMs = options.refreshIntervalMs ?? 5000;
     this.supervisor = new WorkerSupervisor({
       workers: pool.workers,
       maxCallsPerWorker: pool.maxCallsPerWorker,
@@ -146,6 +153,10 @@ export class ToolSandbox {
     this.state = 'running';
     await this.supervisor.start();
     const { skipped } = await this.loadCatalog();
+    if (this.store.shared && this.refreshIntervalMs > 0) {
+      this.refreshTimer = setInterval(() => void this.refresh(), this.refreshIntervalMs);
+      this.refreshTimer.unref();
+    }
     if (skipped.length > 0) this.logger?.warn({ skipped }, 'stored tool versions no longer valid under the operator limits; not served');
   }
 
@@ -168,8 +179,44 @@ export class ToolSandbox {
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'stopped';
+    clearInterval(this.refreshTimer);
     await this.supervisor.stop();
     this.store.close?.();
+  }
+
+  /** Re-reads a shared registry store; failures are logged, the catalog keeps what it has. Concurrent callers share one read. */
+  refresh(): Promise<void> {
+    if (!this.store.shared) return Promise.resolve();
+    this.refreshing ??= (async () => {
+      try {
+        await this.catalog.refresh();
+      } catch (error) {
+        this.logger?.warn({ err: asElixirError(error).message }, 'could not refresh the tool registry from its store');
+      } finally {
+        this.refreshing = undefined;
+      }
+    })();
+    return this.refreshing;
+  }
+
+  /**
+   * The version a call gets. On a miss, a shared store is re-read (another
+   * replica may have just registered it), at most once a second per name.
+   */
+  private async resolveForCall(name: string, range: string): Promise<ToolVersionRecord> {
+    try {
+      return this.catalog.resolveActive(name, range);
+    } catch (error) {
+      const e = asElixirError(error);
+      const miss = e.code === GrpcCode.NOT_FOUND || e.code === GrpcCode.FAILED_PRECONDITION;
+      const last = this.missRefreshes.get(name) ?? 0;
+      if (!miss || !this.store.shared || Date.now() - last < 1000) throw e;
+      this.missRefreshes.delete(name);
+      this.missRefreshes.set(name, Date.now());
+      if (this.missRefreshes.size > 1000) this.missRefreshes.delete(this.missRefreshes.keys().next().value as string);
+      await this.refresh();
+      return this.catalog.resolveActive(name, range);
+    }
   }
 
   workers(): WorkerInfo[] {
@@ -274,7 +321,7 @@ export class ToolSandbox {
     if (Buffer.byteLength(inputJson) > this.limits.maxInputBytes) {
       throw errors.invalidArgument('input', `is larger than the operator's maximum of ${this.limits.maxInputBytes} bytes`, 'INPUT_TOO_LARGE');
     }
-    const record = this.catalog.resolveActive(request.name, request.version ?? '');
+    const record = await this.resolveForCall(request.name, request.version ?? '');
     const toolVersion = `${record.name}@${record.version}`;
     const schemas = record.schemas(this.compiler);
     const inputViolations = schemas.input?.(input) ?? [];
