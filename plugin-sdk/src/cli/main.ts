@@ -43,6 +43,7 @@ Options:
   --name <tool-name>         init: the tool's name (default: from the directory)
   --force                    init: overwrite existing files
   --token <token>            bearer token for the tool-sandbox (default: $ELIXIRCHAIN_TOKEN)
+  --connect-timeout <ms>     how long to wait for the tool-sandbox (default 10000)
   --ca <file>                PEM CA to reach the tool-sandbox over TLS (default: $ELIXIRCHAIN_TOOL_SANDBOX_CA)
   --json                     print one JSON document on stdout (for scripts)
   -h, --help                 show this help
@@ -80,6 +81,7 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
         force: { type: 'boolean' },
         token: { type: 'string' },
         ca: { type: 'string' },
+        'connect-timeout': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -102,6 +104,7 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
     metadata: token ? { authorization: `Bearer ${token}` } : undefined,
   };
   try {
+    if (values['connect-timeout'] !== undefined) connection.connectTimeoutMs = parsePositiveInt('--connect-timeout', values['connect-timeout']);
     switch (command) {
       case 'init':
         await initCommand(output, rest[0], { name: values.name, force: values.force });

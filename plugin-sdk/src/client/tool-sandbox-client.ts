@@ -20,6 +20,8 @@ export interface ToolSandboxClientOptions {
   timeoutMs?: number;
   /** Metadata sent with every call, e.g. { authorization: 'Bearer ...' }. */
   metadata?: Record<string, string>;
+  /** How long the CLI waits to connect before it gives up (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 /** A tool version as the sandbox holds it. */

@@ -7,7 +7,7 @@ export async function grantCommand(output: CliOutput, name: string | undefined, 
   if (options.network.length + options.secrets.length === 0) throw new CliError('grant needs at least one --network <host> or --secret <NAME>');
   const client = new ToolSandboxClient(options.target, options.connection);
   try {
-    await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
+    await output.step(`connecting to ${options.target}`, () => client.waitForReady(options.connection?.connectTimeoutMs ?? 10_000));
     const activated = await output.step(`granting ${name}`, () => client.grantTool(name, { network: options.network, secrets: options.secrets }));
     output.result({ command: 'grant', name, granted: { network: options.network, secrets: options.secrets }, activated: activated.map((tool) => tool.version) }, [
       `Granted ${name}: ${[...options.network.map((host) => `network ${host}`), ...options.secrets.map((secret) => `secret ${secret}`)].join(', ')}`,

@@ -18,7 +18,7 @@ export async function invokeCommand(
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
   try {
-    await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
+    await output.step(`connecting to ${options.target}`, () => client.waitForReady(options.connection?.connectTimeoutMs ?? 10_000));
     const result = await client
       .invokeTool(name, input, {
         version: options.version,

@@ -14,7 +14,7 @@ export async function publishCommand(output: CliOutput, options: { project: stri
     : await output.step('bundling the tool with esbuild', () => buildToolProject(options.project, { entry: options.entry }));
   const client = new ToolSandboxClient(options.target, options.connection);
   try {
-    await output.step(`connecting to ${options.target}`, () => client.waitForReady(10_000));
+    await output.step(`connecting to ${options.target}`, () => client.waitForReady(options.connection?.connectTimeoutMs ?? 10_000));
     const tool = await output.step(`registering ${built.manifest.name}@${built.manifest.version}`, () =>
       client.registerTool(built.manifest, built.code, { grantPermissions: options.grant === true }),
     );
