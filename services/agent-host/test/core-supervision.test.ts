@@ -161,6 +161,20 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     await assert.rejects(host.resolveApproval({ threadId: 'deny', approvalId: (required.event as any).approvalRequired.approvalId, approve: true, reason: '', requestId: '' }), (e: any) => e.code === 5);
   });
 
+  it('runs an approved call with the tool’s own grant, other calls narrowed to the agent’s permissions', async () => {
+    const host = newHost();
+    await host.createAgent(Agent.fromPartial({ id: 'net2', permissions: { networkHosts: ['docs.example.com'] }, tools: [{ name: 'fetcher' }, { name: 'quick' }], model: { provider: 'scripted', script: [{ events: [call('fetcher', {}), call('quick', {})] }, { events: [text('ok')] }] } }), '');
+    const seen: ThreadEvent[] = [];
+    const reading = collect(await host.sendMessage(send({ agentId: 'net2', content: 'fetch', threadId: 'grant' })), (e) => seen.push(e));
+    await waitFor(() => seen.some((e) => e.event?.$case === 'approvalRequired'), 'approval_required');
+    const required = (seen.find((e) => e.event?.$case === 'approvalRequired')!.event as any).approvalRequired;
+    await host.resolveApproval({ threadId: 'grant', approvalId: required.approvalId, approve: true, reason: '', requestId: '' });
+    assert.equal(statusOf(await reading), TurnStatus.TURN_STATUS_COMPLETED);
+    const byName = Object.fromEntries(tools.invocations.map((i) => [i.name, i]));
+    assert.equal(byName.fetcher.grants, undefined);
+    assert.deepEqual(byName.quick.grants, { networkHosts: ['docs.example.com'], secrets: [] });
+  });
+
   it('hibernates idle actors and rehydrates them with their history', async () => {
     const host = newHost({ actor: { idleHibernateMs: 30 } });
     await host.createAgent(Agent.fromPartial({ id: 'sleepy', model: { provider: 'scripted', script: [{ events: [text('hi')] }] } }), '');

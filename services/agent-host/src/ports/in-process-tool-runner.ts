@@ -10,7 +10,7 @@ export interface InProcessTool extends Partial<Omit<ToolInfo, 'name'>> {
 export class InProcessToolRunner implements ToolRunner {
   private readonly tools = new Map<string, InProcessTool>();
   /** Invocations by tool name, so tests can prove a tool ran exactly once. */
-  readonly invocations: Array<{ name: string; callId: string; input: Record<string, unknown> }> = [];
+  readonly invocations: Array<{ name: string; callId: string; input: Record<string, unknown>; grants?: ToolInvocation['grants'] }> = [];
 
   constructor(tools: InProcessTool[] = []) {
     for (const tool of tools) this.register(tool);
@@ -38,7 +38,7 @@ export class InProcessToolRunner implements ToolRunner {
     const tool = this.tools.get(call.name);
     const version = tool?.version ?? '1.0.0';
     if (!tool) return { ok: false, status: toRpcStatus(errors.notFound('tool', call.name)), toolVersion: '' };
-    this.invocations.push({ name: call.name, callId: call.callId, input: call.input });
+    this.invocations.push({ name: call.name, callId: call.callId, input: call.input, ...(call.grants ? { grants: call.grants } : {}) });
     try {
       const output = await tool.run(call.input, { signal, callId: call.callId, progress: onProgress });
       return { ok: true, output, toolVersion: version };

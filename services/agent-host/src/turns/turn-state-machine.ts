@@ -330,7 +330,14 @@ export class TurnStateMachine {
       invoked = true;
       try {
         const outcome = await this.deps.tools.invoke(
-          { name: call.name, version: ref.versionRange, input: call.arguments, callId: call.callId, grants: this.agent.permissions ?? { networkHosts: [], secrets: [] } },
+          {
+            name: call.name,
+            version: ref.versionRange,
+            input: call.arguments,
+            callId: call.callId,
+            // A human approved this call knowing what it asks for: let it use the tool's own grant.
+            ...(call.approval?.state === 'approved' ? {} : { grants: this.agent.permissions ?? { networkHosts: [], secrets: [] } }),
+          },
           this.signal,
           (fraction, message) => this.session.log.append(this.turnId, { $case: 'toolCallProgress', toolCallProgress: { callId: call.callId, fraction, message } }),
         );
