@@ -120,6 +120,8 @@ describe('the packed SDK in a project outside the workspace', function () {
     assert.equal(built.code, 0, built.stdout + built.stderr);
     const { bundle, manifest } = lastJson(built);
     assert.ok(existsSync(bundle) && existsSync(manifest));
+    const verified = await timed('verify', () => cli(['verify', bundle, '--json']));
+    assert.equal(verified.code, 0, verified.stdout + verified.stderr);
 
     const published = await timed('publish', () => cli(['publish', '--target', server.address, '--json']));
     assert.equal(published.code, 0, published.stdout + published.stderr);
