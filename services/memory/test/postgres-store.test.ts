@@ -76,6 +76,33 @@ describe('PostgresStore', function () {
       }
     });
 
+    it('upgrades a schema left at an older version and refuses one newer than this build', async () => {
+      const schema = freshSchema();
+      store = await PostgresStore.open({ connectionString: PG_URL, schema, sweepIntervalMs: 0, poolSize: 2 });
+      await store.upsertMemories({ namespace: 'n', memories: [{ id: 'a', text: 'a', vector: [1, 0] }], embedder: 'e', dimensions: 2 });
+      await store.close();
+      const client = new pg.Client({ connectionString: PG_URL });
+      await client.connect();
+      try {
+        // Back to version 1, as an older build left it.
+        await client.query(`ALTER TABLE "${schema}".namespaces DROP COLUMN vector_version`);
+        await client.query(`DELETE FROM "${schema}".schema_migrations WHERE version = 2`);
+        store = await PostgresStore.open({ connectionString: PG_URL, schema, sweepIntervalMs: 0, poolSize: 2 });
+        const hit = await store.searchMemories({ namespace: 'n', vector: [1, 0], topK: 1 });
+        assert.equal(hit.results[0].memory.id, 'a');
+        await store.close();
+        await client.query(`INSERT INTO "${schema}".schema_migrations (version, description) VALUES (99, 'from the future')`);
+        await assert.rejects(
+          PostgresStore.open({ connectionString: PG_URL, schema, sweepIntervalMs: 0, poolSize: 2 }),
+          (e: { code?: number; reason?: string }) => e.code === 9 && e.reason === 'SCHEMA_TOO_NEW',
+        );
+      } finally {
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+        store = undefined;
+      }
+    });
+
     it('refuses a schema name that is not a plain identifier', async () => {
       await assert.rejects(
         PostgresStore.open({ connectionString: PG_URL, schema: 'x"; drop schema public; --', sweepIntervalMs: 0 }),

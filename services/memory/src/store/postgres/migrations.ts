@@ -3,6 +3,7 @@
 // row; an advisory lock keyed by the schema name serialises replicas that
 // start at the same time.
 import type { PoolClient } from 'pg';
+import { StoreError, StoreErrorCode } from '../store-errors.js';
 
 interface Migration {
   version: number;
@@ -109,7 +110,12 @@ export async function migrate(client: PoolClient, schema: string): Promise<numbe
     const { rows } = await client.query<{ v: number | null }>(`SELECT max(version) AS v FROM ${s}.schema_migrations`);
     const found = rows[0]?.v ?? 0;
     if (found > LATEST_VERSION) {
-      throw new Error(`schema "${schema}" is at version ${found}, newer than this build supports (${LATEST_VERSION})`);
+      throw new StoreError(
+        StoreErrorCode.FAILED_PRECONDITION,
+        'SCHEMA_TOO_NEW',
+        `schema "${schema}" is at version ${found}, newer than this build supports (${LATEST_VERSION}); run a newer build`,
+        { schema, version: String(found), supported: String(LATEST_VERSION) },
+      );
     }
     for (const m of MIGRATIONS) {
       if (m.version <= found) continue;

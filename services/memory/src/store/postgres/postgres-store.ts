@@ -52,6 +52,8 @@ import type {
 import {
   invalidArgument,
   isStoreError,
+  StoreError,
+  StoreErrorCode,
   memoryNotFound,
   namespaceNotFound,
   requestIdReused,
@@ -178,7 +180,9 @@ export class PostgresStore implements Store {
     if (this.config.vectorSearch === 'exact') return 'exact';
     const available = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'vector'`);
     if (available.rowCount === 0) {
-      if (this.config.vectorSearch === 'pgvector') throw new Error('vectorSearch=pgvector but the vector extension is not available on the server');
+      if (this.config.vectorSearch === 'pgvector') {
+        throw new StoreError(StoreErrorCode.FAILED_PRECONDITION, 'PGVECTOR_UNAVAILABLE', 'vectorSearch=pgvector but the server does not offer the vector extension');
+      }
       return 'exact';
     }
     try {
