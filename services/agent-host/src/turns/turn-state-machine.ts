@@ -11,6 +11,7 @@ import type { ThreadSession } from '../threads/thread-session.js';
 import type { PendingCall, TurnCheckpoint } from '../threads/thread-record.js';
 import { approvalReason } from '../approvals/approval-policy.js';
 import { FencedError, TurnStop } from './turn-stop.js';
+import { inSpan, SpanKind } from './turn-tracing.js';
 
 export interface TurnDependencies {
   provider: () => ModelProvider;
@@ -89,9 +90,13 @@ export class TurnStateMachine {
     const remaining = this.checkpoint.deadlineAt - Date.now();
     this.deadlineTimer = setTimeout(() => this.stop(new TurnStop('timeout', `turn exceeded its timeout of ${this.limits.turnTimeoutMs} ms`)), Math.max(0, remaining));
     try {
-      await this.loop();
-    } catch (error) {
-      await this.handleFailure(error);
+      await inSpan('invoke_agent', { 'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.id': this.agent.id, 'elixirchain.thread.id': this.session.threadId, 'elixirchain.turn.id': this.turnId }, async () => {
+        try {
+          await this.loop();
+        } catch (error) {
+          await this.handleFailure(error);
+        }
+      });
     } finally {
       clearTimeout(this.deadlineTimer);
     }
@@ -128,14 +133,25 @@ export class TurnStateMachine {
       this.signal.throwIfAborted();
       const cp = this.checkpoint;
       if (cp.pendingCalls.length > 0) {
-        await Promise.all(cp.pendingCalls.map((call) => this.runCall(call.callId)));
+        await Promise.all(
+          cp.pendingCalls.map((call) => inSpan(`execute_tool ${call.name}`, { 'gen_ai.operation.name': 'execute_tool', 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.callId }, () => this.runCall(call.callId))),
+        );
         continue;
       }
       if (this.limits.maxTokensPerTurn > 0 && cp.inputTokens + cp.outputTokens >= this.limits.maxTokensPerTurn) {
         throw errors.resourceExhausted('TURN_TOKEN_LIMIT', `the turn used ${cp.inputTokens + cp.outputTokens} tokens, its limit is ${this.limits.maxTokensPerTurn}`, 0);
       }
       const budgetLeft = this.limits.maxToolCallsPerTurn - cp.toolCalls;
-      const step = await this.modelStep(budgetLeft > 0);
+      const step = await inSpan(
+        `chat ${this.agent.model?.model || this.provider.name}`,
+        { 'gen_ai.operation.name': 'chat', 'gen_ai.system': this.provider.name, 'gen_ai.request.model': this.agent.model?.model ?? '' },
+        async (span) => {
+          const result = await this.modelStep(budgetLeft > 0);
+          span.setAttributes({ 'gen_ai.usage.input_tokens': result.usage.inputTokens, 'gen_ai.usage.output_tokens': result.usage.outputTokens });
+          return result;
+        },
+        SpanKind.CLIENT,
+      );
       if (step.calls.length === 0) {
         await this.complete(step.text, step.usage);
         return;
