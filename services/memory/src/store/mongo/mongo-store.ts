@@ -57,6 +57,8 @@ import {
   memoryNotFound,
   namespaceNotFound,
   requestIdReused,
+  StoreError,
+  StoreErrorCode,
   stateNotFound,
   threadNotFound,
   versionConflict,
@@ -185,7 +187,11 @@ export class MongoStore implements Store {
     if (this.config.vectorSearch !== 'exact') {
       const supported = await probeVectorSearch(this.memories as unknown as Collection<Document>);
       if (!supported && this.config.vectorSearch === 'atlas') {
-        throw new Error('vectorSearch=atlas but this deployment does not serve search indexes');
+        throw new StoreError(
+          StoreErrorCode.FAILED_PRECONDITION,
+          'VECTOR_SEARCH_UNAVAILABLE',
+          'vectorSearch=atlas but this deployment does not serve search indexes',
+        );
       }
       if (supported) {
         this.vectorMode = 'atlas';
