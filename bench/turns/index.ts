@@ -102,7 +102,7 @@ function tableRows(outcomes: RowOutcome[]): Row[] {
 
 function notes(outcomes: RowOutcome[], quick: boolean): string[] {
   const lines = [
-    `Workload of every row: one agent, one tool add(a, b), a fake model answering instantly: a tool call add(2, 3), then ${TEXT_CHUNK_COUNT} streamed text chunks. Each turn runs on a new thread and is checked (all chunks received, tool result 5).`,
+    `Workload of every row: one agent, one tool add(a, b), a fake model answering instantly: a tool call add(2, 3), then ${TEXT_CHUNK_COUNT} streamed text chunks. Each turn runs on a new thread and is checked (the whole reply text received, tool result 5).`,
     'Peers run in-process with their defaults (no checkpointer or storage); ElixirChain records every step in its memory service.',
     `deltas/turn: text delta events the client received per turn; all ${TEXT_CHUNK_COUNT} chunks' text always arrives, fewer events means the runtime coalesced deltas.`,
     'bytes/resident agent: heap + external growth per agent after GC for in-process rows (agent object plus one finished thread); RSS growth of agent-host for the gRPC row.',
