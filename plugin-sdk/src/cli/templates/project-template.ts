@@ -126,7 +126,7 @@ describe('${options.toolName}', () => {
 export function templateReadme(options: TemplateOptions): string {
   return `# ${options.toolName}
 
-An [ElixirChain](https://www.npmjs.com/package/@elixirchain/plugin-sdk) tool.
+An ElixirChain tool, made with `@elixirchain/plugin-sdk`.
 
 \`\`\`sh
 npm install
