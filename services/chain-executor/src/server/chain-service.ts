@@ -3,14 +3,20 @@ import type { RunEvent } from '@elixirchain/proto/chain';
 import { defineService, errors } from '@elixirchain/runtime';
 import type { ServerStream, ServiceBinding } from '@elixirchain/runtime';
 import type { ChainExecutor } from '../chain-executor.js';
+import { CHAIN_ID_PATTERN } from '../definitions/chain-validator.js';
 import { InvalidPageTokenError } from '../storage/page-token.js';
 import { toRunMessage } from '../runs/run-record.js';
 
-const ID_LIMIT = 200;
+const RUN_ID_PATTERN = /^run-[0-9a-f]{24}$/;
 
-function requireId(field: string, value: string): void {
+function requireChainId(field: string, value: string): void {
   if (value === '') throw errors.invalidArgument(field, 'is required');
-  if (value.length > ID_LIMIT || /\p{Cc}/u.test(value)) throw errors.invalidArgument(field, `must be at most ${ID_LIMIT} printable characters`);
+  if (!CHAIN_ID_PATTERN.test(value)) throw errors.invalidArgument(field, 'is not a chain id (lowercase letters, digits, "_" or "-", at most 63)');
+}
+
+function requireRunId(value: string): void {
+  if (value === '') throw errors.invalidArgument('run_id', 'is required');
+  if (!RUN_ID_PATTERN.test(value)) throw errors.invalidArgument('run_id', 'is not a run id (run- and 24 hex digits, as StartRun returns)');
 }
 
 function pageSize(value: number): number {
@@ -38,6 +44,7 @@ export function chainService(executor: ChainExecutor): ServiceBinding {
       return executor.definitions.create(req.chain, req.requestId);
     },
     async getChain(req) {
+      requireChainId('id', req.id);
       return { chain: await executor.definitions.get(req.id, req.version) };
     },
     async listChains(req) {
@@ -48,40 +55,42 @@ export function chainService(executor: ChainExecutor): ServiceBinding {
       return executor.definitions.update(req.chain, req.updateMask ?? [], req.expectedVersion);
     },
     async deleteChain(req) {
+      requireChainId('id', req.id);
       return { deleted: await executor.definitions.delete(req.id) };
     },
     async startRun(req) {
-      requireId('chain_id', req.chainId);
+      requireChainId('chain_id', req.chainId);
       if (req.chainVersion < 0) throw errors.invalidArgument('chain_version', 'must not be negative');
       const record = await executor.runs.start(req.chainId, req.chainVersion, req.input ?? null, req.requestId);
       return { run: toRunMessage(record) };
     },
     async runChain(req, stream) {
-      requireId('chain_id', req.chainId);
+      requireChainId('chain_id', req.chainId);
       if (req.chainVersion < 0) throw errors.invalidArgument('chain_version', 'must not be negative');
       const record = await executor.runs.start(req.chainId, req.chainVersion, req.input ?? null, req.requestId);
       await streamEvents(executor, record.id, 0, stream);
     },
     async watchRun(req, stream) {
-      requireId('run_id', req.runId);
+      requireRunId(req.runId);
       if (req.afterSequence < 0) throw errors.invalidArgument('after_sequence', 'must not be negative');
       await streamEvents(executor, req.runId, req.afterSequence, stream);
     },
     async getRun(req) {
-      requireId('run_id', req.runId);
+      requireRunId(req.runId);
       return { run: await executor.runs.get(req.runId) };
     },
     async listRuns(req) {
       if (req.status === RunStatus.UNRECOGNIZED || req.status < 0 || req.status > RunStatus.RUN_STATUS_PAUSED) throw errors.invalidArgument('status', 'unknown run status');
+      if (req.chainId !== '') requireChainId('chain_id', req.chainId);
       const filter = { chainId: req.chainId || undefined, status: req.status || undefined };
       return executor.runs.list(filter, pageSize(req.pageSize), req.pageToken).catch(badToken);
     },
     async cancelRun(req) {
-      requireId('run_id', req.runId);
+      requireRunId(req.runId);
       return { run: await executor.runs.cancel(req.runId, req.reason) };
     },
     async resumeRun(req) {
-      requireId('run_id', req.runId);
+      requireRunId(req.runId);
       return { run: await executor.runs.resume(req.runId) };
     },
   });
