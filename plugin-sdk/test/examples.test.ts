@@ -61,6 +61,8 @@ describe('plugin-sdk examples', function () {
       assert.equal(next.code, 0, JSON.stringify(next.json));
       assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' })).toolVersion, 'calculator@1.1.0');
       assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' }, { version: '1.0.0' })).toolVersion, 'calculator@1.0.0');
+      const listed = await runCli(['list', 'calculator', '--target', server.address]);
+      assert.deepEqual(listed.json.tools.map((tool: { version: string; state: string }) => `${tool.version} ${tool.state}`).sort(), ['1.0.0 active', '1.1.0 active']);
     } finally {
       rmSync(copy, { recursive: true, force: true });
     }

@@ -7,6 +7,7 @@ import { buildCommand } from './commands/build-command.js';
 import { grantCommand } from './commands/grant-command.js';
 import { initCommand } from './commands/init-command.js';
 import { invokeCommand } from './commands/invoke-command.js';
+import { listCommand } from './commands/list-command.js';
 import { packCommand } from './commands/pack-command.js';
 import { publishCommand } from './commands/publish-command.js';
 import { testCommand } from './commands/test-command.js';
@@ -25,6 +26,7 @@ Commands:
   publish                    build and register the tool with a tool-sandbox (RegisterTool)
   grant <tool>               (operator) grant a tool --network hosts and --secret names
   invoke <tool>              call a published tool and print its progress stream
+  list [tool]                the tools a tool-sandbox holds (every version of the one named)
 
 Options:
   --project <dir>            the tool project (default: the current directory)
@@ -40,6 +42,7 @@ Options:
   --input <json>             invoke: the input object; --input-file <file> reads it from a file
   --version <semver|range>   invoke: the version to call (default: newest active)
   --timeout <ms>             invoke: per-call time limit
+  --all-versions             list: every version, not only the newest
   --name <tool-name>         init: the tool's name (default: from the directory)
   --force                    init: overwrite existing files
   --token <token>            bearer token for the tool-sandbox (default: $ELIXIRCHAIN_TOKEN)
@@ -79,6 +82,7 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
         'call-id': { type: 'string' },
         name: { type: 'string' },
         force: { type: 'boolean' },
+        'all-versions': { type: 'boolean' },
         token: { type: 'string' },
         ca: { type: 'string' },
         'connect-timeout': { type: 'string' },
@@ -136,6 +140,9 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
           timeoutMs: values.timeout === undefined ? undefined : parsePositiveInt('--timeout', values.timeout),
           callId: values['call-id'],
         });
+        return 0;
+      case 'list':
+        await listCommand(output, rest[0], { target, connection, allVersions: values['all-versions'] });
         return 0;
       default:
         throw new CliError(`unknown command "${command}" (see elixirchain-tool --help)`);

@@ -99,6 +99,23 @@ export class ToolSandboxClient {
     return fromProtoTool(response.tool);
   }
 
+  /** Published tools: the newest version of each, or every version (of one tool, when named). */
+  async listTools(options: { name?: string; allVersions?: boolean } = {}): Promise<PublishedTool[]> {
+    const tools: PublishedTool[] = [];
+    let pageToken = '';
+    do {
+      const response = await this.unary(this.client.listTools.bind(this.client), {
+        pageSize: 100,
+        pageToken,
+        name: options.name ?? '',
+        allVersions: options.allVersions === true,
+      });
+      tools.push(...response.tools.map(fromProtoTool));
+      pageToken = response.nextPageToken;
+    } while (pageToken);
+    return tools;
+  }
+
   /** Calls a tool and resolves with its output, or rejects with the call's ToolCallError. */
   async invokeTool<O = unknown>(name: string, input: Record<string, unknown>, options: InvokeOptions = {}): Promise<ToolCallResult<O>> {
     const events: ToolCallEvent[] = [];

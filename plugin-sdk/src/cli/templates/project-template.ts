@@ -126,7 +126,7 @@ describe('${options.toolName}', () => {
 export function templateReadme(options: TemplateOptions): string {
   return `# ${options.toolName}
 
-An ElixirChain tool, made with `@elixirchain/plugin-sdk`.
+An ElixirChain tool, made with \`@elixirchain/plugin-sdk\`.
 
 \`\`\`sh
 npm install
