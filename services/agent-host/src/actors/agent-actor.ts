@@ -379,6 +379,13 @@ export class AgentActor implements Supervised {
 
   /** Graceful stop (drain): running turns stay checkpointed and resume in the next process. */
   async stop(): Promise<void> {
+    if (this.ended) return;
     this.end({ normal: true }, new TurnStop('shutdown', 'agent-host is shutting down'));
+    // Persist what clients already saw, so re-attaching after the restart replays it.
+    await Promise.all(
+      [...this.sessions.values()]
+        .filter((s) => s.log.unpersistedCount > 0)
+        .map((s) => s.commit({}).catch((err) => this.ctx.log.warn({ err, threadId: s.threadId }, 'could not persist events while stopping'))),
+    );
   }
 }
