@@ -34,3 +34,4 @@ export type { Actor, Principal, Role } from './auth/principal.js';
 export { mayCall, RPC_ROLES, SERVICE_CALLS } from './auth/rpc-roles.js';
 export { TokenBucketLimiter } from './auth/rate-limiter.js';
 export { roleTableMarkdown } from './auth/role-table.js';
+export * from './leases/index.js';
