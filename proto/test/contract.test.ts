@@ -8,7 +8,7 @@ import * as protoLoader from '@grpc/proto-loader';
 // through @grpc/proto-loader, as grpc-node clients use it): no ts-proto options
 // or TypeScript-only imports may leak into the .proto files.
 const protoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const files = ['memory', 'sandbox', 'agent', 'chain'].flatMap((pkg) =>
+const files = ['memory', 'sandbox', 'agent', 'chain', 'admin'].flatMap((pkg) =>
   readdirSync(join(protoRoot, 'elixirchain', pkg, 'v1')).filter((f) => f.endsWith('.proto')).map((f) => `elixirchain/${pkg}/v1/${f}`),
 );
 
