@@ -114,7 +114,7 @@ export async function main(argv: string[], streams: CliStreams = {}): Promise<nu
         await initCommand(output, rest[0], { name: values.name, force: values.force });
         return 0;
       case 'test':
-        return await testCommand(output, { project, files: rest });
+        return await testCommand(output, { project, files: rest, entry: values.entry });
       case 'build':
         await buildCommand(output, { project, out: values.out, entry: values.entry, minify: values.minify });
         return 0;

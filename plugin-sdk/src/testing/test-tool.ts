@@ -9,7 +9,7 @@ import type { ToolPermissions } from '../tool/tool-types.js';
 export interface TestToolOptions {
   /** The tool project; default: the one `elixirchain-tool test` runs, else the current directory. */
   project?: string;
-  /** The tool module; default: package.json "elixirchain.entry", else src/index.ts. */
+  /** The tool module; default: `elixirchain-tool test --entry`, package.json "elixirchain.entry", else src/index.ts. */
   entry?: string;
   /**
    * Host names the tool fetches, mapped to local servers for this test only:
@@ -54,7 +54,7 @@ export interface ToolUnderTest<T = Tool> {
  */
 export async function testTool<T = Tool>(options: TestToolOptions = {}): Promise<ToolUnderTest<T>> {
   const project = resolve(options.project ?? process.env.ELIXIRCHAIN_TOOL_PROJECT ?? process.cwd());
-  const built = await buildToolProject(project, { entry: options.entry, outDir: false });
+  const built = await buildToolProject(project, { entry: options.entry ?? process.env.ELIXIRCHAIN_TOOL_ENTRY, outDir: false });
   const manifest = built.manifest;
   checkTestHosts(manifest, options.hosts ?? {});
   const engine: SandboxEngine = await openSandboxEngine({ secrets: options.secrets, testHosts: options.hosts });

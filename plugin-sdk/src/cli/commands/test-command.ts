@@ -6,14 +6,15 @@ import { RUNNING_FROM_SOURCE } from '../../sdk-location.js';
 import { CliError, type CliOutput } from '../cli-output.js';
 
 export const PROJECT_ENV = 'ELIXIRCHAIN_TOOL_PROJECT';
+export const ENTRY_ENV = 'ELIXIRCHAIN_TOOL_ENTRY';
 
 /**
  * Builds the tool first (so a tool the sandbox cannot load fails here with
  * the build's reason), then runs the project's tests with Node's test runner.
  * Tests reach the production sandbox engine through testTool().
  */
-export async function testCommand(output: CliOutput, options: { project: string; files: string[] }): Promise<number> {
-  const built = await output.step('bundling the tool with esbuild', () => buildToolProject(options.project, { outDir: false }));
+export async function testCommand(output: CliOutput, options: { project: string; files: string[]; entry?: string }): Promise<number> {
+  const built = await output.step('bundling the tool with esbuild', () => buildToolProject(options.project, { outDir: false, entry: options.entry }));
   output.info(`  ${built.manifest.name}@${built.manifest.version}: ${(built.manifest.bundleSize / 1024).toFixed(1)} KiB, limits ${built.manifest.limits.memoryMb} MiB / ${built.manifest.limits.timeoutMs} ms`);
   const files = options.files.length > 0 ? options.files : defaultTestFiles(options.project);
   if (files.length === 0) throw new CliError(`no tests in ${options.project}: add test/*.test.ts (elixirchain-tool init writes one)`);
@@ -32,7 +33,7 @@ export async function testCommand(output: CliOutput, options: { project: string;
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       cwd: options.project,
-      env: { ...process.env, [PROJECT_ENV]: options.project },
+      env: { ...process.env, [PROJECT_ENV]: options.project, ...(options.entry ? { [ENTRY_ENV]: options.entry } : {}) },
       stdio: ['ignore', output.json ? 'pipe' : 'inherit', 'inherit'],
     });
     let text = '';
