@@ -69,6 +69,7 @@ describe('defineTool', () => {
 
   it('refuses patterns the sandbox would refuse', () => {
     assert.match(definitionError({ input: z.object({ s: z.string().regex(/(a)\1/) }) }).message, /backreference or lookaround/);
+    assert.match(definitionError({ input: z.object({ host: z.hostname() }) }).message, /use z\.string\(\)\.refine/);
   });
 
   it('refuses retries on tools that are not idempotent', () => {

@@ -45,7 +45,7 @@ export function toJsonSchema(field: 'input' | 'output', schema: unknown): JsonSc
       `must describe an object (tools take named arguments), got ${json.type === undefined ? 'a schema without "type": "object"' : `type "${String(json.type)}"`}; wrap it: z.object({ value: ... })`,
     );
   }
-  checkPatterns(field, json);
+  checkPatterns(field, json, '', isZodSchema(schema));
   return { $schema: JSON_SCHEMA_2020_12, ...json };
 }
 
@@ -68,16 +68,19 @@ function checkRawSchema(field: string, schema: JsonSchema): JsonSchema {
 
 // The sandbox refuses patterns that need backtracking (backreferences,
 // lookarounds) because they run on the host; say so at definition time.
-function checkPatterns(field: string, schema: unknown, path = ''): void {
+function checkPatterns(field: string, schema: unknown, path = '', fromZod = false): void {
   if (Array.isArray(schema)) {
-    schema.forEach((item, index) => checkPatterns(field, item, `${path}/${index}`));
+    schema.forEach((item, index) => checkPatterns(field, item, `${path}/${index}`, fromZod));
     return;
   }
   if (typeof schema !== 'object' || schema === null) return;
   for (const [key, value] of Object.entries(schema)) {
     if (key === 'pattern' && typeof value === 'string') {
       if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(value)) {
-        throw new ToolDefinitionError(field, `pattern at ${path || '/'} uses a backreference or lookaround, which the sandbox refuses: ${value}`);
+        const hint = fromZod
+          ? ' (zod writes such patterns for checks like z.hostname() and z.emoji(); use z.string().refine(...) instead: refinements run inside the sandbox)'
+          : '';
+        throw new ToolDefinitionError(field, `pattern at ${path || '/'} uses a backreference or lookaround, which the sandbox refuses${hint}: ${value}`);
       }
       try {
         new RegExp(value, 'u');
@@ -86,11 +89,11 @@ function checkPatterns(field: string, schema: unknown, path = ''): void {
       }
     } else if (key === 'patternProperties' && typeof value === 'object' && value !== null) {
       for (const [pattern, sub] of Object.entries(value)) {
-        checkPatterns(field, { pattern }, `${path}/patternProperties`);
-        checkPatterns(field, sub, `${path}/patternProperties/${pattern}`);
+        checkPatterns(field, { pattern }, `${path}/patternProperties`, fromZod);
+        checkPatterns(field, sub, `${path}/patternProperties/${pattern}`, fromZod);
       }
     } else if (key !== 'const' && key !== 'enum' && key !== 'default' && key !== 'examples') {
-      checkPatterns(field, value, `${path}/${key}`);
+      checkPatterns(field, value, `${path}/${key}`, fromZod);
     }
   }
 }
