@@ -285,6 +285,17 @@ export class AgentActor implements Supervised {
     }
   }
 
+  /** The agent moved to another replica (lease lost): stop every turn without writing; listeners get ABORTED and re-attach elsewhere. */
+  relinquish(message: string): void {
+    if (this.ended) return;
+    this.ctx.log.warn({ agentId: this.id }, 'lost ownership of the agent; stopping the actor');
+    this.end({ normal: true }, new TurnStop('fenced', message));
+    for (const s of this.sessions.values()) {
+      for (const sub of s.log.subscribers) sub.close(errors.aborted('THREAD_OWNED_ELSEWHERE', message));
+      this.ctx.hub.delete(s.threadId);
+    }
+  }
+
   /** Let it crash: stop every turn where it stands and exit abnormally; the supervisor restarts from checkpoints. */
   crash(error: unknown): void {
     if (this.ended) return;

@@ -20,6 +20,8 @@ export class AgentSupervisor {
   private readonly mailboxes = new Map<string, Mailbox>();
   private readonly lastIncarnation = new Map<string, AgentActor>();
   restarts = 0;
+  /** Called when an agent's actor ended for good (hibernated, removed, relinquished): its lease can go. */
+  onStopped: (agentId: string) => void = () => {};
   /** Agents with turns a previous process left unfinished: their first start resumes them. */
   private readonly needsResume = new Set<string>();
 
@@ -40,7 +42,15 @@ export class AgentSupervisor {
       if (mailbox.size > 0) this.mailboxes.set(agentId, mailbox);
     } else {
       this.lastIncarnation.delete(agentId);
+      if (reason.normal) this.onStopped(agentId);
     }
+  }
+
+  /** The agent now belongs to another replica: stop its actor without writing, forget what would restart it. */
+  relinquish(agentId: string, message: string): void {
+    this.needsResume.delete(agentId);
+    this.mailboxes.delete(agentId);
+    this.supervisor.child<AgentActor>(agentId)?.relinquish(message);
   }
 
   /** The agent's running actor, started (or rehydrated) if needed. */

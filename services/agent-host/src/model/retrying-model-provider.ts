@@ -4,6 +4,8 @@ import { backoffDelayMs, defaultModelRetryPolicy, isRetryable, sleep, type Retry
 /**
  * Retries a model call that failed before producing anything. Once text has
  * reached the client a retry would repeat it, so later failures propagate.
+ * After the first event it hands out the inner iterator's results directly
+ * (no extra generator hop per delta).
  */
 export class RetryingModelProvider implements ModelProvider {
   readonly name: string;
@@ -15,21 +17,36 @@ export class RetryingModelProvider implements ModelProvider {
     this.name = inner.name;
   }
 
-  async *stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-    for (let attempt = 1; ; attempt++) {
-      let produced = false;
-      try {
-        for await (const event of this.inner.stream(request, signal)) {
-          produced = true;
-          yield event;
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+    let iterator: AsyncIterator<ModelEvent> | undefined;
+    let started = false;
+    const first = async (): Promise<IteratorResult<ModelEvent>> => {
+      for (let attempt = 1; ; attempt++) {
+        iterator = this.inner.stream(request, signal)[Symbol.asyncIterator]();
+        try {
+          return await iterator.next();
+        } catch (error) {
+          if (signal.aborted || !isRetryable(error) || attempt >= this.policy.maxAttempts) throw error;
+          const delay = backoffDelayMs(this.policy, attempt, error.retryAfterMs);
+          this.onRetry?.(attempt, delay, error);
+          await sleep(delay, signal);
         }
-        return;
-      } catch (error) {
-        if (signal.aborted || produced || !isRetryable(error) || attempt >= this.policy.maxAttempts) throw error;
-        const delay = backoffDelayMs(this.policy, attempt, error.retryAfterMs);
-        this.onRetry?.(attempt, delay, error);
-        await sleep(delay, signal);
       }
-    }
+    };
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          if (!started) {
+            started = true;
+            return first();
+          }
+          return iterator!.next();
+        },
+        return: async () => {
+          await iterator?.return?.();
+          return { done: true, value: undefined };
+        },
+      }),
+    };
   }
 }

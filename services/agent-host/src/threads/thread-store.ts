@@ -2,6 +2,7 @@ import { ThreadEvent } from '@elixirchain/proto/agent';
 import type { Message, WriteOperation } from '@elixirchain/proto/memory';
 import { errors, type DeepPartial } from '@elixirchain/runtime';
 import type { MemoryPort } from '../ports/memory-port.js';
+import type { OwnershipFence } from '../ownership/ownership-fence.js';
 import {
   activeTurnKey,
   agentThreadKey,
@@ -39,7 +40,11 @@ export interface CheckpointResult {
  * events since the last checkpoint and the active-turn index.
  */
 export class ThreadStore {
-  constructor(private readonly memory: MemoryPort) {}
+  /** With replicas, `fencing` gives the agent's OwnershipFence (or throws ABORTED): checkpoints carry the ownership check. */
+  constructor(
+    private readonly memory: MemoryPort,
+    private readonly fencing?: (agentId: string) => OwnershipFence,
+  ) {}
 
   async load(threadId: string): Promise<LoadedThread | undefined> {
     const entry = await this.memory.getState(threadKey(threadId));
@@ -105,7 +110,7 @@ export class ThreadStore {
     if (write.indexThread) {
       operations.push({ operation: { $case: 'putState', putState: { key: agentThreadKey(record.agentId, record.threadId), value: { $case: 'structValue', structValue: {} } } } });
     }
-    const response = await this.memory.batchWrite({ atomic: true, operations });
+    const response = this.fencing ? await this.fencing(record.agentId).write(operations) : await this.memory.batchWrite({ atomic: true, operations });
     let stateVersion = write.stateVersion + 1;
     let appended: Message[] = [];
     for (const result of response.results) {

@@ -1,0 +1,190 @@
+import type { LeaseManager } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, errors, type Logger } from '@elixirchain/runtime';
+import type { MemoryPort } from '../ports/memory-port.js';
+import { activeTurnPrefix } from '../threads/thread-record.js';
+import { OwnershipFence, type OwnerRecord } from './ownership-fence.js';
+
+export const ownerKey = (agentId: string) => `owners/agent/${agentId}`;
+const resourceOf = (agentId: string) => `agent/${agentId}`;
+
+export type Route = { local: true } | { local: false; address: string; replica: string };
+
+export interface AgentOwnershipOptions {
+  leases: LeaseManager;
+  memory: MemoryPort;
+  replicaId: string;
+  log: Logger;
+}
+
+/** FAILED_PRECONDITION NOT_OWNER carrying the owner's address: what a client (or the forwarding layer) acts on. */
+export function notOwner(agentId: string, route: { address: string; replica: string }): ElixirError {
+  return errors.failedPrecondition('NOT_OWNER', `agent ${agentId} is served by another agent-host replica at ${route.address}`, {
+    agentId,
+    ownerAddress: route.address,
+    ownerReplica: route.replica,
+  });
+}
+
+/**
+ * Which agent-host replica owns which agent. Owning an agent means holding
+ * its lease (LeaseManager, Redis or memory) *and* having written the agent's
+ * ownership record in memory with that lease's fencing token; history writes
+ * then go through the agent's OwnershipFence. Agents with unfinished turns
+ * whose lease nobody holds (their replica died) are taken over by a periodic
+ * scan, which starts their actors with resume, as a restart would.
+ */
+export class AgentOwnership {
+  private readonly fences = new Map<string, OwnershipFence>();
+  private readonly claiming = new Map<string, Promise<Route>>();
+  private readonly releasing = new Map<string, Promise<void>>();
+  private address = '';
+  private scanTimer: NodeJS.Timeout | undefined;
+  private scanning = false;
+  /** Set by the host: a fresh acquisition must resume the agent's unfinished turns. */
+  onAcquired: (agentId: string) => void = () => {};
+  /** Set by the host: the lease is gone, the actor must stop without writing. */
+  onLost: (agentId: string) => void = () => {};
+
+  constructor(private readonly options: AgentOwnershipOptions) {
+    options.leases.on('lost', (resource) => {
+      if (!resource.startsWith('agent/')) return;
+      const agentId = resource.slice('agent/'.length);
+      this.fences.delete(agentId);
+      this.onLost(agentId);
+    });
+  }
+
+  get replicaId(): string {
+    return this.options.replicaId;
+  }
+
+  /** The address other replicas forward to; nothing is acquired before it is known. */
+  setAddress(address: string): void {
+    this.address = address;
+    this.options.leases.setData({ address, replica: this.options.replicaId });
+  }
+
+  /** The fence of an agent this replica owns; ABORTED NOT_OWNER otherwise (a write must not go out unfenced). */
+  requireFence(agentId: string): OwnershipFence {
+    const fence = this.fences.get(agentId);
+    if (fence && this.options.leases.valid(resourceOf(agentId))) return fence;
+    throw errors.aborted('NOT_OWNER', `this agent-host replica no longer owns agent ${agentId}`, { agentId });
+  }
+
+  owns(agentId: string): boolean {
+    return this.fences.has(agentId) && this.options.leases.valid(resourceOf(agentId)) !== undefined;
+  }
+
+  /** Who holds the agent now, without taking it: local, another replica, or nobody. */
+  async peek(agentId: string): Promise<Route | undefined> {
+    if (this.owns(agentId)) return { local: true };
+    const [holder] = await this.options.leases.holders([resourceOf(agentId)]);
+    if (!holder) return undefined;
+    if (holder.holder === this.options.leases.holder) return { local: true };
+    return { local: false, address: holder.data.address ?? '', replica: holder.data.replica ?? holder.holder };
+  }
+
+  /** Local when this replica owns the agent (taking it if nobody does), else where its owner is. */
+  route(agentId: string): Promise<Route> {
+    if (this.owns(agentId)) return Promise.resolve({ local: true });
+    let claim = this.claiming.get(agentId);
+    if (!claim) {
+      claim = this.claim(agentId).finally(() => this.claiming.delete(agentId));
+      this.claiming.set(agentId, claim);
+    }
+    return claim;
+  }
+
+  private async claim(agentId: string): Promise<Route> {
+    if (!this.address) throw errors.unavailable('STARTING', 'agent-host is starting', 200);
+    await this.releasing.get(agentId);
+    const got = await this.options.leases.acquire(resourceOf(agentId));
+    if (!got.acquired) {
+      if (!got.owner) throw errors.unavailable('OWNER_CHANGING', `agent ${agentId} is changing owner; retry`, 200);
+      return { local: false, address: got.owner.data.address ?? '', replica: got.owner.data.replica ?? got.owner.holder };
+    }
+    const record: OwnerRecord = { replica: this.options.replicaId, address: this.address, token: got.lease.token };
+    try {
+      const entry = await this.options.memory.getState(ownerKey(agentId));
+      const previous = entry?.value?.$case === 'structValue' ? (entry.value.structValue as Partial<OwnerRecord>) : undefined;
+      if (previous && Number(previous.token) > record.token) {
+        // The record names a newer lease than ours (a lease store that lost its data): never go back in time.
+        throw errors.unavailable('OWNER_CHANGING', `agent ${agentId} has a newer owner record; retry`, 500);
+      }
+      const written = await this.options.memory.putState({
+        key: ownerKey(agentId),
+        value: { $case: 'structValue', structValue: { ...record } },
+        expectedVersion: entry?.version ?? 0,
+      });
+      this.fences.set(agentId, new OwnershipFence(agentId, ownerKey(agentId), written.version, record, () => this.options.leases.valid(resourceOf(agentId)) !== undefined, this.options.memory));
+    } catch (error) {
+      await this.options.leases.release(resourceOf(agentId));
+      if (ElixirError.is(error, GrpcCode.ABORTED)) throw errors.unavailable('OWNER_CHANGING', `agent ${agentId} is changing owner; retry`, 200);
+      throw error;
+    }
+    this.options.log.info({ agentId, token: record.token }, 'took ownership of agent');
+    this.onAcquired(agentId);
+    return { local: true };
+  }
+
+  /** Gives an agent up (its actor hibernated or was removed). */
+  async release(agentId: string): Promise<void> {
+    if (!this.fences.delete(agentId)) return;
+    // A claim of the same agent waits for this, so the release cannot drop a lease taken after it.
+    const done = this.options.leases.release(resourceOf(agentId)).finally(() => this.releasing.delete(agentId));
+    this.releasing.set(agentId, done);
+    await done;
+  }
+
+  /** Agents with unfinished turns whose lease nobody holds; claims them and returns those now local. */
+  async claimOrphans(): Promise<string[]> {
+    const agents = new Set<string>();
+    let pageToken = '';
+    do {
+      const page = await this.options.memory.listState({ prefix: activeTurnPrefix(), keysOnly: true, pageSize: 1000, pageToken });
+      for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
+      pageToken = page.nextPageToken;
+    } while (pageToken);
+    const candidates = [...agents].filter((a) => !this.fences.has(a));
+    if (candidates.length === 0) return [];
+    const holders = await this.options.leases.holders(candidates.map(resourceOf));
+    const claimed: string[] = [];
+    for (const [i, agentId] of candidates.entries()) {
+      if (holders[i]) continue;
+      try {
+        if ((await this.route(agentId)).local) claimed.push(agentId);
+      } catch (err) {
+        this.options.log.debug({ err, agentId }, 'could not claim an orphaned agent');
+      }
+    }
+    return claimed;
+  }
+
+  /** Runs claimOrphans every `everyMs` and hands what it claimed to `resume`. */
+  startTakeover(everyMs: number, resume: (agentIds: string[]) => Promise<void>): void {
+    const tick = async () => {
+      if (this.scanning) return;
+      this.scanning = true;
+      try {
+        const claimed = await this.claimOrphans();
+        if (claimed.length > 0) {
+          this.options.log.info({ agents: claimed.length }, 'took over agents with unfinished turns');
+          await resume(claimed);
+        }
+      } catch (err) {
+        this.options.log.warn({ err }, 'takeover scan failed');
+      } finally {
+        this.scanning = false;
+      }
+    };
+    this.scanTimer = setInterval(() => void tick(), everyMs);
+    this.scanTimer.unref();
+    void tick();
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.scanTimer);
+    this.fences.clear();
+    await this.options.leases.stop();
+  }
+}
