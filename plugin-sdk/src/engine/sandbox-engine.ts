@@ -56,7 +56,12 @@ export async function openSandboxEngine(options: SandboxEngineOptions = {}): Pro
     pool: { workers: 1, maxRestarts: 5, restartWithinMs: 10_000 },
     ...routing.sandboxOptions(),
   });
-  routing.install(sandbox);
+  try {
+    routing.install(sandbox);
+  } catch (error) {
+    await sandbox.stop();
+    throw error;
+  }
   let closed = false;
   return {
     async register(manifest, code, registerOptions = {}) {
