@@ -3,6 +3,9 @@ import { ConfigError, envConfig } from '../config/env-config.js';
 import type { ApiKeyRecord, ApiKeyStore } from './api-keys.js';
 import { Authenticator } from './authenticator.js';
 import { isRole } from './principal.js';
+import { meshAddresses } from '../config/env-config.js';
+import type { TlsFiles } from '../server/server.js';
+import { RemoteApiKeyStore } from './remote-api-key-store.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -41,6 +44,29 @@ function parseServiceTokens(value: string | undefined): Map<string, string> | un
     tokens.set(token, service);
   }
   return tokens;
+}
+
+/**
+ * Keys live in the memory service: a service that can prove itself to memory
+ * (a service token or an mTLS certificate) and has no keys file verifies
+ * bearer keys there. Memory itself passes its own store instead.
+ */
+export function meshKeyStore(env: Env = process.env): ApiKeyStore | undefined {
+  if (envConfig.optionalString('ELIXIRCHAIN_API_KEYS_FILE', env)) return undefined;
+  if (!envConfig.optionalString('ELIXIRCHAIN_SERVICE_TOKEN', env) && !envConfig.optionalString('ELIXIRCHAIN_TLS_CERT_FILE', env)) return undefined;
+  return new RemoteApiKeyStore(meshAddresses(env).memory);
+}
+
+/** Server certificate (and client CA for mTLS) from ELIXIRCHAIN_TLS_*; none: plaintext. */
+export function serverTlsFromEnv(env: Env = process.env): TlsFiles | undefined {
+  const certFile = envConfig.optionalString('ELIXIRCHAIN_TLS_CERT_FILE', env);
+  const keyFile = envConfig.optionalString('ELIXIRCHAIN_TLS_KEY_FILE', env);
+  if (!certFile && !keyFile) return undefined;
+  if (!certFile || !keyFile) throw new ConfigError(certFile ? 'ELIXIRCHAIN_TLS_KEY_FILE' : 'ELIXIRCHAIN_TLS_CERT_FILE', 'ELIXIRCHAIN_TLS_CERT_FILE and ELIXIRCHAIN_TLS_KEY_FILE go together');
+  const requireClientCert = envConfig.bool('ELIXIRCHAIN_TLS_REQUIRE_CLIENT_CERT', false, env);
+  const caFile = envConfig.optionalString('ELIXIRCHAIN_TLS_CA_FILE', env);
+  if (requireClientCert && !caFile) throw new ConfigError('ELIXIRCHAIN_TLS_CA_FILE', 'is needed to verify client certificates (ELIXIRCHAIN_TLS_REQUIRE_CLIENT_CERT=true)');
+  return { certFile, keyFile, caFile, requireClientCert };
 }
 
 /** Authentication settings from the environment; validated like every other setting. */

@@ -8,6 +8,7 @@ const M = 'elixirchain.memory.v1.MemoryService';
 const S = 'elixirchain.sandbox.v1.ToolSandboxService';
 const A = 'elixirchain.agent.v1.AgentService';
 const C = 'elixirchain.chain.v1.ChainService';
+const AD = 'elixirchain.admin.v1.AdminService';
 
 type NonAdmin = Exclude<Role, 'admin'>;
 
@@ -66,6 +67,14 @@ export const RPC_ROLES: Record<string, NonAdmin[]> = {
   [`${C}/ListRuns`]: ['developer', 'user'],
   [`${C}/CancelRun`]: ['developer', 'user'],
   [`${C}/ResumeRun`]: ['developer', 'user'],
+
+  // Key management and the audit log are the operator's; services only verify keys and record events.
+  [`${AD}/CreateApiKey`]: [],
+  [`${AD}/ListApiKeys`]: [],
+  [`${AD}/RevokeApiKey`]: [],
+  [`${AD}/ListAuditEvents`]: [],
+  [`${AD}/GetApiKey`]: ['service'],
+  [`${AD}/RecordAuditEvent`]: ['service'],
 };
 
 /** What each service may ask of the others (service principals are named by their service). */
@@ -74,12 +83,14 @@ export const SERVICE_CALLS: Record<string, string[]> = {
     `${M}/AppendMessages`, `${M}/ListMessages`, `${M}/GetThread`, `${M}/ListThreads`, `${M}/UpsertMemories`, `${M}/SearchMemories`,
     `${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`, `${M}/BatchWrite`,
     `${S}/GetTool`, `${S}/ListTools`, `${S}/InvokeTool`,
+    `${AD}/GetApiKey`, `${AD}/RecordAuditEvent`,
   ],
-  'tool-sandbox': [`${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`],
+  'tool-sandbox': [`${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`, `${AD}/GetApiKey`, `${AD}/RecordAuditEvent`],
   'chain-executor': [
     `${M}/PutState`, `${M}/GetState`, `${M}/ListState`, `${M}/DeleteState`, `${M}/BatchWrite`,
     `${S}/GetTool`, `${S}/InvokeTool`,
     `${A}/GetAgent`, `${A}/SendMessage`, `${A}/WatchThread`, `${A}/CancelTurn`,
+    `${AD}/GetApiKey`, `${AD}/RecordAuditEvent`,
   ],
   memory: [],
 };

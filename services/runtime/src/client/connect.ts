@@ -6,6 +6,7 @@ import { errors, ElixirError, GrpcCode } from '../errors/elixir-error.js';
 import { ON_BEHALF_OF_KEY, encodeActor } from '../auth/authenticator.js';
 import { effectiveActor } from '../auth/principal.js';
 import { currentCall } from '../server/call-context.js';
+import { meshClientDefaults } from './mesh-credentials.js';
 import type { DeepPartial, MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from '../server/service-definition.js';
 import { endSpan, injectTraceContext, startClientSpan } from '../telemetry/tracing.js';
 
@@ -84,6 +85,9 @@ const sleep = (ms: number, signal?: AbortSignal) =>
  * most what is left of that call's deadline.
  */
 export function connect<S extends ServiceDefinition>(definition: S, address: string, options: ClientOptions = {}): ServiceClient<S> {
+  // A service's own credentials (mTLS certificate, service token) from its environment, unless given.
+  const mesh = meshClientDefaults();
+  options = { ...options, tls: options.tls ?? mesh.tls, metadata: { ...mesh.metadata, ...options.metadata } };
   const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
   const client = new grpc.Client(address, credentialsFor(options.tls), {
     'grpc.max_receive_message_length': maxBytes,

@@ -1,4 +1,5 @@
-import { authFromEnv } from '../auth/auth-config.js';
+import { authFromEnv, meshKeyStore, serverTlsFromEnv } from '../auth/auth-config.js';
+import type { ApiKeyStore } from '../auth/api-keys.js';
 import { loadConfigOrExit } from '../config/env-config.js';
 import { createLogger } from '../logging/logger.js';
 import { initTelemetry } from '../telemetry/sdk.js';
@@ -8,6 +9,8 @@ import type { RunningServer, ServerOptions } from './server.js';
 export interface RunServiceOptions extends ServerOptions {
   /** After the server drained: close stores, clients, pools. */
   onStop?: () => Promise<void> | void;
+  /** Where API keys are verified (memory passes its own store); default: a keys file, else memory over the mesh. */
+  apiKeys?: ApiKeyStore;
 }
 
 async function loadConfigOrExitAsync<T>(service: string, start: () => Promise<T>): Promise<T> {
@@ -35,11 +38,12 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     process.exit(70);
   });
 
-  const auth = options.auth ?? loadConfigOrExit(options.name, () => authFromEnv());
+  const auth = options.auth ?? loadConfigOrExit(options.name, () => authFromEnv(process.env, { apiKeys: options.apiKeys ?? meshKeyStore() }));
+  const tls = options.tls ?? loadConfigOrExit(options.name, () => serverTlsFromEnv());
   if (auth.mode === 'local') {
     logger.warn('LOCAL DEVELOPER MODE: no authentication; every caller is admin of tenant "default". Set ELIXIRCHAIN_AUTH=required for anything but a laptop.');
   }
-  const server = await loadConfigOrExitAsync(options.name, () => startServer({ ...options, auth, logger }));
+  const server = await loadConfigOrExitAsync(options.name, () => startServer({ ...options, auth, tls, logger }));
   logger.info({ address: server.address, tracing: telemetry.enabled }, 'listening');
 
   let stopping = false;
