@@ -7,7 +7,7 @@ import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mes
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
-describe('agent-host killed with SIGKILL mid-turn', function () {
+describe('agent-host process killed (SIGKILL) or drained (SIGTERM) mid-turn', function () {
   this.timeout(120_000);
   let mesh: Mesh;
   const children: SpawnedService[] = [];
@@ -75,6 +75,37 @@ describe('agent-host killed with SIGKILL mid-turn', function () {
     assert.equal(messages.at(-1)?.content, 'Both tools are done.');
     const info = await again.getThread({ threadId: 'kill-thread' });
     assert.equal(info.thread?.currentTurnId, '');
+    again.close();
+  });
+
+  it('drains on SIGTERM: what the client saw is persisted, and the turn finishes in the next process', async () => {
+    const first = await spawnHost();
+    const client = agentClient(first.address);
+    const words = Array.from({ length: 30 }, (_, i) => `w${i} `);
+    await client.createAgent({
+      agent: { id: 'drained', model: { provider: 'scripted', script: [{ events: words.map((w) => ({ chunkSize: 0, delay: { seconds: 0, nanos: 100e6 }, event: { $case: 'text' as const, text: w } })) }] } },
+    });
+    const seen: ThreadEvent[] = [];
+    const reading = collectEvents(client.sendMessage({ agentId: 'drained', content: 'talk slowly', threadId: 'drain-thread' }), (e) => seen.push(e)).catch((e) => e);
+    await waitFor(() => seen.filter((e) => e.event?.$case === 'textDelta').length >= 5, 'a few deltas');
+    await first.stop();
+    await reading;
+    client.close();
+    const lastSeen = seen.at(-1)!.sequence;
+
+    const second = await spawnHost();
+    const again = agentClient(second.address);
+    const rest = await collectEvents(again.watchThread({ threadId: 'drain-thread', afterSequence: lastSeen }));
+    assert.equal((rest.at(-1)!.event as any).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
+    const replayed = await collectEvents(again.watchThread({ threadId: 'drain-thread', afterSequence: 0 }));
+    assert.deepEqual(
+      replayed.filter((e) => e.sequence <= lastSeen).map((e) => e.sequence),
+      seen.map((e) => e.sequence),
+      'every event the client saw before the drain was persisted',
+    );
+    const { messages } = await again.listMessages({ threadId: 'drain-thread' });
+    assert.deepEqual(messages.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT]);
+    assert.equal(messages[1].content, words.join(''));
     again.close();
   });
 });
