@@ -16,6 +16,18 @@ describe('plugin-sdk examples', function () {
   let server: ToolSandboxServer;
   let client: ToolSandboxClient;
 
+  const copies: string[] = [];
+  // A copy of an example with another version, outside the workspace (given the workspace's modules).
+  const copyWithVersion = (name: string, version: string): string => {
+    const copy = join(tmpdir(), `${name}-${version}-${process.pid}-${Date.now()}`);
+    cpSync(join(EXAMPLES_DIR, name), copy, { recursive: true, filter: (source) => !source.endsWith('/dist') });
+    const entry = join(copy, 'src', 'index.ts');
+    writeFileSync(entry, readFileSync(entry, 'utf8').replace("version: '1.0.0'", `version: '${version}'`));
+    symlinkSync(join(EXAMPLES_DIR, '..', '..', 'node_modules'), join(copy, 'node_modules'), 'dir');
+    copies.push(copy);
+    return copy;
+  };
+
   before(async () => {
     server = await startToolSandboxServer({ address: '127.0.0.1:0', secrets: { WEBHOOK_SIGNING_KEY: SIGNING_KEY }, pool: { workers: 1 } });
     client = new ToolSandboxClient(server.address);
@@ -23,6 +35,7 @@ describe('plugin-sdk examples', function () {
   after(async () => {
     client?.close();
     await server?.stop();
+    for (const copy of copies) rmSync(copy, { recursive: true, force: true });
   });
 
   it('every example passes its own tests against the sandbox engine (elixirchain-tool test)', async () => {
@@ -50,22 +63,12 @@ describe('plugin-sdk examples', function () {
     assert.equal(result.toolVersion, 'calculator@1.0.0');
 
     // 1.1.0 of the same tool: new calls get it, callers pinned to 1.0.0 keep the old one.
-    const copy = join(tmpdir(), `calculator-${process.pid}-${Date.now()}`);
-    cpSync(join(EXAMPLES_DIR, 'calculator'), copy, { recursive: true, filter: (source) => !source.endsWith('/dist') });
-    try {
-      const source = readFileSync(join(copy, 'src', 'index.ts'), 'utf8').replace("version: '1.0.0'", "version: '1.1.0'");
-      writeFileSync(join(copy, 'src', 'index.ts'), source);
-      // The copy sits outside the workspace: give it the workspace's modules.
-      symlinkSync(join(EXAMPLES_DIR, '..', '..', 'node_modules'), join(copy, 'node_modules'), 'dir');
-      const next = await runCli(['publish', '--project', copy, '--target', server.address]);
-      assert.equal(next.code, 0, JSON.stringify(next.json));
-      assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' })).toolVersion, 'calculator@1.1.0');
-      assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' }, { version: '1.0.0' })).toolVersion, 'calculator@1.0.0');
-      const listed = await runCli(['list', 'calculator', '--target', server.address]);
-      assert.deepEqual(listed.json.tools.map((tool: { version: string; state: string }) => `${tool.version} ${tool.state}`).sort(), ['1.0.0 active', '1.1.0 active']);
-    } finally {
-      rmSync(copy, { recursive: true, force: true });
-    }
+    const next = await runCli(['publish', '--project', copyWithVersion('calculator', '1.1.0'), '--target', server.address]);
+    assert.equal(next.code, 0, JSON.stringify(next.json));
+    assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' })).toolVersion, 'calculator@1.1.0');
+    assert.equal((await client.invokeTool('calculator', { expression: '1 + 1' }, { version: '1.0.0' })).toolVersion, 'calculator@1.0.0');
+    const listed = await runCli(['list', 'calculator', '--target', server.address]);
+    assert.deepEqual(listed.json.tools.map((tool: { version: string; state: string }) => `${tool.version} ${tool.state}`).sort(), ['1.0.0 active', '1.1.0 active']);
   });
 
   it('webhook-signer: publish names the missing secret and the grant command; after the grant it signs', async () => {
@@ -86,7 +89,7 @@ describe('plugin-sdk examples', function () {
     assert.ok(!JSON.stringify(invoked.json).includes(SIGNING_KEY));
   });
 
-  it('prime-counter: streams progress over gRPC, and a cancelled call stops', async () => {
+  it('prime-counter: streams progress over gRPC, a cancelled call stops, and a running call finishes on its version while a new one swaps in', async () => {
     const published = await runCli(['publish', '--project', join(EXAMPLES_DIR, 'prime-counter'), '--target', server.address]);
     assert.equal(published.code, 0, JSON.stringify(published.json));
     const events: ToolCallEvent[] = [];
@@ -100,6 +103,18 @@ describe('plugin-sdk examples', function () {
       onEvent: (event) => event.type === 'progress' && controller.abort(),
     });
     await assert.rejects(cancelled, { code: 'CANCELLED' });
+
+    // Live swap: a call running when 1.1.0 is published finishes on 1.0.0; the next call gets 1.1.0.
+    let started!: () => void;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const inFlight = client.invokeTool('prime-counter', { limit: 5_000_000, chunkSize: 50_000 }, { onEvent: (event) => event.type === 'progress' && started() });
+    await running;
+    const next = await runCli(['publish', '--project', copyWithVersion('prime-counter', '1.1.0'), '--target', server.address]);
+    assert.equal(next.code, 0, JSON.stringify(next.json));
+    assert.equal((await client.invokeTool('prime-counter', { limit: 10 })).toolVersion, 'prime-counter@1.1.0');
+    const finished = await inFlight;
+    assert.equal(finished.toolVersion, 'prime-counter@1.0.0');
+    assert.deepEqual(finished.output, { limit: 5_000_000, count: 348_513, largest: 4_999_999 });
   });
 
   it('weather: publish asks for the network grant, and the grant activates it', async () => {
