@@ -1,4 +1,8 @@
-import { startServer, type Logger } from '@elixirchain/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { LeaseManager, rootLogger, startServer, type LeaseStore, type Logger } from '@elixirchain/runtime';
+import { AgentOwnership } from './ownership/agent-ownership.js';
+import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost, type AgentHostOptions } from './host/agent-host.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
@@ -16,6 +20,10 @@ export type { MemoryPort } from './ports/memory-port.js';
 export type { ToolRunner, ToolInfo, ToolInvocation, ToolOutcome } from './ports/tool-runner.js';
 export { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 export { GrpcToolRunner } from './ports/grpc-tool-runner.js';
+export { AgentOwnership, notOwner, ownerKey } from './ownership/agent-ownership.js';
+export type { Route } from './ownership/agent-ownership.js';
+export { OwnershipFence } from './ownership/ownership-fence.js';
+export { OwnerForwarder, FORWARDED_KEY } from './ownership/owner-forwarder.js';
 export type { ModelProvider, ModelRequest, ModelEvent, ModelToolSpec } from './model/model-provider.js';
 export { ModelError } from './model/model-provider.js';
 export { ScriptedModelProvider } from './model/scripted-model-provider.js';
@@ -35,6 +43,30 @@ export interface AgentHostServerOptions {
   logger?: Logger;
   /** Resume unfinished turns found in memory on start (default true). */
   resume?: boolean;
+  /** Several replicas on one memory: each agent owned by one replica through a lease, requests forwarded to the owner. */
+  replicas?: ReplicaOptions;
+}
+
+export interface ReplicaOptions {
+  /** Where leases live (RedisLeaseStore, or MemoryStateLeaseStore without Redis). */
+  leases: LeaseStore;
+  /** Unique per process (default: host, pid and a random suffix). */
+  replicaId?: string;
+  /** Lease ttl (default 10 s): how long a dead replica's agents wait before another takes them over. */
+  leaseTtlMs?: number;
+  /** How often to look for agents with unfinished turns and no owner (default ttl / 2). */
+  takeoverScanMs?: number;
+  /** The address other replicas forward to (default: the bound address). */
+  advertiseAddress?: string;
+}
+
+export const newReplicaId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+/** Ownership of agents for one replica: leases (renewed in the background) plus the fencing records in memory. */
+export function createAgentOwnership(memory: GrpcMemoryPort | AgentHostOptions['memory'], replicas: ReplicaOptions, log: Logger = rootLogger.child({ service: 'agent-host' })) {
+  const replicaId = replicas.replicaId ?? newReplicaId();
+  const leases = new LeaseManager({ store: replicas.leases, holder: replicaId, ttlMs: replicas.leaseTtlMs ?? 10_000, log });
+  return new AgentOwnership({ leases, memory, replicaId, log });
 }
 
 export interface AgentHostServer {
@@ -47,9 +79,12 @@ export interface AgentHostServer {
 export async function startAgentHostServer(options: AgentHostServerOptions): Promise<AgentHostServer> {
   const memory = new GrpcMemoryPort(options.memoryAddress);
   const tools = new GrpcToolRunner(options.toolSandboxAddress);
+  const ownership = options.replicas ? createAgentOwnership(memory, options.replicas, options.logger) : undefined;
+  const forwarder = ownership ? new OwnerForwarder(ownership.replicaId) : undefined;
   const host = new AgentHost({
     memory,
     tools,
+    ownership,
     models: options.models ?? { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL },
     actor: options.actor,
     restartIntensity: options.restartIntensity,
@@ -57,10 +92,15 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
     log: options.logger,
   });
   const unfinished = (options.resume ?? true) ? await host.findUnfinished() : [];
-  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(host)], logger: options.logger });
-  // Running turns stay checkpointed; the next process resumes them.
+  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(host, forwarder)], logger: options.logger });
+  // Running turns stay checkpointed; the next process (or another replica) resumes them.
   server.onDrain(() => host.stop());
+  ownership?.setAddress(options.replicas?.advertiseAddress ?? server.address);
   await host.resume(unfinished);
+  if (ownership) {
+    const ttl = options.replicas?.leaseTtlMs ?? 10_000;
+    ownership.startTakeover(options.replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)), (agentIds) => host.resume(agentIds));
+  }
   let stopped: Promise<void> | undefined;
   return {
     address: server.address,
@@ -69,6 +109,7 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
       (stopped ??= (async () => {
         await server.drain();
         await host.stop();
+        forwarder?.close();
         memory.close();
         tools.close();
       })()),

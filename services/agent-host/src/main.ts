@@ -1,4 +1,6 @@
-import { envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
+import { createAgentOwnership } from './index.js';
+import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost } from './host/agent-host.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
@@ -11,13 +13,19 @@ const config = loadConfigOrExit('agent-host', () => ({
   openaiApiKey: process.env.OPENAI_API_KEY || undefined,
   openaiBaseUrl: process.env.OPENAI_BASE_URL || undefined,
   idleHibernateMs: envConfig.int('ELIXIRCHAIN_AGENT_IDLE_MS', 60_000, { min: 0 }),
+  scaleOut: scaleOutConfigFromEnv(),
 }));
 
 const memory = new GrpcMemoryPort(config.memoryAddress);
 const tools = new GrpcToolRunner(config.toolSandboxAddress);
+// Replicas (ELIXIRCHAIN_LEASES / ELIXIRCHAIN_REDIS_URL): every agent is owned by one replica through a lease.
+const leaseStore = await openLeaseStore(config.scaleOut, memory);
+const ownership = leaseStore ? createAgentOwnership(memory, { leases: leaseStore.store, leaseTtlMs: config.scaleOut.leaseTtlMs }) : undefined;
+const forwarder = ownership ? new OwnerForwarder(ownership.replicaId) : undefined;
 const host = new AgentHost({
   memory,
   tools,
+  ownership,
   models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
   actor: { idleHibernateMs: config.idleHibernateMs },
 });
@@ -28,14 +36,21 @@ const unfinished = await host.findUnfinished();
 const server = await runService({
   name: 'agent-host',
   address: config.address,
-  services: [agentServiceBinding(host)],
+  services: [agentServiceBinding(host, forwarder)],
   onStop: async () => {
     await host.stop();
+    forwarder?.close();
+    await leaseStore?.close();
     memory.close();
     tools.close();
   },
 });
 server.onDrain(() => host.stop());
+ownership?.setAddress(config.scaleOut.advertiseAddress ?? server.address);
 // Those turns pick up where their checkpoints stand.
 await host.resume(unfinished);
+if (ownership) {
+  ownership.startTakeover(config.scaleOut.takeoverScanMs, (agentIds) => host.resume(agentIds));
+  server.logger.info({ replica: ownership.replicaId, leases: config.scaleOut.leases, leaseTtlMs: config.scaleOut.leaseTtlMs }, 'agent ownership by leases');
+}
 if (unfinished.length > 0) server.logger.info({ resumedAgents: unfinished.length }, 'resumed unfinished turns');

@@ -1,6 +1,7 @@
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
-import { defineService, runDetached, type ServiceBinding } from '@elixirchain/runtime';
+import { defineService, runDetached, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
 import type { AgentHost, EventStream } from './host/agent-host.js';
+import type { OwnerForwarder } from './ownership/owner-forwarder.js';
 
 /** Pipes a thread's events into a server stream; `await write` is the backpressure. */
 async function pipe(events: EventStream, stream: { write(m: { event: any }): Promise<void>; signal: AbortSignal }): Promise<void> {
@@ -14,28 +15,78 @@ async function pipe(events: EventStream, stream: { write(m: { event: any }): Pro
   }
 }
 
-/** AgentService over gRPC: validation and errors are the host's; this maps requests onto it. */
-export function agentServiceBinding(host: AgentHost): ServiceBinding {
+/**
+ * AgentService over gRPC: validation and errors are the host's; this maps requests onto it.
+ * With replicas, a call the host refuses with NOT_OWNER is forwarded to the owning replica.
+ */
+export function agentServiceBinding(host: AgentHost, forwarder?: OwnerForwarder): ServiceBinding {
+  /** Runs `local`; if another replica owns the agent, runs `remote` against it instead. */
+  async function owned<T>(call: CallContext, local: () => Promise<T>, remote: (address: string) => Promise<T>): Promise<T> {
+    try {
+      return await local();
+    } catch (error) {
+      const target = forwarder?.target(error, call);
+      if (!target) throw error;
+      return remote(target);
+    }
+  }
+  const forwardStream = async (source: AsyncIterable<{ event?: any }>, stream: { write(m: { event: any }): Promise<void> }) => {
+    for await (const message of source) await stream.write({ event: message.event });
+  };
   return defineService(AgentServiceDefinition, {
     createAgent: async (req) => ({ agent: await host.createAgent(req.agent, req.requestId) }),
     getAgent: async (req) => ({ agent: await host.getAgent(req.id, req.version) }),
     listAgents: (req) => host.listAgents(req.pageSize, req.pageToken),
     // Updates reach running actors (waiting turns may start): keep that work off the caller's deadline.
-    updateAgent: (req) => runDetached(async () => ({ agent: await host.updateAgent(req.agent, req.updateMask, req.expectedVersion, req.requestId) })),
-    deleteAgent: async (req) => ({ deleted: await host.deleteAgent(req.id) }),
-    sendMessage: async (req, stream) => {
+    updateAgent: (req, call) =>
+      owned(
+        call,
+        () => runDetached(async () => ({ agent: await host.updateAgent(req.agent, req.updateMask, req.expectedVersion, req.requestId) })),
+        (owner) => forwarder!.client(owner).updateAgent(req, forwarder!.options(call)),
+      ),
+    deleteAgent: (req, call) =>
+      owned(
+        call,
+        async () => ({ deleted: await host.deleteAgent(req.id) }),
+        (owner) => forwarder!.client(owner).deleteAgent(req, forwarder!.options(call)),
+      ),
+    sendMessage: async (req, stream, call) => {
       // The turn outlives this call (the client may detach and WatchThread later).
-      const events = await runDetached(() => host.sendMessage(req));
-      await pipe(events, stream);
+      const events = await owned(
+        call,
+        () => runDetached(() => host.sendMessage(req)),
+        async (owner) => {
+          await forwardStream(forwarder!.client(owner).sendMessage(req, forwarder!.options(call)), stream);
+          return undefined;
+        },
+      );
+      if (events) await pipe(events, stream);
     },
-    watchThread: async (req, stream) => {
-      const events = await host.watchThread(req);
-      await pipe(events, stream);
+    watchThread: async (req, stream, call) => {
+      const events = await owned(
+        call,
+        () => host.watchThread(req),
+        async (owner) => {
+          await forwardStream(forwarder!.client(owner).watchThread(req, forwarder!.options(call)), stream);
+          return undefined;
+        },
+      );
+      if (events) await pipe(events, stream);
     },
     listMessages: (req) => host.listMessages(req),
     getThread: async (req) => ({ thread: await host.getThread(req.threadId) }),
     listThreads: (req) => host.listThreads(req.agentId, req.pageSize, req.pageToken),
-    resolveApproval: (req) => runDetached(async () => ({ resolution: await host.resolveApproval(req) })),
-    cancelTurn: (req) => runDetached(() => host.cancelTurn(req)),
+    resolveApproval: (req, call) =>
+      owned(
+        call,
+        () => runDetached(async () => ({ resolution: await host.resolveApproval(req) })),
+        (owner) => forwarder!.client(owner).resolveApproval(req, forwarder!.options(call)),
+      ),
+    cancelTurn: (req, call) =>
+      owned(
+        call,
+        () => runDetached(() => host.cancelTurn(req)),
+        (owner) => forwarder!.client(owner).cancelTurn(req, forwarder!.options(call)),
+      ),
   });
 }

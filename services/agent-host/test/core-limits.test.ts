@@ -103,5 +103,6 @@ describe('agent-host turn limits, recall and idempotency (in-process ports)', ()
     await assert.rejects(host.sendMessage(send({ agentId: 'a', content: 'x', threadId: 'bad/thread' })), (e: any) => e.fieldViolations[0].field === 'thread_id');
     await assert.rejects(host.watchThread({ threadId: 'nope', afterSequence: 0, follow: false }), (e: any) => e.code === 5);
     await assert.rejects(host.getThread(''), (e: any) => e.code === 3);
+    await assert.rejects(host.createAgent(Agent.fromPartial({ id: 'huge', instructions: 'x'.repeat(99_000), model: { script: [{ events: [text('y'.repeat(2_000_000))] }] } }), ''), (e: any) => e.code === 3 && e.fieldViolations[0].field === 'agent');
   });
 });

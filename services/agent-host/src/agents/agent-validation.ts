@@ -1,4 +1,4 @@
-import type { Agent } from '@elixirchain/proto/agent';
+import { Agent } from '@elixirchain/proto/agent';
 import { errors, type FieldViolation } from '@elixirchain/runtime';
 
 export const AGENT_ID_PATTERN = /^[a-z0-9][a-z0-9_-]{0,62}$/;
@@ -54,7 +54,12 @@ export function agentViolations(agent: Agent, prefix = 'agent'): FieldViolation[
   return v;
 }
 
+/** Definitions are stored as one memory state value (4 MiB at most, twice per version): keep well below. */
+export const MAX_AGENT_JSON_BYTES = 1 << 20;
+
 export function assertValidAgent(agent: Agent, prefix = 'agent'): void {
   const violations = agentViolations(agent, prefix);
+  const size = Buffer.byteLength(JSON.stringify(Agent.toJSON(agent)));
+  if (size > MAX_AGENT_JSON_BYTES) violations.push({ field: prefix, description: `the definition is ${size} bytes as JSON; at most ${MAX_AGENT_JSON_BYTES}` });
   if (violations.length > 0) throw errors.invalidArguments(violations);
 }

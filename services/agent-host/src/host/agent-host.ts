@@ -25,6 +25,7 @@ import { ThreadStore } from '../threads/thread-store.js';
 import { activeTurnPrefix, agentThreadPrefix, THREAD_ID_PATTERN, type ThreadRecord } from '../threads/thread-record.js';
 import type { ThreadSession } from '../threads/thread-session.js';
 import { ToolCatalog } from '../turns/tool-catalog.js';
+import { notOwner, type AgentOwnership } from '../ownership/agent-ownership.js';
 
 export interface AgentHostOptions {
   memory: MemoryPort;
@@ -37,6 +38,8 @@ export interface AgentHostOptions {
   /** Buffered bytes per client stream before the turn waits for it. */
   streamHighWaterBytes?: number;
   log?: Logger;
+  /** With several replicas: leases and fencing per agent (see src/ownership/). Without it this host owns every agent. */
+  ownership?: AgentOwnership;
 }
 
 /** A stream of thread events for one client; close() detaches it (the turn goes on). */
@@ -64,7 +67,8 @@ export class AgentHost {
 
   constructor(private readonly options: AgentHostOptions) {
     this.registry = new AgentRegistry(options.memory);
-    this.store = new ThreadStore(options.memory);
+    const ownership = options.ownership;
+    this.store = new ThreadStore(options.memory, ownership ? (agentId) => ownership.requireFence(agentId) : undefined);
     const factory = new ModelProviderFactory(options.models);
     this.highWater = options.streamHighWaterBytes ?? 1 << 20;
     this.ctx = {
@@ -79,6 +83,26 @@ export class AgentHost {
       options: { idleHibernateMs: 60_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
     };
     this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
+    if (ownership) {
+      // A fresh claim may follow a dead owner: the first actor start resumes the agent's unfinished turns.
+      ownership.onAcquired = (agentId) => this.supervisor.markNeedsResume([agentId]);
+      ownership.onLost = (agentId) => this.supervisor.relinquish(agentId, `agent ${agentId} moved to another agent-host replica`);
+      this.supervisor.onStopped = (agentId) => void ownership.release(agentId).catch(() => undefined);
+    }
+  }
+
+  /** Throws NOT_OWNER (with the owner's address) unless this replica owns the agent, claiming it if nobody does. */
+  private async ensureOwned(agentId: string): Promise<void> {
+    const ownership = this.options.ownership;
+    if (!ownership) return;
+    const route = await ownership.route(agentId);
+    if (!route.local) throw notOwner(agentId, route);
+  }
+
+  /** Throws NOT_OWNER when another replica holds the agent; free or ours is fine (nothing is claimed). */
+  private async ensureNotElsewhere(agentId: string): Promise<void> {
+    const route = await this.options.ownership?.peek(agentId);
+    if (route && !route.local) throw notOwner(agentId, route);
   }
 
   /**
@@ -102,6 +126,8 @@ export class AgentHost {
   async resume(agentIds: string[]): Promise<void> {
     for (const agentId of agentIds) {
       try {
+        // With replicas only the owner resumes; an agent another replica holds is its business.
+        if (this.options.ownership && !(await this.options.ownership.route(agentId)).local) continue;
         await this.supervisor.actorFor(agentId, true);
       } catch (err) {
         if (ElixirError.is(err, GrpcCode.NOT_FOUND)) {
@@ -125,6 +151,8 @@ export class AgentHost {
 
   async stop(): Promise<void> {
     await this.supervisor.stop();
+    // Leases go back at once, so another replica takes the checkpointed turns over without waiting for expiry.
+    await this.options.ownership?.stop();
   }
 
   // Agent definitions
@@ -142,12 +170,15 @@ export class AgentHost {
   }
 
   async updateAgent(agent: Agent | undefined, mask: string[] | undefined, expectedVersion: number | undefined, requestId: string) {
+    // The owner's actor must see the new definition: let the owner apply it.
+    if (agent?.id) await this.ensureNotElsewhere(agent.id);
     const updated = await this.registry.update(agent, mask, expectedVersion, requestId);
     this.supervisor.definitionChanged(updated.id, updated);
     return updated;
   }
 
   async deleteAgent(id: string) {
+    if (id) await this.ensureNotElsewhere(id);
     const deleted = await this.registry.delete(id);
     await this.supervisor.remove(id);
     return deleted;
@@ -169,6 +200,7 @@ export class AgentHost {
     if (request.requestId.length > 200) violations.push({ field: 'request_id', description: 'at most 200 characters' });
     if (violations.length > 0) throw errors.invalidArguments(violations);
     const threadId = request.threadId || newId('thread');
+    await this.ensureOwned(request.agentId);
     const actor = await this.supervisor.actorFor(request.agentId);
     const mine = { turnId: newId('turn') };
     const subscriber = new EventSubscriber({
@@ -244,6 +276,8 @@ export class AgentHost {
     this.validateThreadId(request.threadId);
     if (request.afterSequence < 0) throw errors.invalidArgument('after_sequence', 'must not be negative');
     const { record } = await this.loadRecord(request.threadId);
+    // Live events are only on the owner's replica: the watch goes there.
+    await this.ensureNotElsewhere(record.agentId);
     const follow = request.follow;
     const subscriber = new EventSubscriber({
       filter: (e) => e.sequence > request.afterSequence,
@@ -317,6 +351,7 @@ export class AgentHost {
 
   private async actorOfThread(threadId: string): Promise<AgentActor> {
     const { record } = await this.loadRecord(threadId);
+    await this.ensureOwned(record.agentId);
     return this.supervisor.actorFor(record.agentId);
   }
 
