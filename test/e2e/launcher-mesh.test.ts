@@ -9,6 +9,15 @@ import type { ServiceName } from '../../cli/src/launcher/service-catalog.js';
 import { LaunchedMesh, REPO_ROOT, isAlive, until } from './support/launched-mesh.js';
 import { describePythonExample } from './python-example.js';
 
+// kill -9 of each service during a turn, and a SIGTERM of agent-host: the
+// drain of a rolling restart, after which the client re-attaches.
+const FAULTS = [
+  { name: 'tool-sandbox', signal: 'SIGKILL', label: 'kill -9' },
+  { name: 'memory', signal: 'SIGKILL', label: 'kill -9' },
+  { name: 'agent-host', signal: 'SIGKILL', label: 'kill -9' },
+  { name: 'agent-host', signal: 'SIGTERM', label: 'SIGTERM, rolling restart' },
+].map((f) => ({ ...f, name: f.name as ServiceName, signal: f.signal as NodeJS.Signals, agent: `e2e-slow-${f.name}-${f.signal.toLowerCase()}` }));
+
 // The whole product as a newcomer meets it: `elixirchain start` launching the
 // four real services as processes, the CLI talking to them, faults injected
 // with kill -9, and SIGTERM ending it all. One mesh for the file, so the
@@ -77,13 +86,13 @@ describe('e2e: the mesh started by the launcher', function () {
 
   // A turn (and a chain run) is in flight when each service is killed with
   // SIGKILL; the launcher restarts it, and nothing the mesh had accepted is lost.
-  describe('kill -9 of each service during work', () => {
+  describe('faults during work: kill -9 of each service, SIGTERM of agent-host', () => {
     let baselineThread: string;
     let baseline: Message[];
 
     before(async () => {
       // One agent per fault, so one service's failure to recover does not cascade into the next case.
-      for (const id of ['e2e-slow', 'e2e-slow-tool-sandbox', 'e2e-slow-memory', 'e2e-slow-agent-host']) {
+      for (const id of ['e2e-slow', ...FAULTS.map((f) => f.agent)]) {
         await clients.agents().createAgent({ agent: slowAgent(id), requestId: `create-${id}` });
       }
       const outcome = await turn('e2e-slow', 'count the primes');
@@ -93,28 +102,29 @@ describe('e2e: the mesh started by the launcher', function () {
       assert.ok(baseline.some((m) => m.role === Role.ROLE_TOOL), 'the baseline turn recorded its tool result');
     });
 
-    for (const name of ['tool-sandbox', 'memory', 'agent-host'] as const) {
-      it(`${name}: restarted by the launcher; the turn in flight completes and history is intact`, async () => {
+    for (const { name, signal, agent, label } of FAULTS) {
+      it(`${name} (${label}): restarted by the launcher; the turn in flight completes and history is intact`, async () => {
         const oldPid = mesh.servicePid(name)!;
         assert.ok(oldPid, `${name} runs under the launcher`);
-        let killed = false;
-        const outcome = await turn(`e2e-slow-${name}`, `count again while ${name} dies`, (event) => {
-          // Kill once the tool call has started: the turn has checkpoints behind it and work ahead.
-          if (!killed && event.event?.$case === 'toolCallStarted') {
-            killed = true;
-            process.kill(oldPid, 'SIGKILL');
+        let signalled = false;
+        const content = `count again while ${name} gets ${signal}`;
+        const outcome = await turn(agent, content, (event) => {
+          // Once the tool call has started: the turn has checkpoints behind it and work ahead.
+          if (!signalled && event.event?.$case === 'toolCallStarted') {
+            signalled = true;
+            process.kill(oldPid, signal);
           }
         });
-        assert.ok(killed, 'the service was killed during the tool call');
+        assert.ok(signalled, `${name} got ${signal} during the tool call`);
         const newPid = await mesh.waitForRestart(name, oldPid);
         assert.notEqual(newPid, oldPid);
-        assert.equal(outcome.status, TurnStatus.TURN_STATUS_COMPLETED, `turn after ${name} crash: ${JSON.stringify(outcome)}`);
+        assert.equal(outcome.status, TurnStatus.TURN_STATUS_COMPLETED, `turn after ${name} ${signal}: ${JSON.stringify(outcome)}`);
         const thread = await messages(outcome.threadId);
         assert.deepEqual(thread.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_TOOL, Role.ROLE_ASSISTANT], 'one message per step, none lost or doubled');
-        assert.equal(thread[0]!.content, `count again while ${name} dies`);
+        assert.equal(thread[0]!.content, content);
         assert.deepEqual(stripVolatile(await messages(baselineThread)), stripVolatile(baseline), 'the earlier thread is unchanged');
-        assert.ok((await clients.agents().getAgent({ id: `e2e-slow-${name}` })).agent, 'the agent survived');
-        assert.match(mesh.output, new RegExp(`${name} exited \\(signal SIGKILL\\); restarting`));
+        assert.ok((await clients.agents().getAgent({ id: agent })).agent, 'the agent survived');
+        assert.match(mesh.output, new RegExp(`${name} exited \\((signal ${signal}|exit code 0)\\); restarting`));
       });
     }
 
@@ -178,7 +188,7 @@ describe('e2e: the mesh started by the launcher', function () {
       onEvent(e);
     };
     try {
-      return await runTurn(clients.agents(), { agentId, content }, { onEvent: seen, approve: async () => ({ approve: true }) }, AbortSignal.timeout(75_000));
+      return await runTurn(clients.agents(), { agentId, content }, { onEvent: seen, approve: async () => ({ approve: true }) }, AbortSignal.timeout(60_000));
     } catch (err) {
       const thread = threadId ? await clients.agents().getThread({ threadId }).catch(() => undefined) : undefined;
       const logs = (['agent-host', 'memory', 'tool-sandbox'] as const).map((n) => `--- ${n}\n${mesh.logTail(n, 8)}`).join('\n');
@@ -195,4 +205,3 @@ function stripVolatile(list: Message[]): unknown[] {
   return list.map((m) => ({ id: m.id, role: m.role, content: m.content, toolResult: m.toolResult, sequence: m.sequence }));
 }
 
-export type { ServiceName };

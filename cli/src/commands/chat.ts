@@ -1,5 +1,5 @@
-import readline from 'node:readline/promises';
 import { TurnStatus, type ApprovalRequired } from '@elixirchain/proto/agent';
+import { LineReader } from '../chat/line-reader.js';
 import { ThreadEventView } from '../chat/thread-event-view.js';
 import { runTurn, type ApprovalDecision, type TurnOutcome } from '../chat/turn-stream.js';
 import { describeError } from '../output/error-report.js';
@@ -20,7 +20,7 @@ export async function runChat(out: Output, agentId: string, options: ChatOptions
     const view = new ThreadEventView(out, agentId);
     const interactive = options.message === undefined;
     // One-shot turns ask for approvals only on a terminal; a conversation reads lines from any stdin.
-    const rl = interactive || ((options.approvals ?? 'ask') === 'ask' && process.stdin.isTTY) ? openPrompt() : undefined;
+    const rl = interactive || ((options.approvals ?? 'ask') === 'ask' && process.stdin.isTTY) ? new LineReader() : undefined;
     let threadId = options.thread;
     try {
       const approve = (request: ApprovalRequired) => decideApproval(out, rl, request, options.approvals ?? 'ask');
@@ -60,7 +60,7 @@ export async function runChat(out: Output, agentId: string, options: ChatOptions
 
       out.note(`Chatting with ${agentId}${threadId ? ` on thread ${threadId}` : ''}. Empty line or Ctrl-D to leave; Ctrl-C cancels a running turn.`);
       for (;;) {
-        const line = await ask(rl!, 'you › ');
+        const line = await rl!.ask('you › ');
         if (line === undefined || line.trim() === '' || line.trim() === '/exit') break;
         await turn(line);
       }
@@ -72,17 +72,7 @@ export async function runChat(out: Output, agentId: string, options: ChatOptions
   });
 }
 
-function openPrompt(): readline.Interface {
-  return readline.createInterface({ input: process.stdin, output: process.stderr, terminal: Boolean(process.stdin.isTTY) });
-}
-
-/** A line from the prompt, or undefined at end of input (Ctrl-D, closed pipe). */
-async function ask(rl: readline.Interface, prompt: string): Promise<string | undefined> {
-  const closed = new Promise<undefined>((resolve) => rl.once('close', () => resolve(undefined)));
-  return Promise.race([rl.question(prompt), closed]).catch(() => undefined);
-}
-
-async function decideApproval(out: Output, rl: readline.Interface | undefined, request: ApprovalRequired, mode: 'ask' | 'approve' | 'deny'): Promise<ApprovalDecision> {
+async function decideApproval(out: Output, rl: LineReader | undefined, request: ApprovalRequired, mode: 'ask' | 'approve' | 'deny'): Promise<ApprovalDecision> {
   const what = `${request.toolName} ${JSON.stringify(request.arguments ?? {})}`;
   if (mode !== 'ask') {
     out.note(`  approval for ${what}: ${mode === 'approve' ? 'approved' : 'denied'} (--${mode})`);
@@ -92,7 +82,7 @@ async function decideApproval(out: Output, rl: readline.Interface | undefined, r
     out.note(`  approval needed for ${what}; denied: no terminal to ask (use --approve or --deny)`);
     return { approve: false, reason: 'no one to ask: the CLI ran without a terminal' };
   }
-  const answer = (await ask(rl, `  ${request.toolName} needs approval${request.reason ? ` (${request.reason})` : ''}: ${what}\n  approve? [y/N] `)) ?? '';
+  const answer = (await rl.ask(`  ${request.toolName} needs approval${request.reason ? ` (${request.reason})` : ''}: ${what}\n  approve? [y/N] `)) ?? '';
   const approve = /^y(es)?$/i.test(answer.trim());
   return { approve, reason: approve ? 'approved in the CLI' : 'denied in the CLI' };
 }

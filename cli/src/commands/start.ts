@@ -44,7 +44,11 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
       print('');
       print('ElixirChain is running:');
       for (const s of SERVICES) print(`  ${s.name.padEnd(15)} ${mesh.addresses[s.name]}`);
-      if (options.demo) print('\nTry:  npx elixirchain chat demo');
+      if (options.demo) {
+        print('\nTry:  npx elixirchain chat demo');
+        // The offline model fills the first tool's input with the message itself.
+        if (!process.env.OPENAI_API_KEY) print('      (offline scripted model: it calls the calculator with your message, so write arithmetic, e.g. "12 * (3 + 4)")');
+      }
       print('Stop with Ctrl-C.');
     });
   } catch {

@@ -185,7 +185,8 @@ export class Launcher {
     if (!this.logDir) return '';
     const file = path.join(this.logDir, `${name}.log`);
     const lines = tailLines(file, 5);
-    return `\n  log: ${path.relative(process.cwd(), file) || file}${lines.map((l) => `\n    ${l}`).join('')}`;
+    const relative = path.relative(process.cwd(), file);
+    return `\n  log: ${relative.startsWith('..') ? file : relative}${lines.map((l) => `\n    ${l}`).join('')}`;
   }
 }
 
