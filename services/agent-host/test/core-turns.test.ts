@@ -98,4 +98,24 @@ describe('agent-host core with in-process memory and tools', () => {
     assert.equal(cut.event?.$case === 'turnCompleted' && cut.event.turnCompleted.status, TurnStatus.TURN_STATUS_INTERRUPTED);
     assert.equal(interrupter.at(-1)?.event?.$case === 'turnCompleted' && (interrupter.at(-1)!.event as any).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
   });
+
+  it('WatchThread with follow stays attached across turns; without follow it ends when the thread is idle', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'watched', model: { provider: 'scripted', script: [{ events: [text('hi', 0, 20)] }] } }), '');
+    await collect(await host.sendMessage(send({ agentId: 'watched', content: 'one', threadId: 'w' })));
+    const follower = await host.watchThread({ threadId: 'w', afterSequence: 0, follow: true });
+    const seen: ThreadEvent[] = [];
+    const following = (async () => {
+      for await (const e of follower) {
+        seen.push(e);
+        if (seen.filter((x) => x.event?.$case === 'turnCompleted').length === 3) break;
+      }
+    })();
+    await collect(await host.sendMessage(send({ agentId: 'watched', content: 'two', threadId: 'w' })));
+    await collect(await host.sendMessage(send({ agentId: 'watched', content: 'three', threadId: 'w' })));
+    await following;
+    assert.equal(new Set(seen.map((e) => e.turnId)).size, 3);
+    assert.deepEqual(seen.map((e) => e.sequence), [...seen.map((e) => e.sequence)].sort((a, b) => a - b));
+    const idle = await collect(await host.watchThread({ threadId: 'w', afterSequence: seen.at(-1)!.sequence, follow: false }));
+    assert.deepEqual(idle, [], 'nothing after the last event, and the stream ends');
+  });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
+import { Role } from '@elixirchain/proto/memory';
 import { connectRedis, RedisLeaseStore, type RedisConnection } from '@elixirchain/runtime';
 import { ownerKey, startAgentHostServer, type AgentHostServer } from '../src/index.js';
 import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
@@ -62,7 +63,8 @@ describe('agent-host replicas: one owner per agent through leases, forwarding, f
       assert.equal(a.host.supervisor.resident('shared'), undefined, 'a never started an actor for it');
       assert.ok(b.host.supervisor.resident('shared'));
       const watched = await collectEvents(ca.watchThread({ threadId: 'shared-t', afterSequence: 0 }));
-      assert.equal(watched.filter((e) => e.event?.$case === 'turnCompleted').length, 2);
+      assert.ok(watched.some((e) => e.event?.$case === 'turnCompleted'), 'the watch through a replays the owner’s events');
+      assert.ok(watched.some((e) => e.event?.$case === 'textDelta'), 'including the text streamed on b');
       const { messages } = await ca.listMessages({ threadId: 'shared-t', pageSize: 100 });
       assert.deepEqual(messages.map((m) => m.content), ['one', 'hello from the owner', 'two', 'hello from the owner']);
     } finally {
@@ -92,9 +94,7 @@ describe('agent-host replicas: one owner per agent through leases, forwarding, f
       // a resumed the turn from b's last checkpoint and finished it once.
       await waitFor(async () => (await a.host.getThread('moving-t')).currentTurnId === '', 'a finished the turn', 30_000);
       const { messages } = await ca.listMessages({ threadId: 'moving-t', pageSize: 100 });
-      assert.deepEqual(messages.map((m) => m.role), [1, 2].map((r) => messages.find((m) => m.role === r)!.role));
-      assert.equal(messages.filter((m) => m.content === 'start').length, 1, 'no duplicate user message');
-      assert.equal(messages.length, 2, messages.map((m) => m.content).join(' | '));
+      assert.deepEqual(messages.map((m) => [m.role, m.content]), [[Role.ROLE_USER, 'start'], [Role.ROLE_ASSISTANT, 'xyzwv']], 'one user message, one answer');
       // Later messages through b are forwarded to a.
       const again = await collectEvents(cb.sendMessage({ agentId: 'moving', content: 'after', threadId: 'moving-t' }));
       assert.equal(statusOf(again), TurnStatus.TURN_STATUS_COMPLETED);
