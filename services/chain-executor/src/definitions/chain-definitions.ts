@@ -4,7 +4,8 @@ import type { AgentStepRunner, ToolStepRunner } from '../execution/step-runners.
 import { InvalidPageTokenError } from '../storage/page-token.js';
 import { ChainExistsError, ChainNotFoundError, ChainRepository, ChainVersionMismatchError, UPDATABLE_CHAIN_FIELDS } from './chain-repository.js';
 import { validateChain } from './chain-validator.js';
-import type { ChainReference } from './chain-validator.js';
+import type { ChainReference, FieldViolation } from './chain-validator.js';
+import { boundedText, quoteInput } from './quote-input.js';
 
 /**
  * Chain definitions as the API sees them: validated on create and update
@@ -23,7 +24,7 @@ export class ChainDefinitions {
 
   async create(chain: Chain, requestId: string): Promise<{ chain: Chain; warnings: string[] }> {
     const { violations, references } = validateChain(chain, { requireId: false });
-    if (violations.length > 0) throw errors.invalidArguments(violations.map((v) => ({ field: `chain.${v.field}`, description: v.description })), 'INVALID_CHAIN');
+    if (violations.length > 0) throw invalidChain(violations);
     const warnings = await this.checkReferences(references);
     try {
       return { chain: await this.repository.create(chain, requestId), warnings };
@@ -54,12 +55,12 @@ export class ChainDefinitions {
   async update(chain: Chain, updateMask: string[], expectedVersion: number | undefined): Promise<{ chain: Chain; warnings: string[] }> {
     if (chain.id === '') throw errors.invalidArgument('chain.id', 'is required');
     const unknown = updateMask.findIndex((f) => !UPDATABLE_CHAIN_FIELDS.includes(f));
-    if (unknown >= 0) throw errors.invalidArgument(`update_mask.paths[${unknown}]`, `"${updateMask[unknown]}" cannot be updated; updatable: ${UPDATABLE_CHAIN_FIELDS.join(', ')}`);
+    if (unknown >= 0) throw errors.invalidArgument(`update_mask.paths[${unknown}]`, `${quoteInput(updateMask[unknown]!)} cannot be updated; updatable: ${UPDATABLE_CHAIN_FIELDS.join(', ')}`);
     const touchesRoot = updateMask.length === 0 || updateMask.includes('root');
     let warnings: string[] = [];
     if (touchesRoot) {
       const { violations, references } = validateChain(chain, { requireId: true });
-      if (violations.length > 0) throw errors.invalidArguments(violations.map((v) => ({ field: `chain.${v.field}`, description: v.description })), 'INVALID_CHAIN');
+      if (violations.length > 0) throw invalidChain(violations);
       warnings = await this.checkReferences(references);
     }
     try {
@@ -82,17 +83,26 @@ export class ChainDefinitions {
         try {
           if (r.kind === 'tool') {
             const tool = await this.tools.describe(r.name, r.version);
-            return tool ? undefined : `chain.${r.field}: tool "${r.name}"${r.version ? ` (${r.version})` : ''} is not registered; the step will fail with NOT_FOUND unless it is registered before it runs`;
+            return tool ? undefined : `chain.${r.field}: tool ${quoteInput(r.name)}${r.version ? ` (${quoteInput(r.version)})` : ''} is not registered; the step will fail with NOT_FOUND unless it is registered before it runs`;
           }
           const exists = await this.agents.exists(r.name);
-          return exists === false ? `chain.${r.field}: agent "${r.name}" does not exist; the step will fail with NOT_FOUND unless it is created before it runs` : undefined;
+          return exists === false ? `chain.${r.field}: agent ${quoteInput(r.name)} does not exist; the step will fail with NOT_FOUND unless it is created before it runs` : undefined;
         } catch {
-          return `chain.${r.field}: could not check ${r.kind} "${r.name}" (its service did not answer)`;
+          return `chain.${r.field}: could not check ${r.kind} ${quoteInput(r.name)} (its service did not answer)`;
         }
       }),
     );
     return warnings.filter((w): w is string => w !== undefined);
   }
+}
+
+const MAX_VIOLATIONS = 20;
+
+/** INVALID_ARGUMENT for a chain: the first violations (a status must stay small), each bounded. */
+function invalidChain(violations: FieldViolation[]) {
+  const shown = violations.slice(0, MAX_VIOLATIONS).map((v) => ({ field: `chain.${boundedText(v.field, 200)}`, description: boundedText(v.description) }));
+  if (violations.length > MAX_VIOLATIONS) shown.push({ field: 'chain', description: `and ${violations.length - MAX_VIOLATIONS} more problems` });
+  return errors.invalidArguments(shown, 'INVALID_CHAIN');
 }
 
 function mapError(error: unknown): unknown {

@@ -1,6 +1,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { Chain } from '@elixirchain/proto/chain';
 import type { FieldViolation } from './chain-validator.js';
+import { quoteInput } from './quote-input.js';
 
 /** A chain file that is not valid YAML/JSON or names fields the schema does not have. */
 export class ChainDocumentError extends Error {
@@ -91,7 +92,7 @@ function normalize(value: unknown, type: string, path: string, violations: Field
     const fieldPath = path === '' ? name : `${path}.${name}`;
     if (!(name in fields)) {
       const hint = type === 'Step' ? ` (unknown step kind or field; a step has id, description, timeout, retry and one of ${STEP_KINDS.join(', ')})` : '';
-      violations.push({ field: fieldPath, description: `unknown field "${key}"${hint}` });
+      violations.push({ field: fieldPath, description: `unknown field ${quoteInput(key)}${hint}` });
       continue;
     }
     const fieldType = fields[name];
@@ -111,7 +112,7 @@ function normalizeDuration(value: unknown, path: string, violations: FieldViolat
   if (typeof value !== 'string') return value;
   const match = DURATION_PATTERN.exec(value.trim());
   if (!match) {
-    violations.push({ field: path, description: `"${value}" is not a duration such as "30s", "1.5s" or "250ms"` });
+    violations.push({ field: path, description: `${quoteInput(value)} is not a duration such as "30s", "1.5s" or "250ms"` });
     return undefined;
   }
   const seconds = Number(match[1]) / (match[2] === 'ms' ? 1000 : 1);

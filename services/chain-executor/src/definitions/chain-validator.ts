@@ -3,6 +3,7 @@ import type { Chain, RetryPolicy, Step } from '@elixirchain/proto/chain';
 import type { Duration } from '@elixirchain/proto/google/protobuf/duration';
 import { CelExpression, ExpressionCompileError } from '../expressions/cel-expression.js';
 import type { ExpressionKind } from '../expressions/cel-expression.js';
+import { boundedText, quoteInput } from './quote-input.js';
 import { STEP_KIND_FIELDS } from './step-kind.js';
 
 /** One problem in a definition, as google.rpc.BadRequest.FieldViolation. */
@@ -60,7 +61,7 @@ export function validateChain(chain: Chain, options: { requireId: boolean }): Ch
     try {
       CelExpression.compile(source, kind);
     } catch (error) {
-      if (error instanceof ExpressionCompileError) violate(field, `invalid CEL: ${error.message}`);
+      if (error instanceof ExpressionCompileError) violate(field, `invalid CEL: ${boundedText(error.message)}`);
       else throw error;
     }
   };
@@ -77,7 +78,7 @@ export function validateChain(chain: Chain, options: { requireId: boolean }): Ch
     duration(`${field}.max_backoff`, policy.maxBackoff);
     if (policy.backoffMultiplier !== 0 && !(policy.backoffMultiplier >= 1)) violate(`${field}.backoff_multiplier`, 'must be at least 1 (0 means the default, 2)');
     policy.nonRetryableCodes.forEach((code, i) => {
-      if (!GRPC_CODE_NAMES.has(code)) violate(`${field}.non_retryable_codes[${i}]`, `"${code}" is not a gRPC status code name (e.g. "INVALID_ARGUMENT")`);
+      if (!GRPC_CODE_NAMES.has(code)) violate(`${field}.non_retryable_codes[${i}]`, `${quoteInput(code)} is not a gRPC status code name (e.g. "INVALID_ARGUMENT")`);
     });
   };
 
@@ -93,7 +94,7 @@ export function validateChain(chain: Chain, options: { requireId: boolean }): Ch
     }
     if (value.id === '') violate(`${field}.id`, 'is required: every step needs an id, unique within the chain');
     else if (!STEP_ID_PATTERN.test(value.id)) violate(`${field}.id`, 'must start with a letter or "_" and contain only letters, digits, "_" or "-" (at most 63)');
-    else if (seenIds.has(value.id)) violate(`${field}.id`, `duplicate step id "${value.id}" (first used at ${seenIds.get(value.id)})`);
+    else if (seenIds.has(value.id)) violate(`${field}.id`, `duplicate step id ${quoteInput(value.id)} (first used at ${seenIds.get(value.id)})`);
     else seenIds.set(value.id, field);
     duration(`${field}.timeout`, value.timeout);
     retry(`${field}.retry`, value.retry);
@@ -108,13 +109,16 @@ export function validateChain(chain: Chain, options: { requireId: boolean }): Ch
         const f = `${field}.tool`;
         if (!TOOL_NAME_PATTERN.test(kind.tool.tool)) violate(`${f}.tool`, kind.tool.tool === '' ? 'is required' : 'must be a tool name (lowercase letters, digits, "_" or "-", starting with a letter)');
         else references.push({ kind: 'tool', name: kind.tool.tool, version: kind.tool.version, field: `${f}.tool` });
+        if (kind.tool.version.length > 64) violate(`${f}.version`, 'must be a semver version or range of at most 64 characters');
         if (kind.tool.input !== '') expression(`${f}.input`, kind.tool.input);
         break;
       }
       case 'agent': {
         const f = `${field}.agent`;
         if (kind.agent.agentId === '') violate(`${f}.agent_id`, 'is required');
+        else if (kind.agent.agentId.length > 128 || /\p{Cc}/u.test(kind.agent.agentId)) violate(`${f}.agent_id`, 'must be an agent id (at most 128 printable characters)');
         else references.push({ kind: 'agent', name: kind.agent.agentId, version: '', field: `${f}.agent_id` });
+        if (kind.agent.threadId.length > 128 || /\p{Cc}/u.test(kind.agent.threadId)) violate(`${f}.thread_id`, 'must be a thread id (at most 128 printable characters)');
         if (kind.agent.message !== '') expression(`${f}.message`, kind.agent.message);
         break;
       }
