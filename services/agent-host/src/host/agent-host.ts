@@ -87,6 +87,7 @@ export class AgentHost {
       // A fresh claim may follow a dead owner: the first actor start resumes the agent's unfinished turns.
       ownership.onAcquired = (agentId) => this.supervisor.markNeedsResume([agentId]);
       ownership.onLost = (agentId) => this.supervisor.relinquish(agentId, `agent ${agentId} moved to another agent-host replica`);
+      ownership.isResident = (agentId) => this.supervisor.resident(agentId) !== undefined;
       this.supervisor.onStopped = (agentId) => void ownership.release(agentId).catch(() => undefined);
     }
   }

@@ -44,6 +44,8 @@ export class AgentOwnership {
   onAcquired: (agentId: string) => void = () => {};
   /** Set by the host: the lease is gone, the actor must stop without writing. */
   onLost: (agentId: string) => void = () => {};
+  /** Set by the host: whether the agent's actor runs here (then its turns are already being run). */
+  isResident: (agentId: string) => boolean = () => false;
 
   constructor(private readonly options: AgentOwnershipOptions) {
     options.leases.on('lost', (resource) => {
@@ -136,7 +138,7 @@ export class AgentOwnership {
     await done;
   }
 
-  /** Agents with unfinished turns whose lease nobody holds; claims them and returns those now local. */
+  /** Agents with unfinished turns and no actor running them: those nobody holds are claimed; returns the ones now local. */
   async claimOrphans(): Promise<string[]> {
     const agents = new Set<string>();
     let pageToken = '';
@@ -145,12 +147,13 @@ export class AgentOwnership {
       for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
       pageToken = page.nextPageToken;
     } while (pageToken);
-    const candidates = [...agents].filter((a) => !this.fences.has(a));
+    const candidates = [...agents].filter((a) => !this.isResident(a));
     if (candidates.length === 0) return [];
     const holders = await this.options.leases.holders(candidates.map(resourceOf));
     const claimed: string[] = [];
     for (const [i, agentId] of candidates.entries()) {
-      if (holders[i]) continue;
+      // Ours but not running (claimed by a read, or the actor ended): resume it too.
+      if (holders[i] && !this.owns(agentId)) continue;
       try {
         if ((await this.route(agentId)).local) claimed.push(agentId);
       } catch (err) {

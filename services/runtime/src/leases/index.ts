@@ -6,3 +6,5 @@ export { MemoryStateLeaseStore } from './memory-state-lease-store.js';
 export type { LeaseStateClient } from './memory-state-lease-store.js';
 export { connectRedis, redisUrlFromEnv } from './redis-connection.js';
 export type { RedisConnection } from './redis-connection.js';
+export { openLeaseStore, scaleOutConfigFromEnv } from './open-lease-store.js';
+export type { LeaseMode, ScaleOutConfig } from './open-lease-store.js';

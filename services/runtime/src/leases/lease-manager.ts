@@ -44,6 +44,11 @@ export class LeaseManager extends EventEmitter<LeaseManagerEvents> {
     this.timer.unref();
   }
 
+  /** What new acquisitions advertise (e.g. the address, once the server is bound). */
+  setData(data: Record<string, string>): void {
+    this.options.data = data;
+  }
+
   get store(): LeaseStore {
     return this.options.store;
   }
