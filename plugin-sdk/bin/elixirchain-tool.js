@@ -22,7 +22,8 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 
-const flags = ['--no-node-snapshot', ...(fromSource ? ['--import', 'tsx', '--conditions=elixirchain-source'] : [])];
+// tsx is the repository's, found from here rather than from the caller's directory.
+const flags = ['--no-node-snapshot', ...(fromSource ? [`--import=${import.meta.resolve('tsx')}`, '--conditions=elixirchain-source'] : [])];
 const child = spawn(process.execPath, [...flags, entry, ...process.argv.slice(2)], { stdio: 'inherit' });
 // Ctrl-C reaches the child too (same process group); it decides how to stop.
 process.on('SIGINT', () => {});

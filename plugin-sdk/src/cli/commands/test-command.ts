@@ -21,7 +21,7 @@ export async function testCommand(output: CliOutput, options: { project: string;
   const args = [
     '--no-node-snapshot',
     // Inside the ElixirChain repository the SDK runs from its sources.
-    ...(RUNNING_FROM_SOURCE ? ['--import', 'tsx', '--conditions=elixirchain-source'] : []),
+    ...(RUNNING_FROM_SOURCE ? [`--import=${import.meta.resolve('tsx')}`, '--conditions=elixirchain-source'] : []),
     '--test',
     '--test-concurrency=1',
     // A test that forgets tool.close() must not hang the run (its engine worker exits with it).
