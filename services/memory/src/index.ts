@@ -4,7 +4,8 @@ export type { MemoryServer, MemoryServerOptions, MemoryStats } from './server.js
 export type * from './store/store.js';
 export { SqliteStore } from './store/sqlite/sqlite-store.js';
 export type { SqliteStoreOptions } from './store/sqlite/sqlite-store.js';
-export { openStore } from './store/open-store.js';
+export { createStore, resolveStoreBackend, describeStoreBackend } from './store/create-store.js';
+export type { StoreConfig, StoreBackend } from './store/create-store.js';
 export { StoreError, StoreErrorCode, StoreErrorReason, isStoreError } from './store/store-errors.js';
 export { matchesMetadataFilter, validateMetadataFilter } from './store/metadata-filter.js';
 export { CachedStore } from './cache/cached-store.js';

@@ -3,6 +3,7 @@
 import { dataDir, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
 import { registerMemoryMetrics } from './metrics/memory-metrics.js';
 import { createMemoryService } from './server.js';
+import { describeStoreBackend, resolveStoreBackend } from './store/create-store.js';
 
 const config = loadConfigOrExit('memory', () => ({
   address: meshAddresses().memory,
@@ -11,7 +12,11 @@ const config = loadConfigOrExit('memory', () => ({
   synchronous: envConfig.oneOf('ELIXIRCHAIN_SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),
 }));
 
-const service = await createMemoryService({ dataDir: config.dataDir, cacheBytes: config.cacheBytes });
+const service = await createMemoryService({
+  dataDir: config.dataDir,
+  cacheBytes: config.cacheBytes,
+  storeConfig: { sqlite: { synchronous: config.synchronous } },
+});
 registerMemoryMetrics(service.stats);
 const server = await runService({
   name: 'memory',
@@ -19,4 +24,4 @@ const server = await runService({
   services: [service.binding],
   onStop: () => service.store.close(),
 });
-server.logger.info({ store: service.stats().store, dataDir: config.dataDir }, 'memory store open');
+server.logger.info({ store: describeStoreBackend(resolveStoreBackend()), dataDir: config.dataDir }, 'memory store open');

@@ -6,7 +6,7 @@ import { CachedStore } from './cache/cached-store.js';
 import type { LruStats } from './cache/byte-lru.js';
 import { EmbedderRegistry, type EmbedderRegistryOptions } from './embedders/embedder-registry.js';
 import { memoryServiceBinding } from './service/memory-service.js';
-import { openStore } from './store/open-store.js';
+import { createStore, resolveStoreBackend, type StoreConfig } from './store/create-store.js';
 import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { VectorCacheStats } from './store/sqlite/vector-cache.js';
@@ -16,8 +16,10 @@ export interface MemoryServerOptions {
   address: string;
   /** Where memory.db lives (SQLite). Default ELIXIRCHAIN_DATA_DIR or ./.elixirchain. */
   dataDir?: string;
-  /** A ready store (any backend); the server closes it on stop. Default: from ELIXIRCHAIN_STORE. */
+  /** A ready store (any backend); the server closes it on stop. Default: createStore (ELIXIRCHAIN_STORE, MONGODB_URL, else SQLite). */
   store?: Store;
+  /** Backend settings for createStore when no store is given. */
+  storeConfig?: Omit<StoreConfig, 'dataDir'>;
   /** Bytes of the thread/memory/state cache; 0 disables it. Default 64 MiB. */
   cacheBytes?: number;
   embedders?: EmbedderRegistryOptions;
@@ -44,9 +46,22 @@ export interface MemoryServer {
   stop(): Promise<void>;
 }
 
+/**
+ * SQLite is opened through a static import: a dynamically imported module can
+ * be a second instance under mocha's CommonJS loader, and its ElixirErrors then
+ * fail the runtime's instanceof checks. The networked drivers load lazily.
+ */
+async function openBackend(options: Omit<MemoryServerOptions, 'address'>): Promise<Store> {
+  const config: StoreConfig = { ...options.storeConfig, dataDir: options.dataDir };
+  if (resolveStoreBackend(config).kind === 'sqlite') {
+    return SqliteStore.open({ ...config.sqlite, dataDir: options.dataDir ?? process.env.ELIXIRCHAIN_DATA_DIR ?? './.elixirchain' });
+  }
+  return createStore(config);
+}
+
 /** The service pieces without a server: for runService in main.ts and for benchmarks. */
 export async function createMemoryService(options: Omit<MemoryServerOptions, 'address'>) {
-  const backend = options.store ?? (await openStore({ dataDir: options.dataDir ?? process.env.ELIXIRCHAIN_DATA_DIR ?? './.elixirchain' }));
+  const backend = options.store ?? (await openBackend(options));
   const cacheBytes = options.cacheBytes ?? 64 * 1024 * 1024;
   const cache = cacheBytes > 0 ? new CachedStore(backend, { maxBytes: cacheBytes }) : undefined;
   const store: Store = cache ?? backend;
