@@ -8,3 +8,4 @@ export { progress } from './progress.js';
 export { machineInfo, packageVersion, type MachineInfo } from './machine.js';
 export { formatCell, renderTable } from './results-file.js';
 export { runBench, SUITES, BENCH_DIR, type BenchOptions, type BenchOutcome } from './bench-run.js';
+export { freePort, spawnServiceProcess, waitForGrpc, type ServiceProcess, type SpawnServiceOptions } from './service-process.js';
