@@ -1,6 +1,7 @@
 // The memory service process: configuration from the environment, the store
 // under ELIXIRCHAIN_DATA_DIR, drain on SIGTERM, then close the store.
 import { dataDir, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { bootstrapAdminKey } from './admin/bootstrap-admin-key.js';
 import { registerMemoryMetrics } from './metrics/memory-metrics.js';
 import { createMemoryService } from './server.js';
 import { describeStoreBackend, resolveStoreBackend } from './store/create-store.js';
@@ -10,6 +11,7 @@ const config = loadConfigOrExit('memory', () => ({
   dataDir: dataDir(),
   cacheBytes: envConfig.int('ELIXIRCHAIN_MEMORY_CACHE_BYTES', 64 << 20, { min: 0 }),
   synchronous: envConfig.oneOf('ELIXIRCHAIN_SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),
+  bootstrapAdminKeyFile: envConfig.optionalString('ELIXIRCHAIN_BOOTSTRAP_ADMIN_KEY_FILE'),
 }));
 
 const service = await createMemoryService({
@@ -21,7 +23,16 @@ registerMemoryMetrics(service.stats);
 const server = await runService({
   name: 'memory',
   address: config.address,
-  services: [service.binding],
+  services: [service.binding, service.adminBinding],
+  // Keys are verified against this memory's own store.
+  apiKeys: service.keys,
   onStop: () => service.store.close(),
 });
 server.logger.info({ store: describeStoreBackend(resolveStoreBackend()), dataDir: config.dataDir }, 'memory store open');
+if (config.bootstrapAdminKeyFile) {
+  try {
+    await bootstrapAdminKey(service.keys, config.bootstrapAdminKeyFile, server.logger);
+  } catch (error) {
+    server.logger.error({ err: error }, 'bootstrap admin key not created');
+  }
+}

@@ -1,7 +1,10 @@
 // startMemoryServer: the memory service in-process (tests, the launcher) on a
 // given address, over any Store (SQLite under dataDir by default), with the
 // byte-bounded cache in front of it.
-import { startServer, type RunningServer } from '@elixirchain/runtime';
+import { Authenticator, startServer, type AuthOptions, type RunningServer } from '@elixirchain/runtime';
+import { adminServiceBinding } from './admin/admin-service.js';
+import { StoredApiKeys } from './admin/stored-api-keys.js';
+import { AuditLog } from './audit/audit-log.js';
 import { CachedStore } from './cache/cached-store.js';
 import type { LruStats } from './cache/byte-lru.js';
 import { EmbedderRegistry, type EmbedderRegistryOptions } from './embedders/embedder-registry.js';
@@ -23,6 +26,8 @@ export interface MemoryServerOptions {
   /** Bytes of the thread/memory/state cache; 0 disables it. Default 64 MiB. */
   cacheBytes?: number;
   embedders?: EmbedderRegistryOptions;
+  /** Authentication (API keys come from this memory's own key store); default: local developer mode. */
+  auth?: Omit<AuthOptions, 'apiKeys'>;
 }
 
 export interface MemoryStats {
@@ -66,9 +71,15 @@ export async function createMemoryService(options: Omit<MemoryServerOptions, 'ad
   const cache = cacheBytes > 0 ? new CachedStore(backend, { maxBytes: cacheBytes }) : undefined;
   const store: Store = cache ?? backend;
   const embedders = new EmbedderRegistry(options.embedders);
+  // Keys and audit events are system records in the same store, outside every tenant.
+  const keys = new StoredApiKeys(store);
+  const audit = new AuditLog(store);
   return {
     store,
-    binding: memoryServiceBinding({ store, embedders }),
+    binding: memoryServiceBinding({ store, embedders, audit }),
+    adminBinding: adminServiceBinding({ keys, audit }),
+    keys,
+    audit,
     /** The backend below the cache. */
     backend,
     stats: (): MemoryStats => ({
@@ -84,7 +95,12 @@ export async function startMemoryServer(options: MemoryServerOptions): Promise<M
   const service = await createMemoryService(options);
   let server: RunningServer;
   try {
-    server = await startServer({ name: 'memory', address: options.address, services: [service.binding] });
+    server = await startServer({
+      name: 'memory',
+      address: options.address,
+      services: [service.binding, service.adminBinding],
+      auth: options.auth ? { mode: 'required', authenticator: new Authenticator({ ...options.auth, apiKeys: service.keys }) } : undefined,
+    });
   } catch (error) {
     await service.store.close();
     throw error;

@@ -2,7 +2,7 @@
 // garbage), embed text, encode page tokens, and delegate to a Store. Store
 // errors are ElixirErrors already; embedder failures are mapped here.
 import { randomUUID } from 'node:crypto';
-import { errors, toRpcStatus, defineService, ElixirError, type ServiceBinding } from '@elixirchain/runtime';
+import { errors, toRpcStatus, defineService, effectiveTenant, ElixirError, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
 import {
   MemoryServiceDefinition,
   Role,
@@ -25,6 +25,8 @@ import type {
   Store,
   WriteOperation,
 } from '../store/store.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { storageTenant, TenantScopedStore } from '../tenancy/tenant-scoped-store.js';
 import { LIMITS } from './limits.js';
 import { decodePageToken, encodePageToken, queryFingerprint } from './page-token.js';
 import { Violations } from './request-validation.js';
@@ -139,9 +141,28 @@ function withoutVector(memory: Memory): Memory {
 export interface MemoryServiceOptions {
   store: Store;
   embedders: EmbedderRegistry;
+  /** Where deletions are recorded; none: not audited. */
+  audit?: AuditLog;
 }
 
-export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions): ServiceBinding {
+export function memoryServiceBinding({ store: sharedStore, embedders, audit }: MemoryServiceOptions): ServiceBinding {
+  // Every call works inside its caller's tenant (a service's forwarded caller), invisibly to the caller.
+  const scoped = new Map<string, TenantScopedStore>();
+  const storeFor = (call: CallContext): Store => {
+    const tenant = storageTenant(effectiveTenant(call.principal));
+    let store = scoped.get(tenant);
+    if (!store) {
+      if (scoped.size > 10_000) scoped.clear();
+      store = new TenantScopedStore(sharedStore, tenant);
+      scoped.set(tenant, store);
+    }
+    return store;
+  };
+  const audited = async (call: CallContext, action: string, resource: string, deleted: boolean) => {
+    if (!deleted || !audit) return;
+    await audit.record(call, { action, resource, tenant: storageTenant(effectiveTenant(call.principal)) });
+  };
+
   const embedderFor = (id: string, field: string): Embedder => {
     if (id === CALLER_VECTORS_EMBEDDER) {
       throw errors.invalidArgument(field, 'this namespace holds caller-supplied vectors: send vectors, not text');
@@ -189,14 +210,16 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
 
   return defineService(MemoryServiceDefinition, {
     // ---------------------------------------------------------- threads
-    async appendMessages(req) {
+    async appendMessages(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       const input = checkAppend(v, req, '');
       v.throwIfAny();
       return store.appendMessages(input);
     },
 
-    async listMessages(req) {
+    async listMessages(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('thread_id', req.threadId);
       const limit = v.pageSize('page_size', req.pageSize);
@@ -215,14 +238,16 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { messages: res.messages, thread: res.thread, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },
 
-    async getThread(req) {
+    async getThread(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('thread_id', req.threadId);
       v.throwIfAny();
       return { thread: await store.getThread(req.threadId) };
     },
 
-    async listThreads(req) {
+    async listThreads(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       const limit = v.pageSize('page_size', req.pageSize);
       v.id('prefix', req.prefix, LIMITS.idBytes, true);
@@ -233,17 +258,21 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { threads: res.threads, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },
 
-    async deleteThread(req) {
+    async deleteThread(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('thread_id', req.threadId);
       v.requestId('request_id', req.requestId);
       v.version('expected_version', req.expectedVersion);
       v.throwIfAny();
-      return store.deleteThread({ threadId: req.threadId, expectedVersion: req.expectedVersion, requestId: req.requestId || undefined });
+      const res = await store.deleteThread({ threadId: req.threadId, expectedVersion: req.expectedVersion, requestId: req.requestId || undefined });
+      await audited(call, 'thread.delete', `thread/${req.threadId}`, res.deleted);
+      return res;
     },
 
     // ---------------------------------------------------------- memories
     async upsertMemories(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       v.requestId('request_id', req.requestId);
@@ -302,6 +331,7 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
     },
 
     async searchMemories(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       const topK = checkTopK(v, req.topK);
@@ -328,7 +358,8 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { results: res.results, namespace: res.namespace };
     },
 
-    async getMemory(req) {
+    async getMemory(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       v.id('id', req.id);
@@ -337,7 +368,8 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { memory: req.includeVector ? memory : withoutVector(memory) };
     },
 
-    async listMemories(req) {
+    async listMemories(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       const limit = v.pageSize('page_size', req.pageSize);
@@ -349,16 +381,20 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { memories: res.memories, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },
 
-    async deleteMemory(req) {
+    async deleteMemory(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       v.id('id', req.id);
       v.requestId('request_id', req.requestId);
       v.throwIfAny();
-      return store.deleteMemory(req.namespace, req.id);
+      const res = await store.deleteMemory(req.namespace, req.id);
+      await audited(call, 'memory.delete', `namespace/${req.namespace}/memory/${req.id}`, res.deleted);
+      return res;
     },
 
-    async listNamespaces(req) {
+    async listNamespaces(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       const limit = v.pageSize('page_size', req.pageSize);
       v.throwIfAny();
@@ -368,30 +404,36 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { namespaces: res.namespaces, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },
 
-    async deleteNamespace(req) {
+    async deleteNamespace(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('namespace', req.namespace, LIMITS.namespaceBytes);
       v.requestId('request_id', req.requestId);
       v.throwIfAny();
-      return store.deleteNamespace(req.namespace);
+      const res = await store.deleteNamespace(req.namespace);
+      await audited(call, 'namespace.delete', `namespace/${req.namespace}`, res.deleted);
+      return res;
     },
 
     // ---------------------------------------------------------- state
-    async putState(req) {
+    async putState(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       const input = checkPutState(v, req, '');
       v.throwIfAny();
       return { entry: await store.putState(input) };
     },
 
-    async getState(req) {
+    async getState(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('key', req.key, LIMITS.stateKeyBytes);
       v.throwIfAny();
       return { entry: await store.getState(req.key) };
     },
 
-    async listState(req) {
+    async listState(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.id('prefix', req.prefix, LIMITS.stateKeyBytes, true);
       const limit = v.pageSize('page_size', req.pageSize);
@@ -402,7 +444,8 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
       return { entries: res.entries, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },
 
-    async deleteState(req) {
+    async deleteState(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       const input = checkDeleteState(v, req, '');
       v.throwIfAny();
@@ -410,7 +453,8 @@ export function memoryServiceBinding({ store, embedders }: MemoryServiceOptions)
     },
 
     // ---------------------------------------------------------- batches
-    async batchWrite(req) {
+    async batchWrite(req, call) {
+      const store = storeFor(call);
       const v = new Violations();
       v.requestId('request_id', req.requestId);
       if (req.operations.length === 0) v.add('operations', 'must contain at least one operation');
