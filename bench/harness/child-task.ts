@@ -23,22 +23,46 @@ export function runChildTask<T>(entry: string, payload: unknown, options: ChildT
       execArgv: ['--import', 'tsx', '--no-node-snapshot', ...(options.nodeFlags ?? [])],
       env: { ...process.env, ...options.env, ELIXIRCHAIN_BENCH_TASK: JSON.stringify(payload) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      // Its own process group, so a kill also takes down the servers it started.
+      detached: true,
     });
+    const killGroup = (): void => {
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    };
+    // Ctrl-C reaches only our process group now: pass it on before going down.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      killGroup();
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      process.kill(process.pid, signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
     let reply: ChildReply<T> | undefined;
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup();
     }, options.timeoutMs);
     child.on('message', (message) => {
       reply = message as ChildReply<T>;
     });
     child.on('error', (error) => {
       clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
       reject(new ChildTaskError(`could not start: ${error.message}`));
     });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      // Servers the task started and did not stop (it crashed or was killed) go with it.
+      killGroup();
       if (timedOut) reject(new ChildTaskError(`timed out after ${Math.round(options.timeoutMs / 1000)} s`));
       else if (reply?.ok) resolve(reply.value);
       else if (reply) reject(new ChildTaskError(reply.error));
