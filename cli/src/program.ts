@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { agentsCreate, agentsDelete, agentsGet, agentsList, agentsUpdate, type AgentFlags } from './commands/agents.js';
 import { chainsCreate, chainsList, chainsRun, chainsWatch, runsCancel, runsGet, runsList, runsResume } from './commands/chains.js';
 import { runChat } from './commands/chat.js';
+import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
 import { runStart } from './commands/start.js';
 import { toolsGrant, toolsInvoke, toolsList } from './commands/tools.js';
 import { runStatus } from './commands/status.js';
@@ -125,6 +126,23 @@ export function buildProgram(): Command {
     .description("follow a run's events (replays what happened so far)")
     .option('--after <sequence>', 'only events after this sequence', parseCount)
     .action(wrap((out, run: string, opts: { after?: number }) => chainsWatch(out, run, opts)));
+
+  const keys = program.command('keys').description('API keys (admin; sends ELIXIRCHAIN_TOKEN, talks to memory)');
+  keys
+    .command('create')
+    .description('create an API key; prints its token once')
+    .requiredOption('--tenant <tenant>', 'the tenant whose resources the key reaches')
+    .requiredOption('--role <role>', 'admin | developer | user')
+    .option('--description <text>', 'what the key is for')
+    .option('--expires-in <seconds>', 'lifetime in seconds (default: no expiry)', parseSeconds)
+    .action(wrap((out, opts: { tenant: string; role: string; description?: string; expiresIn?: number }) => keysCreate(out, opts)));
+  keys
+    .command('list')
+    .description('list API keys (never their secrets)')
+    .option('--tenant <tenant>', 'only keys of this tenant')
+    .option('--all', 'include revoked keys')
+    .action(wrap((out, opts: { tenant?: string; all?: boolean }) => keysList(out, opts)));
+  keys.command('revoke <id>').description('revoke an API key').action(wrap((out, id: string) => keysRevoke(out, id)));
 
   const runs = program.command('runs').description('chain runs');
   runs

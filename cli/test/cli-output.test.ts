@@ -136,3 +136,20 @@ describe('cli: how a turn looks', () => {
     assert.equal(parsed.event.$case, 'textDelta');
   });
 });
+
+describe('cli: reading a conversation from stdin', () => {
+  it('hands out every piped line in order, even those that arrive before the prompt', async () => {
+    const { LineReader } = await import('../src/chat/line-reader.js');
+    const input = new PassThrough();
+    const prompts = new PassThrough();
+    const reader = new LineReader(input, prompts);
+    input.end('2+3\n7*6\n\nlater\n');
+    await new Promise((r) => setImmediate(r));
+    assert.equal(await reader.ask('you › '), '2+3');
+    assert.equal(await reader.ask('you › '), '7*6');
+    assert.equal(await reader.ask('you › '), '');
+    assert.equal(await reader.ask('you › '), 'later');
+    assert.equal(await reader.ask('you › '), undefined, 'end of input');
+    reader.close();
+  });
+});

@@ -38,7 +38,7 @@ describe('launcher (stand-in services)', function () {
     return fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith(`${name} `)).map((l) => Number(l.split(' ')[1]));
   }
 
-  it('starts the four services in order, each SERVING where it was told to listen', async () => {
+  it('starts the four services in order, each SERVING where told, and drains them all on stop, idempotently', async () => {
     const l = await launch();
     const mesh = await l.start();
     assert.equal(l.state, 'running');
@@ -48,18 +48,13 @@ describe('launcher (stand-in services)', function () {
     }
     assert.deepEqual(lines.map((line) => line.split(/\s+/)[0]), ['memory', 'tool-sandbox', 'agent-host', 'chain-executor']);
     assert.ok(fs.existsSync(path.join(dataDir, 'logs', 'memory.log')), 'service logs go to <data>/logs');
-  });
 
-  it('drains every service on stop (SIGTERM each, wait), idempotently, leaving no process', async () => {
-    const l = await launch();
-    const mesh = await l.start();
     const [a, b] = [l.stop(0, 'first SIGTERM'), l.stop(0, 'second SIGTERM')];
     assert.equal(a, b, 'a second stop joins the first');
-    const outcome = await a;
-    assert.deepEqual(outcome, { exitCode: 0, reason: 'first SIGTERM' });
+    assert.deepEqual(await a, { exitCode: 0, reason: 'first SIGTERM' });
     for (const name of SERVICE_NAMES) assert.ok(!isAlive(mesh.pids[name]!), `${name} is gone`);
-    const drained = fs.readFileSync(path.join(dataDir, 'drained.log'), 'utf8').trim().split('\n').map((l) => l.split(' ')[0]);
-    assert.deepEqual(drained.sort(), [...SERVICE_NAMES].sort(), 'each service got SIGTERM and drained');
+    const drained = fs.readFileSync(path.join(dataDir, 'drained.log'), 'utf8').trim().split('\n').map((line) => line.split(' ')[0]);
+    assert.deepEqual(drained, ['chain-executor', 'agent-host', 'tool-sandbox', 'memory'], 'each got SIGTERM and drained, newest first');
   });
 
   it('kills a service that does not drain within the grace period', async () => {
@@ -69,8 +64,8 @@ describe('launcher (stand-in services)', function () {
     assert.ok(!isAlive(mesh.pids.memory!), 'SIGKILL ended the stubborn service');
   });
 
-  it('restarts a service killed with SIGKILL, on the same address', async () => {
-    const l = await launch();
+  it('restarts a service killed with SIGKILL on its address, alone; gives up when it crash-loops', async () => {
+    const l = await launch({}, { maxRestarts: 2, restartPeriodMs: 60_000 });
     const mesh = await l.start();
     const first = mesh.pids['agent-host']!;
     process.kill(first, 'SIGKILL');
@@ -80,21 +75,19 @@ describe('launcher (stand-in services)', function () {
     assert.equal(l.state, 'running');
     assert.ok(lines.some((line) => /agent-host exited \(signal SIGKILL\); restarting/.test(line)), lines.join('\n'));
     for (const name of ['memory', 'tool-sandbox', 'chain-executor'] as const) assert.equal(incarnations(name).length, 1, `one-for-one: ${name} untouched`);
-  });
 
-  it('gives up on a crash-looping service with a clear reason and stops the rest', async () => {
-    const l = await launch({}, { maxRestarts: 2, restartPeriodMs: 60_000 });
-    const mesh = await l.start();
-    for (let kill = 0; kill < 3; kill++) {
-      const pids = incarnations('memory');
+    // Two more crashes within the period: three in all, past maxRestarts = 2.
+    for (let kill = 0; kill < 2; kill++) {
+      const pids = incarnations('agent-host');
+      await until('agent-host SERVING', async () => ((await checkHealth(mesh.addresses['agent-host'])).status === 'SERVING' ? true : undefined));
       process.kill(pids[pids.length - 1]!, 'SIGKILL');
-      if (kill < 2) await until(`memory incarnation ${kill + 2}`, () => (incarnations('memory').length > pids.length ? true : undefined));
+      if (kill === 0) await until('agent-host incarnation 3', () => (incarnations('agent-host').length > pids.length ? true : undefined));
     }
     const outcome = await l.done;
     assert.equal(outcome.exitCode, 1);
-    assert.match(outcome.reason, /memory crashed 3 times within 60 s .*giving up/);
-    for (const name of SERVICE_NAMES) assert.ok(!isAlive(mesh.pids[name]!), `${name} stopped`);
-    for (const pid of incarnations('memory')) assert.ok(!isAlive(pid));
+    assert.match(outcome.reason, /agent-host crashed 3 times within 60 s .*giving up/);
+    for (const pid of Object.values(l.mesh.pids)) assert.ok(!isAlive(pid!), 'every service stopped');
+    for (const pid of incarnations('agent-host')) assert.ok(!isAlive(pid));
   });
 
   it('fails start-up naming the service that cannot come up, with its last log lines', async () => {

@@ -1,4 +1,5 @@
-import { connect, type ServiceClient } from '@elixirchain/runtime';
+import { connect, type ClientOptions, type ServiceClient } from '@elixirchain/runtime';
+import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
@@ -9,6 +10,13 @@ export type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 export type ChainClient = ServiceClient<typeof ChainServiceDefinition>;
 export type MemoryClient = ServiceClient<typeof MemoryServiceDefinition>;
 export type SandboxClient = ServiceClient<typeof ToolSandboxServiceDefinition>;
+export type AdminClient = ServiceClient<typeof AdminServiceDefinition>;
+
+/** The caller's credentials: ELIXIRCHAIN_TOKEN (an API key or JWT) as a bearer token on every call. */
+function callerOptions(env: Record<string, string | undefined> = process.env): ClientOptions {
+  const token = env.ELIXIRCHAIN_TOKEN?.trim();
+  return token ? { metadata: { authorization: `Bearer ${token}` } } : {};
+}
 
 /** Clients for the mesh at the addresses the environment names (ELIXIRCHAIN_<SERVICE>_ADDR); closed together. */
 export class MeshClients {
@@ -17,19 +25,24 @@ export class MeshClients {
   constructor(private readonly addresses: Partial<Record<'agent-host' | 'chain-executor' | 'memory' | 'tool-sandbox', string>> = {}) {}
 
   agents(): AgentClient {
-    return this.track(connect(AgentServiceDefinition, this.addresses['agent-host'] ?? serviceAddress('agent-host')));
+    return this.track(connect(AgentServiceDefinition, this.addresses['agent-host'] ?? serviceAddress('agent-host'), callerOptions()));
   }
 
   chains(): ChainClient {
-    return this.track(connect(ChainServiceDefinition, this.addresses['chain-executor'] ?? serviceAddress('chain-executor')));
+    return this.track(connect(ChainServiceDefinition, this.addresses['chain-executor'] ?? serviceAddress('chain-executor'), callerOptions()));
   }
 
   memory(): MemoryClient {
-    return this.track(connect(MemoryServiceDefinition, this.addresses.memory ?? serviceAddress('memory')));
+    return this.track(connect(MemoryServiceDefinition, this.addresses.memory ?? serviceAddress('memory'), callerOptions()));
   }
 
   tools(): SandboxClient {
-    return this.track(connect(ToolSandboxServiceDefinition, this.addresses['tool-sandbox'] ?? serviceAddress('tool-sandbox'), { maxMessageBytes: 64 << 20 }));
+    return this.track(connect(ToolSandboxServiceDefinition, this.addresses['tool-sandbox'] ?? serviceAddress('tool-sandbox'), { ...callerOptions(), maxMessageBytes: 64 << 20 }));
+  }
+
+  /** Key management and the audit log (served by memory). */
+  admin(): AdminClient {
+    return this.track(connect(AdminServiceDefinition, this.addresses.memory ?? serviceAddress('memory'), callerOptions()));
   }
 
   close(): void {
