@@ -10,6 +10,8 @@ import type { RunCheckpointStore } from './runs/run-checkpoint-store.js';
 import { DEFAULT_RUN_LIMITS, RunManager } from './runs/run-manager.js';
 import type { RunLimits } from './runs/run-manager.js';
 import type { StateStore } from './storage/state-store.js';
+import { LeasedRunCheckpointStore, RunOwnership } from './runs/run-ownership.js';
+import type { LeaseManager } from '@elixirchain/runtime';
 
 export interface ExecutorLimits extends RunLimits {
   /** Leaf steps in flight across all runs of this executor. */
@@ -29,6 +31,8 @@ export interface ChainExecutorOptions {
   checkpoints?: RunCheckpointStore;
   limits?: Partial<ExecutorLimits>;
   logger?: Logger;
+  /** With several replicas: each run executes on the replica holding its lease (see runs/run-ownership.ts). */
+  leases?: LeaseManager;
 }
 
 /** The chain executor without its gRPC face: definitions, runs and their execution. */
@@ -42,12 +46,14 @@ export class ChainExecutor {
   constructor(options: ChainExecutorOptions) {
     this.limits = { ...DEFAULT_EXECUTOR_LIMITS, ...options.limits };
     const logger = options.logger ?? createLogger('chain-executor');
-    this.checkpoints = options.checkpoints ?? (options.durable === false ? new EphemeralRunCheckpointStore() : new StateRunCheckpointStore(options.state));
+    const ownership = options.leases ? new RunOwnership(options.leases) : undefined;
+    const checkpoints = options.checkpoints ?? (options.durable === false ? new EphemeralRunCheckpointStore() : new StateRunCheckpointStore(options.state));
+    this.checkpoints = ownership ? new LeasedRunCheckpointStore(checkpoints, ownership) : checkpoints;
     const repository = new ChainRepository(options.state);
     this.definitions = new ChainDefinitions(repository, options.tools, options.agents);
     this.stepSlots = new ConcurrencyLimit(this.limits.maxStepsInFlight);
     const interpreter = new StepInterpreter({ tools: options.tools, agents: options.agents, slots: this.stepSlots });
-    this.runs = new RunManager(this.checkpoints, repository, interpreter, this.limits, logger);
+    this.runs = new RunManager(this.checkpoints, repository, interpreter, this.limits, logger, ownership);
   }
 
   /** Resumes runs a previous process left unfinished; returns how many. */

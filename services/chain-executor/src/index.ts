@@ -1,5 +1,7 @@
-import { startServer } from '@elixirchain/runtime';
-import type { Logger, RunningServer } from '@elixirchain/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { LeaseManager, startServer } from '@elixirchain/runtime';
+import type { LeaseStore, Logger, RunningServer } from '@elixirchain/runtime';
 import { ChainExecutor } from './chain-executor.js';
 import type { ExecutorLimits } from './chain-executor.js';
 import { GrpcAgentStepRunner } from './execution/grpc-agent-step-runner.js';
@@ -30,6 +32,16 @@ export interface ChainExecutorServerOptions {
   durable?: boolean;
   limits?: Partial<ExecutorLimits>;
   logger?: Logger;
+  /** Several replicas on one memory: each run executes on the replica holding its lease; orphaned runs are taken over. */
+  replicas?: {
+    leases: LeaseStore;
+    replicaId?: string;
+    /** Default 10 s: how long a dead replica's runs wait before another resumes them. */
+    leaseTtlMs?: number;
+    /** Default ttl / 2. */
+    takeoverScanMs?: number;
+    advertiseAddress?: string;
+  };
 }
 
 export interface ChainExecutorServer {
@@ -49,9 +61,16 @@ export async function startChainExecutorServer(options: ChainExecutorServerOptio
   const state = new MemoryStateStore(options.memoryAddress);
   const tools = new GrpcToolStepRunner(options.toolSandboxAddress);
   const agents = new GrpcAgentStepRunner(options.agentHostAddress);
-  const executor = new ChainExecutor({ state, tools, agents, durable: options.durable, limits: options.limits, logger: options.logger });
+  const replicas = options.replicas;
+  const ttl = replicas?.leaseTtlMs ?? 10_000;
+  const leases = replicas
+    ? new LeaseManager({ store: replicas.leases, holder: replicas.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: ttl, log: options.logger })
+    : undefined;
+  const executor = new ChainExecutor({ state, tools, agents, durable: options.durable, limits: options.limits, logger: options.logger, leases });
   const server = await startServer({ name: 'chain-executor', address: options.address, services: [chainService(executor)], logger: options.logger });
   server.onDrain(() => executor.stop());
+  executor.runs.ownership?.setAddress(replicas?.advertiseAddress ?? server.address);
+  executor.runs.startTakeover(replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)));
   const recovering = executor.recover().catch((error) => server.logger.error({ err: error }, 'could not resume unfinished runs'));
   let stopping: Promise<void> | undefined;
   return {

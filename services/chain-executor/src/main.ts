@@ -1,4 +1,6 @@
-import { createLogger, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import { connectLeaseStateClient, createLogger, envConfig, LeaseManager, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
 import { ChainExecutor, DEFAULT_EXECUTOR_LIMITS } from './chain-executor.js';
 import { GrpcAgentStepRunner } from './execution/grpc-agent-step-runner.js';
 import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
@@ -18,6 +20,7 @@ const config = loadConfigOrExit('chain-executor', () => {
       maxStepsInFlight: envConfig.int('ELIXIRCHAIN_CHAIN_MAX_STEPS', d.maxStepsInFlight, { min: 1 }),
       finishedRetentionMs: d.finishedRetentionMs,
     },
+    scaleOut: scaleOutConfigFromEnv(),
   };
 });
 
@@ -25,7 +28,13 @@ const logger = createLogger('chain-executor');
 const state = new MemoryStateStore(config.addresses.memory);
 const tools = new GrpcToolStepRunner(config.addresses.toolSandbox);
 const agents = new GrpcAgentStepRunner(config.addresses.agentHost);
-const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger });
+// Replicas (ELIXIRCHAIN_LEASES / ELIXIRCHAIN_REDIS_URL): each run executes on the replica holding its lease.
+const leaseMemory = connectLeaseStateClient(config.addresses.memory);
+const leaseStore = await openLeaseStore(config.scaleOut, leaseMemory, logger);
+const leases = leaseStore
+  ? new LeaseManager({ store: leaseStore.store, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: config.scaleOut.leaseTtlMs, log: logger })
+  : undefined;
+const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases });
 
 const server = await runService({
   name: 'chain-executor',
@@ -34,6 +43,8 @@ const server = await runService({
   logger,
   onStop: async () => {
     await executor.stop();
+    await leaseStore?.close();
+    leaseMemory.close();
     state.close();
     tools.close();
     agents.close();
@@ -41,4 +52,6 @@ const server = await runService({
 });
 // In-flight runs stop at their last checkpoint; the next start resumes them.
 server.onDrain(() => executor.stop());
+executor.runs.ownership?.setAddress(config.scaleOut.advertiseAddress ?? server.address);
+executor.runs.startTakeover(config.scaleOut.takeoverScanMs);
 executor.recover().catch((error) => logger.error({ err: error }, 'could not resume unfinished runs'));

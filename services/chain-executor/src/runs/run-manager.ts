@@ -8,6 +8,7 @@ import type { StepInterpreter } from '../execution/step-interpreter.js';
 import { StepFailure, StepOutcomeUnknown } from '../execution/step-failure.js';
 import type { RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
 import { RunHandle } from './run-handle.js';
+import type { RunOwnership } from './run-ownership.js';
 import type { RunRecord } from './run-record.js';
 import { StepLedger, TERMINAL_RUN_STATUSES, toRunMessage } from './run-record.js';
 
@@ -38,6 +39,8 @@ export class RunManager {
   private active = 0;
   private stopping = false;
   private readonly running = new Set<Promise<void>>();
+  private takeoverTimer: NodeJS.Timeout | undefined;
+  private recovering: Promise<number> | undefined;
 
   constructor(
     private readonly store: RunCheckpointStore,
@@ -45,7 +48,47 @@ export class RunManager {
     private readonly interpreter: StepInterpreter,
     private readonly limits: RunLimits,
     private readonly logger: Logger,
-  ) {}
+    /** With replicas: a run executes on the replica holding its lease. */
+    readonly ownership?: RunOwnership,
+  ) {
+    ownership?.leases.on('lost', (resource) => {
+      if (resource.startsWith('run/')) this.relinquish(resource.slice('run/'.length));
+    });
+  }
+
+  /** Another replica may own the run now: stop executing it here without writing; watchers re-attach. */
+  private relinquish(runId: string): void {
+    const handle = this.handles.get(runId);
+    if (!handle || handle.finished) return;
+    this.logger.warn({ runId }, 'lost the lease on a run; stopping it here');
+    const queued = this.queue.indexOf(handle);
+    if (queued >= 0) this.queue.splice(queued, 1);
+    handle.detached = true;
+    handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, 'RUN_MOVED', 'the run moved to another chain-executor replica'));
+    handle.notify();
+    if (!handle.executing) this.handles.delete(runId);
+  }
+
+  /** The address of the replica executing a run, when it is another one. */
+  remoteOwner(runId: string): Promise<string | undefined> {
+    if (!this.ownership || (this.handles.has(runId) && !this.handles.get(runId)!.detached)) return Promise.resolve(undefined);
+    return this.ownership.remoteOwner(runId);
+  }
+
+  /** Looks for unfinished runs nobody holds (their executor died) every `everyMs`, and resumes them here. */
+  startTakeover(everyMs: number): void {
+    if (!this.ownership) return;
+    this.takeoverTimer = setInterval(() => {
+      if (this.stopping || this.recovering) return;
+      this.recovering = this.recover()
+        .catch((err) => {
+          this.logger.warn({ err }, 'takeover scan failed');
+          return 0;
+        })
+        .finally(() => (this.recovering = undefined));
+    }, everyMs);
+    this.takeoverTimer.unref();
+  }
 
   get activeRuns(): number {
     return this.active;
@@ -84,6 +127,8 @@ export class RunManager {
     };
     const { created, record: stored } = await this.store.createRun(record);
     if (!created) return stored;
+    // A new run id: nobody else can hold it unless the same request raced on two replicas.
+    if (this.ownership && !(await this.ownership.acquire(runId))) return { ...record };
     const handle = new RunHandle(record, this.store, this.limits.maxStepsInFlightPerRun);
     this.enqueue(handle);
     return { ...record };
@@ -143,6 +188,9 @@ export class RunManager {
     if (record.status !== RunStatus.RUN_STATUS_FAILED && record.status !== RunStatus.RUN_STATUS_PAUSED) {
       throw errors.failedPrecondition('RUN_NOT_RESUMABLE', `run ${runId} is ${RunStatus[record.status]}; only FAILED or PAUSED runs can be resumed`, { status: RunStatus[record.status] });
     }
+    if (this.ownership && !(await this.ownership.acquire(runId))) {
+      throw errors.unavailable('RUN_OWNED_ELSEWHERE', `run ${runId} is being resumed by another chain-executor replica`, 500);
+    }
     const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING, error: undefined, failedPath: undefined, pausedFor: undefined, endTime: undefined });
     this.enqueue(handle);
     return this.get(runId);
@@ -171,6 +219,9 @@ export class RunManager {
       }
       if (signal.aborted) return;
       if (events.length === 0 && handle.finished && cursor >= handle.lastSequence) return;
+      if (events.length === 0 && handle.detached && !handle.executing && !this.stopping) {
+        throw errors.unavailable('RUN_MOVED', `run ${runId} continues on another chain-executor replica; watch it again`, 200);
+      }
       if (events.length === 0) await changed;
     }
   }
@@ -179,7 +230,9 @@ export class RunManager {
   async recover(): Promise<number> {
     let count = 0;
     for await (const record of this.store.unfinishedRuns()) {
-      if (this.handles.has(record.id)) continue;
+      if (this.handles.has(record.id) || this.stopping) continue;
+      // With replicas: only runs whose lease nobody holds (their executor died, or this is the first start).
+      if (this.ownership && !(await this.ownership.acquire(record.id))) continue;
       const handle = await this.load({ ...record, status: RunStatus.RUN_STATUS_PENDING });
       this.enqueue(handle);
       count++;
@@ -195,6 +248,7 @@ export class RunManager {
    */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopping = true;
+    clearInterval(this.takeoverTimer);
     this.queue.length = 0;
     const live = [...this.handles.values()].filter((h) => !h.finished);
     for (const handle of live) handle.detached = true;
@@ -206,6 +260,9 @@ export class RunManager {
       if (!handle.finished) handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, STOPPING, 'the chain executor is stopping'));
     }
     await Promise.allSettled([...this.running]);
+    await this.recovering;
+    // Leases go back at once, so another replica resumes these runs without waiting for expiry.
+    await this.ownership?.stop();
   }
 
   private async load(record: RunRecord): Promise<RunHandle> {
@@ -233,6 +290,10 @@ export class RunManager {
           this.active--;
           this.running.delete(running);
           handle.notify();
+          if (this.ownership) {
+            void this.ownership.release(handle.runId);
+            if (handle.detached && !this.stopping) this.handles.delete(handle.runId);
+          }
           this.retire(handle);
           this.pump();
         });

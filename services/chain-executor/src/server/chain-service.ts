@@ -30,6 +30,14 @@ function badToken(error: unknown): never {
 }
 
 async function streamEvents(executor: ChainExecutor, runId: string, after: number, stream: ServerStream<{ event: RunEvent }>): Promise<void> {
+  // A run executing on another replica: its live events are there, so the watch is forwarded (one hop).
+  const owner = await executor.runs.remoteOwner(runId);
+  if (owner) {
+    for await (const message of executor.runs.ownership!.client(owner).watchRun({ runId, afterSequence: after }, { signal: stream.signal })) {
+      if (message.event) await stream.write({ event: message.event });
+    }
+    return;
+  }
   for await (const event of executor.runs.watch(runId, after, stream.signal)) {
     // Waits for the client to take it: a slow reader slows the stream, not our memory.
     await stream.write({ event });
@@ -87,6 +95,8 @@ export function chainService(executor: ChainExecutor): ServiceBinding {
     },
     async cancelRun(req) {
       requireRunId(req.runId);
+      const owner = await executor.runs.remoteOwner(req.runId);
+      if (owner) return executor.runs.ownership!.client(owner).cancelRun(req);
       return { run: await executor.runs.cancel(req.runId, req.reason) };
     },
     async resumeRun(req) {

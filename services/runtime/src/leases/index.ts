@@ -8,3 +8,4 @@ export { connectRedis, redisUrlFromEnv } from './redis-connection.js';
 export type { RedisConnection } from './redis-connection.js';
 export { openLeaseStore, scaleOutConfigFromEnv } from './open-lease-store.js';
 export type { LeaseMode, ScaleOutConfig } from './open-lease-store.js';
+export { connectLeaseStateClient } from './memory-lease-client.js';

@@ -1,0 +1,103 @@
+import { ChainServiceDefinition } from '@elixirchain/proto/chain';
+import { connect, errors, type LeaseManager, type ServiceClient } from '@elixirchain/runtime';
+import type { RunEvent } from '@elixirchain/proto/chain';
+import type { RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
+import type { RunRecord } from './run-record.js';
+
+export const runResource = (runId: string) => `run/${runId}`;
+
+/**
+ * Chain runs across chain-executor replicas: the replica that starts (or
+ * resumes) a run holds its lease while it executes; a replica that finds an
+ * unfinished run whose lease nobody holds (its executor died) takes it over
+ * and resumes it from its checkpoints. Watchers and cancels reaching another
+ * replica are forwarded to the owner's address, which the lease carries.
+ */
+export class RunOwnership {
+  private readonly clients = new Map<string, ServiceClient<typeof ChainServiceDefinition>>();
+
+  constructor(readonly leases: LeaseManager) {}
+
+  setAddress(address: string): void {
+    this.leases.setData({ address, replica: this.leases.holder });
+  }
+
+  async acquire(runId: string): Promise<boolean> {
+    return (await this.leases.acquire(runResource(runId))).acquired;
+  }
+
+  holds(runId: string): boolean {
+    return this.leases.valid(runResource(runId)) !== undefined;
+  }
+
+  release(runId: string): Promise<void> {
+    return this.leases.release(runResource(runId));
+  }
+
+  /** The address of the replica executing the run, when it is not this one. */
+  async remoteOwner(runId: string): Promise<string | undefined> {
+    if (this.holds(runId)) return undefined;
+    const [holder] = await this.leases.holders([runResource(runId)]);
+    if (!holder || holder.holder === this.leases.holder) return undefined;
+    return holder.data.address || undefined;
+  }
+
+  client(address: string): ServiceClient<typeof ChainServiceDefinition> {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = connect(ChainServiceDefinition, address);
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  async stop(): Promise<void> {
+    for (const client of this.clients.values()) client.close();
+    this.clients.clear();
+    await this.leases.stop();
+  }
+}
+
+/**
+ * Refuses a run's checkpoint once this replica's lease on the run is past
+ * its ttl by its own clock (paused, partitioned), so a replica that lost a
+ * run stops writing it before another resumes it. Unlike agent history,
+ * run checkpoints are group-committed across runs, so they carry no
+ * per-run compare-and-set in memory: the window is the time between this
+ * check and the write landing.
+ */
+export class LeasedRunCheckpointStore implements RunCheckpointStore {
+  constructor(
+    private readonly inner: RunCheckpointStore,
+    private readonly ownership: RunOwnership,
+  ) {}
+
+  get durable(): boolean {
+    return this.inner.durable;
+  }
+
+  createRun(record: RunRecord) {
+    return this.inner.createRun(record);
+  }
+
+  getRun(runId: string) {
+    return this.inner.getRun(runId);
+  }
+
+  checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void> {
+    if (!this.ownership.holds(runId)) return Promise.reject(errors.aborted('RUN_LEASE_LOST', `this chain-executor replica no longer holds run ${runId}`, { runId }));
+    return this.inner.checkpoint(runId, events, record);
+  }
+
+  loadEvents(runId: string, afterSequence: number) {
+    return this.inner.loadEvents(runId, afterSequence);
+  }
+
+  listRuns(filter: RunFilter, pageSize: number, pageToken: string) {
+    return this.inner.listRuns(filter, pageSize, pageToken);
+  }
+
+  unfinishedRuns() {
+    return this.inner.unfinishedRuns();
+  }
+}
