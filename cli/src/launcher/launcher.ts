@@ -154,7 +154,7 @@ export class Launcher {
   private async startService(name: ServiceName): Promise<SupervisedProcess> {
     if (this.stopping) throw new Error('launcher is stopping');
     const log = this.logDir ? path.join(this.logDir, `${name}.log`) : 'inherit';
-    const env = { ...this.env, ELIXIRCHAIN_SERVICE_NAME: name };
+    const env = { ...this.env, ELIXIRCHAIN_SERVICE: name };
     const child = spawnServiceProcess({ entry: this.options.entryFor(name), env, log, cwd: REPO_ROOT, graceMs: this.options.graceMs });
     this.processes.set(name, child);
     const died = child.exited.then((exit) => {
