@@ -57,7 +57,7 @@ describe('chain executor crash recovery (kill -9 of a real process)', function (
       chain: chain(chainId, sequential('main', [
         tool('a', 'sleep', '{"ms": 20.0, "tag": "a"}'),
         tool('b', 'echo', '{"tag": "b"}'),
-        tool('slow', slowTool, '{"ms": 1500.0, "tag": "slow"}'),
+        tool('slow', slowTool, '{"ms": 3000.0, "tag": "slow"}'),
         tool('d', 'echo', '{"tag": "d"}'),
         transform('e', '[steps.a.tag, steps.b.tag, steps.slow.tag, steps.d.tag]'),
       ])),
