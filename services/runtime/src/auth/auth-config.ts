@@ -87,6 +87,10 @@ export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeySto
       apiKeys,
       serviceTokens,
       mtlsServiceIdentity: envConfig.bool('ELIXIRCHAIN_TLS_REQUIRE_CLIENT_CERT', false, env),
+      failedAuthPerPeer: {
+        ratePerSecond: envConfig.int('ELIXIRCHAIN_AUTH_FAILED_PER_SECOND', 5, { min: 1, max: 1_000_000 }, env),
+        burst: envConfig.int('ELIXIRCHAIN_AUTH_FAILED_BURST', 20, { min: 1, max: 1_000_000 }, env),
+      },
       jwt: jwksFile || jwksUrl
         ? {
             jwksFile,
