@@ -4,8 +4,6 @@ export interface ServiceEntry {
     /** Environment variable every service reads to find this one. */
     addressVariable: string;
     defaultAddress: string;
-    /** grpc.health.v1 service name the service reports under (the empty name means the whole server). */
-    grpcService: string;
 }
 /** Start order: memory first (the others keep their state through it), chain-executor last (it calls all). */
 export declare const SERVICES: readonly ServiceEntry[];

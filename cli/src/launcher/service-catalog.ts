@@ -8,16 +8,14 @@ export interface ServiceEntry {
   /** Environment variable every service reads to find this one. */
   addressVariable: string;
   defaultAddress: string;
-  /** grpc.health.v1 service name the service reports under (the empty name means the whole server). */
-  grpcService: string;
 }
 
 /** Start order: memory first (the others keep their state through it), chain-executor last (it calls all). */
 export const SERVICES: readonly ServiceEntry[] = [
-  { name: 'memory', addressVariable: 'ELIXIRCHAIN_MEMORY_ADDR', defaultAddress: '127.0.0.1:50052', grpcService: 'elixirchain.memory.v1.MemoryService' },
-  { name: 'tool-sandbox', addressVariable: 'ELIXIRCHAIN_TOOL_SANDBOX_ADDR', defaultAddress: '127.0.0.1:50053', grpcService: 'elixirchain.sandbox.v1.ToolSandboxService' },
-  { name: 'agent-host', addressVariable: 'ELIXIRCHAIN_AGENT_HOST_ADDR', defaultAddress: '127.0.0.1:50051', grpcService: 'elixirchain.agent.v1.AgentService' },
-  { name: 'chain-executor', addressVariable: 'ELIXIRCHAIN_CHAIN_EXECUTOR_ADDR', defaultAddress: '127.0.0.1:50054', grpcService: 'elixirchain.chain.v1.ChainService' },
+  { name: 'memory', addressVariable: 'ELIXIRCHAIN_MEMORY_ADDR', defaultAddress: '127.0.0.1:50052' },
+  { name: 'tool-sandbox', addressVariable: 'ELIXIRCHAIN_TOOL_SANDBOX_ADDR', defaultAddress: '127.0.0.1:50053' },
+  { name: 'agent-host', addressVariable: 'ELIXIRCHAIN_AGENT_HOST_ADDR', defaultAddress: '127.0.0.1:50051' },
+  { name: 'chain-executor', addressVariable: 'ELIXIRCHAIN_CHAIN_EXECUTOR_ADDR', defaultAddress: '127.0.0.1:50054' },
 ];
 
 export const SERVICE_NAMES: readonly ServiceName[] = SERVICES.map((s) => s.name);
