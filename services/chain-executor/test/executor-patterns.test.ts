@@ -129,6 +129,52 @@ describe('chain executor (in-process fakes)', () => {
     assert.equal(a.id, b.id);
   });
 
+  it('bounds leaf steps in flight per run and per executor (demand-driven: the rest wait for a slot)', async () => {
+    await executor.stop();
+    executor = new ChainExecutor({ state, tools, agents, limits: { maxStepsInFlight: 3, maxStepsInFlightPerRun: 2, finishedRetentionMs: 1000 } });
+    const wide = chain('wide', parallel('p', ['a', 'b', 'c', 'd'].map((id) => tool(id, 'slow', '{"ms": 40.0}'))));
+    await executor.definitions.create(wide, '');
+    const runs = await Promise.all([1, 2, 3].map(() => executor.runs.start('wide', 0, {}, '')));
+    for (const r of runs) for await (const _ of executor.runs.watch(r.id, 0, new AbortController().signal));
+    assert.equal(tools.calls.length, 12);
+    // Three runs of four branches each, but never more than 3 tool calls at once (executor) …
+    assert.equal(tools.maxInFlight, 3);
+    // … and a run alone is held to 2.
+    tools.maxInFlight = 0;
+    const one = await executor.runs.start('wide', 0, {}, '');
+    for await (const _ of executor.runs.watch(one.id, 0, new AbortController().signal));
+    assert.equal(tools.maxInFlight, 2);
+  });
+
+  it('queues runs beyond the active limit and refuses past the queue bound with RESOURCE_EXHAUSTED', async () => {
+    await executor.stop();
+    executor = new ChainExecutor({ state, tools, agents, limits: { maxActiveRuns: 1, maxQueuedRuns: 2, finishedRetentionMs: 1000 } });
+    await executor.definitions.create(chain('hold', tool('t', 'slow', '{"ms": 100.0}')), '');
+    const accepted = [];
+    for (let i = 0; i < 3; i++) accepted.push(await executor.runs.start('hold', 0, {}, ''));
+    assert.equal(executor.runs.activeRuns, 1);
+    assert.equal(executor.runs.queuedRuns, 2);
+    await assert.rejects(executor.runs.start('hold', 0, {}, ''), (e: { code?: number; retryAfterMs?: number }) => e.code === 8 && (e.retryAfterMs ?? 0) > 0);
+    for (const r of accepted) for await (const _ of executor.runs.watch(r.id, 0, new AbortController().signal));
+    assert.equal(tools.maxInFlight, 1, 'queued runs started one after another');
+  });
+
+  it('a watcher that reads slowly does not hold the run up, and still gets every event', async () => {
+    await executor.definitions.create(chain('many', sequential('s', Array.from({ length: 20 }, (_, i) => transform(`t${i}`, `${i}.0`)))), '');
+    const r = await executor.runs.start('many', 0, {}, '');
+    const seen: number[] = [];
+    for await (const e of executor.runs.watch(r.id, 0, new AbortController().signal)) {
+      if (seen.length === 0) {
+        // The run finishes while this reader sleeps on its first event.
+        await sleep(100);
+        assert.equal((await executor.runs.get(r.id)).status, RunStatus.RUN_STATUS_SUCCEEDED);
+      }
+      seen.push(e.sequence);
+    }
+    assert.deepEqual(seen, seen.map((_, i) => i + 1));
+    assert.equal(seen.length, 2 + 2 * 21);
+  });
+
   it('checkpoints each transform step with one batch write', async () => {
     const before = state.batches;
     await runToEnd(chain('count', sequential('s', [transform('a', '1'), transform('b', '2'), transform('c', '3')])), {});
