@@ -147,7 +147,7 @@ export class AgentActor implements Supervised {
       }
       if (message.onBusy === OnBusy.ON_BUSY_INTERRUPT) {
         session.queue.unshift(queued);
-        session.log.append(queued.turnId, { $case: 'turnQueued', turnQueued: { turnId: queued.turnId, position: 0 } });
+        await this.acceptDurably(session, queued, 0);
         const turn = session.runningTurnId ? this.turns.get(message.threadId) : undefined;
         turn?.stop(new TurnStop('interrupt', `interrupted by turn ${queued.turnId}`));
         return { turnId: queued.turnId };
@@ -156,12 +156,28 @@ export class AgentActor implements Supervised {
         throw errors.resourceExhausted('MAILBOX_FULL', `thread ${message.threadId} already has ${session.queue.length} messages waiting (capacity ${limits.mailboxCapacity})`, 1000, { threadId: message.threadId });
       }
       session.queue.push(queued);
-      session.log.append(queued.turnId, { $case: 'turnQueued', turnQueued: { turnId: queued.turnId, position: session.queue.length } });
+      await this.acceptDurably(session, queued, session.queue.length);
     } else {
       session.queue.push(queued);
     }
     this.schedule(session);
     return { turnId: queued.turnId };
+  }
+
+  /**
+   * The client is told a message is queued only once the mailbox holding it is
+   * durable: a kill -9 after turn_queued loses nothing. If the write fails the
+   * message is not accepted (the client gets the error).
+   */
+  private async acceptDurably(session: ThreadSession, queued: QueuedMessage, position: number): Promise<void> {
+    try {
+      await session.commitMailbox([{ turnId: queued.turnId, body: { $case: 'turnQueued', turnQueued: { turnId: queued.turnId, position } } }]);
+    } catch (error) {
+      const index = session.queue.indexOf(queued);
+      if (index >= 0) session.queue.splice(index, 1);
+      if (error instanceof FencedError || ElixirError.is(error, GrpcCode.ABORTED)) this.onTurnError(session, error);
+      throw error;
+    }
   }
 
   /** Starts the thread's next message if the thread is free and the agent has a slot. */
@@ -335,7 +351,8 @@ export class AgentActor implements Supervised {
     const queuedIndex = turnId ? session.queue.findIndex((q) => q.turnId === turnId) : -1;
     if (queuedIndex >= 0) {
       const [queued] = session.queue.splice(queuedIndex, 1);
-      await session.commit({ stage: [{ turnId: queued.turnId, body: { $case: 'turnCompleted', turnCompleted: { turnId: queued.turnId, status: TurnStatus.TURN_STATUS_CANCELLED } } }] });
+      // 'delete' stays a put while the thread still has work (see ThreadSession.write).
+      await session.commit({ activeIndex: 'delete', stage: [{ turnId: queued.turnId, body: { $case: 'turnCompleted', turnCompleted: { turnId: queued.turnId, status: TurnStatus.TURN_STATUS_CANCELLED } } }] });
       return { cancelled: true, turnId: queued.turnId };
     }
     const running = session.runningTurnId;

@@ -25,6 +25,8 @@ export class ThreadSession {
   runningTurnId: string | undefined;
   starting = false;
   private tail: Promise<unknown> = Promise.resolve();
+  /** A write of mailbox changes not yet started: later acceptances join it (group commit). */
+  private openAcceptance: { step: CommitStep; done: Promise<Message[]> } | undefined;
 
   constructor(
     readonly threadId: string,
@@ -52,10 +54,39 @@ export class ThreadSession {
     return run;
   }
 
+  /**
+   * Makes the mailbox as it stands durable, with its event, before the caller
+   * answers the client. Messages accepted while an earlier such write waits
+   * its turn join it, so a burst of queued messages costs one write.
+   */
+  commitMailbox(stage: NonNullable<CommitStep['stage']>): Promise<Message[]> {
+    if (this.openAcceptance) {
+      this.openAcceptance.step.stage!.push(...stage);
+      return this.openAcceptance.done;
+    }
+    const opened = { step: {} as CommitStep, done: Promise.resolve([] as Message[]) };
+    opened.step = {
+      stage: [...stage],
+      activeIndex: 'put',
+      // write() reads the stage right after this: from here on a later acceptance needs a write of its own.
+      update: () => {
+        if (this.openAcceptance === opened) this.openAcceptance = undefined;
+      },
+    };
+    this.openAcceptance = opened;
+    opened.done = this.commit(opened.step);
+    opened.done.catch(() => {
+      if (this.openAcceptance === opened) this.openAcceptance = undefined;
+    });
+    return opened.done;
+  }
+
   private async write(step: CommitStep): Promise<Message[]> {
     const draft: ThreadRecord = structuredClone(this.record);
     step.update?.(draft);
     draft.queue = this.queue.map((q) => ({ ...q }));
+    // Accepted messages keep the thread in the index of unfinished work, so a restart runs them.
+    const activeIndex = step.activeIndex === 'delete' && (draft.queue.length > 0 || draft.activeTurn) ? 'put' : step.activeIndex;
     const staged = (step.stage ?? []).map((s) => this.log.append(s.turnId, s.body, 'staged'));
     const events = this.log.takeUnpersisted();
     let result;
@@ -65,7 +96,7 @@ export class ThreadSession {
         stateVersion: this.isNew ? 0 : this.stateVersion,
         messages: step.messages,
         events,
-        activeIndex: step.activeIndex,
+        activeIndex,
         indexThread: this.isNew,
       });
     } catch (error) {
