@@ -98,10 +98,12 @@ export class Authenticator {
   }
 
   private async identify(call: CallIdentity): Promise<Principal | undefined> {
-    if (call.certificateCommonName && this.options.mtlsServiceIdentity) {
+    const header = String(call.metadata.get('authorization')[0] ?? '');
+    // A bearer token names the caller even over an mTLS connection (an operator's CLI
+    // behind a client certificate); without one, the verified certificate names the service.
+    if (!header && call.certificateCommonName && this.options.mtlsServiceIdentity) {
       return { subject: call.certificateCommonName, tenant: '*', role: 'service', via: 'mtls' };
     }
-    const header = String(call.metadata.get('authorization')[0] ?? '');
     const match = /^Bearer\s+(\S+)$/i.exec(header);
     if (!match) return undefined;
     const token = match[1]!;
