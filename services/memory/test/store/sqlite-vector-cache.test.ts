@@ -84,3 +84,31 @@ describe('SqliteStore in-memory vector ranking', function () {
     assert.equal(top.results[0].memory.id, 'external');
   });
 });
+
+describe('SqliteStore migrations', () => {
+  it('brings a version-1 file up to the latest schema and records each version once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'memory-migrate-'));
+    try {
+      const { DatabaseSync } = await import('node:sqlite');
+      const { MIGRATIONS } = await import('../../src/store/sqlite/migrations.js');
+      // A file as the first release left it: only migration 1 applied.
+      const db = new DatabaseSync(path.join(dir, 'memory.db'));
+      db.exec('CREATE TABLE schema_version (version INTEGER NOT NULL)');
+      db.exec(MIGRATIONS[0].sql);
+      db.prepare('INSERT INTO schema_version (version) VALUES (1)').run();
+      db.close();
+      const store = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0 });
+      const versions = store.database.prepare('SELECT version FROM schema_version ORDER BY version').all().map((r) => r.version);
+      assert.deepEqual(versions, MIGRATIONS.map((m) => m.version));
+      const indexes = store.database.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'memories_by_ns'").all();
+      assert.equal(indexes.length, 1);
+      await store.close();
+      // Opening again applies nothing twice.
+      const again = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0 });
+      assert.equal(again.database.prepare('SELECT count(*) AS n FROM schema_version').get()?.n, MIGRATIONS.length);
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -96,6 +96,11 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX state_by_expiry ON state (expire_time) WHERE expire_time IS NOT NULL;
     `,
   },
+  {
+    version: 2,
+    description: 'memories by (namespace, rowid), so vector copies load in rowid slices without re-sorting the namespace',
+    sql: `CREATE INDEX memories_by_ns ON memories (ns_id);`,
+  },
 ];
 
 export function migrate(db: DatabaseSync): number {
