@@ -127,7 +127,11 @@ export interface Tool {
   /** Permissions asked by the manifest and not covered by the grant. */
   missingPermissions?: ToolPermissions | undefined;
   bundleSize: number;
-  createTime?: Date | undefined;
+  createTime?:
+    | Date
+    | undefined;
+  /** Published by an operator for every tenant (read-only to tenants); false: private to its tenant. */
+  shared: boolean;
 }
 
 export interface RegisterToolRequest {
@@ -139,6 +143,8 @@ export interface RegisterToolRequest {
   requestId: string;
   /** Operator shortcut: also grant every permission the manifest asks for. */
   grantPermissions: boolean;
+  /** Admin only: publish the tool to every tenant instead of the caller's tenant alone. */
+  shared: boolean;
 }
 
 export interface RegisterToolResponse {
@@ -176,6 +182,8 @@ export interface DeleteToolRequest {
   /** Exact version; empty deletes every version. */
   version: string;
   requestId: string;
+  /** Admin only: delete the shared tool of that name. */
+  shared: boolean;
 }
 
 export interface DeleteToolResponse {
@@ -261,6 +269,8 @@ export interface GrantToolRequest {
   /** Added to the tool's existing grant. */
   permissions?: ToolPermissions | undefined;
   requestId: string;
+  /** The grant of the shared tool of that name. */
+  shared: boolean;
 }
 
 export interface GrantToolResponse {
@@ -276,6 +286,8 @@ export interface RevokeGrantRequest {
   /** Removed from the grant; empty removes the whole grant. */
   permissions?: ToolPermissions | undefined;
   requestId: string;
+  /** The grant of the shared tool of that name. */
+  shared: boolean;
 }
 
 export interface RevokeGrantResponse {
@@ -1041,7 +1053,14 @@ export const ToolManifest: MessageFns<ToolManifest> = {
 };
 
 function createBaseTool(): Tool {
-  return { manifest: undefined, state: 0, missingPermissions: undefined, bundleSize: 0, createTime: undefined };
+  return {
+    manifest: undefined,
+    state: 0,
+    missingPermissions: undefined,
+    bundleSize: 0,
+    createTime: undefined,
+    shared: false,
+  };
 }
 
 export const Tool: MessageFns<Tool> = {
@@ -1060,6 +1079,9 @@ export const Tool: MessageFns<Tool> = {
     }
     if (message.createTime !== undefined) {
       Timestamp.encode(toTimestamp(message.createTime), writer.uint32(42).fork()).join();
+    }
+    if (message.shared !== false) {
+      writer.uint32(48).bool(message.shared);
     }
     return writer;
   },
@@ -1117,6 +1139,14 @@ export const Tool: MessageFns<Tool> = {
             message.createTime = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1148,6 +1178,7 @@ export const Tool: MessageFns<Tool> = {
         : isSet(object.create_time)
         ? fromJsonTimestamp(object.create_time)
         : undefined,
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -1168,6 +1199,9 @@ export const Tool: MessageFns<Tool> = {
     if (message.createTime !== undefined) {
       obj.createTime = message.createTime.toISOString();
     }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -1185,12 +1219,13 @@ export const Tool: MessageFns<Tool> = {
       : undefined;
     message.bundleSize = object.bundleSize ?? 0;
     message.createTime = object.createTime ?? undefined;
+    message.shared = object.shared ?? false;
     return message;
   },
 };
 
 function createBaseRegisterToolRequest(): RegisterToolRequest {
-  return { manifest: undefined, bundle: Buffer.alloc(0), requestId: "", grantPermissions: false };
+  return { manifest: undefined, bundle: Buffer.alloc(0), requestId: "", grantPermissions: false, shared: false };
 }
 
 export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
@@ -1206,6 +1241,9 @@ export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
     }
     if (message.grantPermissions !== false) {
       writer.uint32(32).bool(message.grantPermissions);
+    }
+    if (message.shared !== false) {
+      writer.uint32(40).bool(message.shared);
     }
     return writer;
   },
@@ -1255,6 +1293,14 @@ export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
             message.grantPermissions = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1281,6 +1327,7 @@ export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
         : isSet(object.grant_permissions)
         ? globalThis.Boolean(object.grant_permissions)
         : false,
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -1298,6 +1345,9 @@ export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
     if (message.grantPermissions !== false) {
       obj.grantPermissions = message.grantPermissions;
     }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -1312,6 +1362,7 @@ export const RegisterToolRequest: MessageFns<RegisterToolRequest> = {
     message.bundle = object.bundle ?? Buffer.alloc(0);
     message.requestId = object.requestId ?? "";
     message.grantPermissions = object.grantPermissions ?? false;
+    message.shared = object.shared ?? false;
     return message;
   },
 };
@@ -1792,7 +1843,7 @@ export const ListToolsResponse: MessageFns<ListToolsResponse> = {
 };
 
 function createBaseDeleteToolRequest(): DeleteToolRequest {
-  return { name: "", version: "", requestId: "" };
+  return { name: "", version: "", requestId: "", shared: false };
 }
 
 export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
@@ -1805,6 +1856,9 @@ export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    if (message.shared !== false) {
+      writer.uint32(32).bool(message.shared);
     }
     return writer;
   },
@@ -1846,6 +1900,14 @@ export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1867,6 +1929,7 @@ export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -1881,6 +1944,9 @@ export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -1892,6 +1958,7 @@ export const DeleteToolRequest: MessageFns<DeleteToolRequest> = {
     message.name = object.name ?? "";
     message.version = object.version ?? "";
     message.requestId = object.requestId ?? "";
+    message.shared = object.shared ?? false;
     return message;
   },
 };
@@ -3015,7 +3082,7 @@ export const Grant: MessageFns<Grant> = {
 };
 
 function createBaseGrantToolRequest(): GrantToolRequest {
-  return { toolName: "", permissions: undefined, requestId: "" };
+  return { toolName: "", permissions: undefined, requestId: "", shared: false };
 }
 
 export const GrantToolRequest: MessageFns<GrantToolRequest> = {
@@ -3028,6 +3095,9 @@ export const GrantToolRequest: MessageFns<GrantToolRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    if (message.shared !== false) {
+      writer.uint32(32).bool(message.shared);
     }
     return writer;
   },
@@ -3069,6 +3139,14 @@ export const GrantToolRequest: MessageFns<GrantToolRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3094,6 +3172,7 @@ export const GrantToolRequest: MessageFns<GrantToolRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -3108,6 +3187,9 @@ export const GrantToolRequest: MessageFns<GrantToolRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -3121,6 +3203,7 @@ export const GrantToolRequest: MessageFns<GrantToolRequest> = {
       ? ToolPermissions.fromPartial(object.permissions)
       : undefined;
     message.requestId = object.requestId ?? "";
+    message.shared = object.shared ?? false;
     return message;
   },
 };
@@ -3211,7 +3294,7 @@ export const GrantToolResponse: MessageFns<GrantToolResponse> = {
 };
 
 function createBaseRevokeGrantRequest(): RevokeGrantRequest {
-  return { toolName: "", permissions: undefined, requestId: "" };
+  return { toolName: "", permissions: undefined, requestId: "", shared: false };
 }
 
 export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
@@ -3224,6 +3307,9 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    if (message.shared !== false) {
+      writer.uint32(32).bool(message.shared);
     }
     return writer;
   },
@@ -3265,6 +3351,14 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.shared = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3290,6 +3384,7 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      shared: isSet(object.shared) ? globalThis.Boolean(object.shared) : false,
     };
   },
 
@@ -3304,6 +3399,9 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.shared !== false) {
+      obj.shared = message.shared;
+    }
     return obj;
   },
 
@@ -3317,6 +3415,7 @@ export const RevokeGrantRequest: MessageFns<RevokeGrantRequest> = {
       ? ToolPermissions.fromPartial(object.permissions)
       : undefined;
     message.requestId = object.requestId ?? "";
+    message.shared = object.shared ?? false;
     return message;
   },
 };
