@@ -68,7 +68,8 @@ class TopK {
 export class NamespaceVectors {
   private data: Float32Array;
   private rowids: number[] = [];
-  private readonly slotOf = new Map<number, number>();
+  /** rowid -> slot + 1 (0: absent); rowids are dense integers, so a typed array beats a Map here. */
+  private slotOf = new Int32Array(1024);
   /** True once every row of the namespace has been loaded. */
   complete = false;
 
@@ -84,12 +85,26 @@ export class NamespaceVectors {
   }
 
   get bytes(): number {
-    return this.data.byteLength + this.rowids.length * 24;
+    return this.data.byteLength + this.slotOf.byteLength + this.rowids.length * 8;
+  }
+
+  private slot(rowid: number): number | undefined {
+    const s = rowid < this.slotOf.length ? this.slotOf[rowid] : 0;
+    return s === 0 ? undefined : s - 1;
+  }
+
+  private setSlot(rowid: number, slot: number | undefined): void {
+    if (rowid >= this.slotOf.length) {
+      const grown = new Int32Array(Math.max(this.slotOf.length * 2, rowid + 1024));
+      grown.set(this.slotOf);
+      this.slotOf = grown;
+    }
+    this.slotOf[rowid] = slot === undefined ? 0 : slot + 1;
   }
 
   /** Inserts or replaces the vector of rowid (stored normalised). */
   set(rowid: number, vector: Float32Array): void {
-    let slot = this.slotOf.get(rowid);
+    let slot = this.slot(rowid);
     if (slot === undefined) {
       slot = this.rowids.length;
       if ((slot + 1) * this.dims > this.data.length) {
@@ -98,7 +113,7 @@ export class NamespaceVectors {
         this.data = grown;
       }
       this.rowids.push(rowid);
-      this.slotOf.set(rowid, slot);
+      this.setSlot(rowid, slot);
     }
     let norm = 0;
     for (let i = 0; i < this.dims; i++) norm += vector[i] * vector[i];
@@ -108,7 +123,7 @@ export class NamespaceVectors {
   }
 
   delete(rowid: number): void {
-    const slot = this.slotOf.get(rowid);
+    const slot = this.slot(rowid);
     if (slot === undefined) return;
     const last = this.rowids.length - 1;
     if (slot !== last) {
@@ -116,10 +131,10 @@ export class NamespaceVectors {
       this.data.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
       const moved = this.rowids[last];
       this.rowids[slot] = moved;
-      this.slotOf.set(moved, slot);
+      this.setSlot(moved, slot);
     }
     this.rowids.pop();
-    this.slotOf.delete(rowid);
+    this.setSlot(rowid, undefined);
   }
 
   private dot(slot: number, q: Float32Array): number {
@@ -159,9 +174,10 @@ export class NamespaceVectors {
         if (score >= floor) best.offer(this.rowids[slot], score);
       }
     } else {
+      const slots = this.slotOf;
       for (const rowid of candidates) {
-        const slot = this.slotOf.get(rowid);
-        if (slot === undefined) continue;
+        const slot = (rowid < slots.length ? slots[rowid] : 0) - 1;
+        if (slot < 0) continue;
         const score = this.dot(slot, q);
         if (score >= floor) best.offer(rowid, score);
       }
