@@ -23,7 +23,9 @@ function holderOf(entry: StateEntry | undefined): LeaseHolder | undefined {
  * a state entry written with a ttl (expired entries read as absent) and
  * compare-and-set on its version; the fencing token is the version of
  * `lease-fences/<resource>`, bumped on every acquisition and never expiring.
- * Costs two memory writes per acquisition and one per renewal.
+ * Renew and release read the entry and check the token before their
+ * compare-and-set (versions restart at 1 when an expired entry is written
+ * again). Costs a read and two writes per acquisition, a read and a write per renewal.
  */
 export class MemoryStateLeaseStore implements LeaseStore {
   readonly kind = 'memory';
@@ -59,13 +61,22 @@ export class MemoryStateLeaseStore implements LeaseStore {
     }
   }
 
+  /** The entry if it still holds this lease. An expired entry is recreated at version 1, so the version alone cannot say it is ours: the token can. */
+  private async current(lease: Lease): Promise<StateEntry | undefined> {
+    const entry = await this.memory.getState(this.leaseKey(lease.resource));
+    const holder = holderOf(entry);
+    return entry && holder?.holder === lease.holder && holder.token === lease.token ? entry : undefined;
+  }
+
   async renew(lease: Lease, ttlMs: number): Promise<Lease | undefined> {
     const startedAt = Date.now();
     try {
+      const entry = await this.current(lease);
+      if (!entry) return undefined;
       const written = await this.memory.putState({
         key: this.leaseKey(lease.resource),
         value: { $case: 'structValue', structValue: { holder: lease.holder, token: lease.token, data: lease.data } },
-        expectedVersion: Number(lease.stamp),
+        expectedVersion: entry.version,
         ttl: ttl(ttlMs),
       });
       return { ...lease, stamp: String(written.version), validUntil: startedAt + ttlMs };
@@ -77,7 +88,9 @@ export class MemoryStateLeaseStore implements LeaseStore {
 
   async release(lease: Lease): Promise<boolean> {
     try {
-      return await this.memory.deleteState(this.leaseKey(lease.resource), Number(lease.stamp));
+      const entry = await this.current(lease);
+      if (!entry) return false;
+      return await this.memory.deleteState(this.leaseKey(lease.resource), entry.version);
     } catch (error) {
       if (ElixirError.is(error, GrpcCode.ABORTED)) return false;
       throw error;
