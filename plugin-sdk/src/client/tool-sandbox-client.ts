@@ -81,6 +81,7 @@ export class ToolSandboxClient {
       bundle: Buffer.from(typeof bundle === 'string' ? Buffer.from(bundle, 'utf8') : bundle),
       requestId: options.requestId ?? randomUUID(),
       grantPermissions: options.grantPermissions === true,
+      shared: false,
     });
     return fromProtoTool(response.tool);
   }
@@ -90,6 +91,7 @@ export class ToolSandboxClient {
       toolName: name,
       permissions: toProtoPermissions(permissions),
       requestId: randomUUID(),
+      shared: false,
     });
     return response.activated.map(fromProtoTool);
   }

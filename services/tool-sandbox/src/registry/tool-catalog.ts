@@ -96,6 +96,8 @@ export class ToolCatalog {
     private readonly compiler: SchemaCompiler,
     private readonly prepare: BundlePreparer,
     private readonly onEvict: (keys: string[]) => void = () => undefined,
+    /** This catalog holds the operator's shared tools (visible to every tenant). */
+    readonly shared = false,
   ) {}
 
   async load(): Promise<{ skipped: string[] }> {
@@ -173,6 +175,7 @@ export class ToolCatalog {
       missingPermissions: this.missingFor(record),
       bundleSize: record.bundle.length,
       createTime: record.createTime,
+      shared: this.shared,
     };
   }
 
