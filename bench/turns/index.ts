@@ -130,6 +130,17 @@ function notes(outcomes: RowOutcome[], quick: boolean): string[] {
       );
     }
   }
+  // CPU per turn is what contention disturbs least: compare it too.
+  const cpuPeer = outcomes
+    .filter((o) => o.row.kind === 'peer' && o.measurement)
+    .sort((a, b) => a.measurement!.concurrent.cpuMsPerTurn - b.measurement!.concurrent.cpuMsPerTurn)[0];
+  for (const o of outcomes.filter((x) => x.row.kind === 'elixirchain' && x.measurement)) {
+    const mine = o.measurement!.concurrent.cpuMsPerTurn;
+    const parts = [];
+    if (cpuPeer) parts.push(`${(mine / cpuPeer.measurement!.concurrent.cpuMsPerTurn).toFixed(1)}× the leanest peer (${cpuPeer.row.label}, ${cpuPeer.measurement!.concurrent.cpuMsPerTurn.toFixed(2)} ms)`);
+    if (bare?.measurement) parts.push(`${(mine / bare.measurement.concurrent.cpuMsPerTurn).toFixed(1)}× bare grpc-js (${bare.measurement.concurrent.cpuMsPerTurn.toFixed(2)} ms)`);
+    if (parts.length) lines.push(`CPU per turn at ${IN_FLIGHT} in flight, ${o.row.label}: ${mine.toFixed(2)} ms, ${parts.join(', ')}.`);
+  }
   const loads = outcomes.filter((o) => o.measurement).map((o) => `${o.row.id} ${o.measurement!.loadAverage.toFixed(1)}`);
   if (loads.length) {
     lines.push(
