@@ -1,16 +1,19 @@
 import { Command, Option } from 'commander';
-import { agentsCreate, agentsDelete, agentsGet, agentsList, agentsUpdate, type AgentFlags } from './commands/agents.js';
-import { chainsCreate, chainsList, chainsRun, chainsWatch, runsCancel, runsGet, runsList, runsResume } from './commands/chains.js';
-import { runChat } from './commands/chat.js';
-import { keysCreate, keysList, keysRevoke } from './commands/keys.js';
-import { runStart } from './commands/start.js';
-import { toolsGrant, toolsInvoke, toolsList } from './commands/tools.js';
+import type { AgentFlags } from './commands/agents.js';
 import { runStatus } from './commands/status.js';
 import { SERVICE_NAMES } from './launcher/service-catalog.js';
 import { Output } from './output/output.js';
 import { describeError } from './output/error-report.js';
 
 type Action = (out: Output, ...args: any[]) => Promise<number | void>;
+
+// Commands load their modules when they run: `--help` and `status` (a health
+// probe) stay quick, without the gRPC clients, telemetry and proto code.
+const agentsCommands = () => import('./commands/agents.js');
+const chainsCommands = () => import('./commands/chains.js');
+const chatCommand = () => import('./commands/chat.js');
+const toolsCommands = () => import('./commands/tools.js');
+const keysCommands = () => import('./commands/keys.js');
 
 /** Builds the `elixirchain` command tree. Each action returns its exit code. */
 export function buildProgram(): Command {
@@ -30,6 +33,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--service-entry <file>', 'run this file as every service').hideHelp())
     .action(wrap(async (out, opts: { demo: boolean; logs?: boolean; dataDir?: string; grace: number; serviceEntry?: string }) => {
       const { seedDemo } = await import('./demo/demo-seed.js');
+      const { runStart } = await import('./commands/start.js');
       const { dataDir, serviceEntry } = opts;
       return runStart({ demo: opts.demo, logs: opts.logs ?? false, dataDir, graceMs: opts.grace * 1000, serviceEntry }, out, seedDemo);
     }));
@@ -61,17 +65,17 @@ export function buildProgram(): Command {
       .option('--provider <name>', 'openai | scripted (default: openai when OPENAI_API_KEY is set)')
       .option('--tool <name@range>', 'a tool the agent may call (repeatable; a trailing ! requires approval)', collect, []);
   agentFlags(agents.command('create').description('create an agent').option('--id <id>', 'agent id (generated when omitted)'))
-    .action(wrap((out, opts: AgentFlags) => agentsCreate(out, opts)));
-  agents.command('list').description('list agents').action(wrap((out) => agentsList(out, {})));
+    .action(wrap(async (out, opts: AgentFlags) => (await agentsCommands()).agentsCreate(out, opts)));
+  agents.command('list').description('list agents').action(wrap(async (out) => (await agentsCommands()).agentsList(out, {})));
   agents
     .command('get <id>')
     .description('show an agent')
     .option('--version <n>', 'a past version', parseCount)
-    .action(wrap((out, id: string, opts: { version?: number }) => agentsGet(out, id, opts)));
+    .action(wrap(async (out, id: string, opts: { version?: number }) => (await agentsCommands()).agentsGet(out, id, opts)));
   agentFlags(agents.command('update <id>').description('update an agent (a file replaces every field; flags only theirs)'))
     .option('--expect-version <n>', 'fail with ABORTED unless the agent is at this version', parseCount)
-    .action(wrap((out, id: string, opts: AgentFlags) => agentsUpdate(out, id, opts)));
-  agents.command('delete <id>').description('delete an agent').action(wrap((out, id: string) => agentsDelete(out, id)));
+    .action(wrap(async (out, id: string, opts: AgentFlags) => (await agentsCommands()).agentsUpdate(out, id, opts)));
+  agents.command('delete <id>').description('delete an agent').action(wrap(async (out, id: string) => (await agentsCommands()).agentsDelete(out, id)));
 
   program
     .command('chat <agent>')
@@ -80,9 +84,9 @@ export function buildProgram(): Command {
     .option('--thread <id>', 'continue a thread')
     .option('--approve', 'approve every tool call that asks')
     .option('--deny', 'deny every tool call that asks')
-    .action(wrap((out, agent: string, opts: { message?: string; thread?: string; approve?: boolean; deny?: boolean }) => {
+    .action(wrap(async (out, agent: string, opts: { message?: string; thread?: string; approve?: boolean; deny?: boolean }) => {
       if (opts.approve && opts.deny) throw new Error('--approve and --deny exclude each other');
-      return runChat(out, agent, { message: opts.message, thread: opts.thread, approvals: opts.approve ? 'approve' : opts.deny ? 'deny' : 'ask' });
+      return (await chatCommand()).runChat(out, agent, { message: opts.message, thread: opts.thread, approvals: opts.approve ? 'approve' : opts.deny ? 'deny' : 'ask' });
     }));
 
   const tools = program.command('tools').description('tools in the sandbox');
@@ -91,20 +95,20 @@ export function buildProgram(): Command {
     .description('registered tools (newest version of each)')
     .option('--all-versions', 'every version')
     .option('--name <name>', 'only this tool')
-    .action(wrap((out, opts: { allVersions?: boolean; name?: string }) => toolsList(out, opts)));
+    .action(wrap(async (out, opts: { allVersions?: boolean; name?: string }) => (await toolsCommands()).toolsList(out, opts)));
   tools
     .command('invoke <name>')
     .description('run a tool, streaming its progress')
     .option('-i, --input <json>', 'input object as JSON', undefined)
     .option('--version <range>', 'exact version or semver range')
     .option('--timeout <seconds>', 'wall-clock limit for the call', parseSeconds)
-    .action(wrap((out, name: string, opts: { input?: string; version?: string; timeout?: number }) => toolsInvoke(out, name, opts)));
+    .action(wrap(async (out, name: string, opts: { input?: string; version?: string; timeout?: number }) => (await toolsCommands()).toolsInvoke(out, name, opts)));
   tools
     .command('grant <name>')
     .description('grant a tool permissions (network hosts, secrets)')
     .option('--host <host>', 'a host it may fetch from (repeatable; *.example.com for subdomains)', collect, [])
     .option('--secret <name>', 'a secret it may read (repeatable)', collect, [])
-    .action(wrap((out, name: string, opts: { host: string[]; secret: string[] }) => toolsGrant(out, name, opts)));
+    .action(wrap(async (out, name: string, opts: { host: string[]; secret: string[] }) => (await toolsCommands()).toolsGrant(out, name, opts)));
 
   const chains = program.command('chains').description('chain definitions and runs');
   chains
@@ -113,19 +117,19 @@ export function buildProgram(): Command {
     .requiredOption('-f, --file <file>', 'chain definition (- for stdin)')
     .option('--id <id>', 'chain id (overrides the file)')
     .option('--update', 'if the chain exists, make the file its next version')
-    .action(wrap((out, opts: { file: string; id?: string; update?: boolean }) => chainsCreate(out, opts)));
-  chains.command('list').description('list chains').action(wrap((out) => chainsList(out)));
+    .action(wrap(async (out, opts: { file: string; id?: string; update?: boolean }) => (await chainsCommands()).chainsCreate(out, opts)));
+  chains.command('list').description('list chains').action(wrap(async (out) => (await chainsCommands()).chainsList(out)));
   chains
     .command('run <chain>')
     .description('run a chain, showing each step as it goes')
     .option('-i, --input <json>', 'the run input as JSON')
     .option('--detach', 'start the run and print its id without following it')
-    .action(wrap((out, chain: string, opts: { input?: string; detach?: boolean }) => chainsRun(out, chain, opts)));
+    .action(wrap(async (out, chain: string, opts: { input?: string; detach?: boolean }) => (await chainsCommands()).chainsRun(out, chain, opts)));
   chains
     .command('watch <run>')
     .description("follow a run's events (replays what happened so far)")
     .option('--after <sequence>', 'only events after this sequence', parseCount)
-    .action(wrap((out, run: string, opts: { after?: number }) => chainsWatch(out, run, opts)));
+    .action(wrap(async (out, run: string, opts: { after?: number }) => (await chainsCommands()).chainsWatch(out, run, opts)));
 
   const keys = program.command('keys').description('API keys (admin; sends ELIXIRCHAIN_TOKEN, talks to memory)');
   keys
@@ -135,14 +139,14 @@ export function buildProgram(): Command {
     .requiredOption('--role <role>', 'admin | developer | user')
     .option('--description <text>', 'what the key is for')
     .option('--expires-in <seconds>', 'lifetime in seconds (default: no expiry)', parseSeconds)
-    .action(wrap((out, opts: { tenant: string; role: string; description?: string; expiresIn?: number }) => keysCreate(out, opts)));
+    .action(wrap(async (out, opts: { tenant: string; role: string; description?: string; expiresIn?: number }) => (await keysCommands()).keysCreate(out, opts)));
   keys
     .command('list')
     .description('list API keys (never their secrets)')
     .option('--tenant <tenant>', 'only keys of this tenant')
     .option('--all', 'include revoked keys')
-    .action(wrap((out, opts: { tenant?: string; all?: boolean }) => keysList(out, opts)));
-  keys.command('revoke <id>').description('revoke an API key').action(wrap((out, id: string) => keysRevoke(out, id)));
+    .action(wrap(async (out, opts: { tenant?: string; all?: boolean }) => (await keysCommands()).keysList(out, opts)));
+  keys.command('revoke <id>').description('revoke an API key').action(wrap(async (out, id: string) => (await keysCommands()).keysRevoke(out, id)));
 
   const runs = program.command('runs').description('chain runs');
   runs
@@ -150,18 +154,18 @@ export function buildProgram(): Command {
     .description('list runs')
     .option('--chain <id>', 'only runs of this chain')
     .option('--status <status>', 'pending | running | succeeded | failed | cancelled | paused')
-    .action(wrap((out, opts: { chain?: string; status?: string }) => runsList(out, opts)));
-  runs.command('get <run>').description('show a run and its steps').action(wrap((out, run: string) => runsGet(out, run)));
+    .action(wrap(async (out, opts: { chain?: string; status?: string }) => (await chainsCommands()).runsList(out, opts)));
+  runs.command('get <run>').description('show a run and its steps').action(wrap(async (out, run: string) => (await chainsCommands()).runsGet(out, run)));
   runs
     .command('cancel <run>')
     .description('cancel a run and the work it started')
     .option('--reason <text>', 'recorded with the cancellation')
-    .action(wrap((out, run: string, opts: { reason?: string }) => runsCancel(out, run, opts)));
+    .action(wrap(async (out, run: string, opts: { reason?: string }) => (await chainsCommands()).runsCancel(out, run, opts)));
   runs
     .command('resume <run>')
     .description('resume a failed or paused run from where it stopped')
     .option('--watch', 'follow it after resuming')
-    .action(wrap((out, run: string, opts: { watch?: boolean }) => runsResume(out, run, opts)));
+    .action(wrap(async (out, run: string, opts: { watch?: boolean }) => (await chainsCommands()).runsResume(out, run, opts)));
 
   return program;
 }

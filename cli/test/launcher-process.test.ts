@@ -63,11 +63,12 @@ describe('elixirchain start (process, stand-in services)', function () {
     await until('every orphaned service to drain itself', () => (pids.every((pid) => !isAlive(pid)) ? true : undefined));
   });
 
-  it('stops the mesh when its parent (npm) exits without passing SIGTERM on', async () => {
+  it('stops the mesh when its parent (npm) exits without passing SIGTERM on', async function () {
+    this.timeout(180_000);
     const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir };
     // A stand-in for npm: a parent that dies and leaves the shim behind.
     const parent = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" start --no-demo --service-entry "${FAKE_SERVICE}" & wait`], { env, stdio: 'ignore' });
-    await until('four services', () => (servicePids().length === 4 ? true : undefined), 60_000);
+    await until('four services', () => (servicePids().length === 4 ? true : undefined), 120_000);
     const pids = servicePids();
     parent.kill('SIGKILL');
     await until('the orphaned launcher to drain every service', () => (pids.every((pid) => !isAlive(pid)) ? true : undefined), 45_000);
