@@ -1,4 +1,4 @@
-import { envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
+import { advertisedAddress, envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
 import { createAgentOwnership } from './index.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost } from './host/agent-host.js';
@@ -46,7 +46,7 @@ const server = await runService({
   },
 });
 server.onDrain(() => host.stop());
-ownership?.setAddress(config.scaleOut.advertiseAddress ?? server.address);
+ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 // Those turns pick up where their checkpoints stand.
 await host.resume(unfinished);
 if (ownership) {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { connectLeaseStateClient, createLogger, envConfig, LeaseManager, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
+import { advertisedAddress, connectLeaseStateClient, createLogger, envConfig, LeaseManager, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
 import { ChainExecutor, DEFAULT_EXECUTOR_LIMITS } from './chain-executor.js';
 import { GrpcAgentStepRunner } from './execution/grpc-agent-step-runner.js';
 import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
@@ -52,6 +52,6 @@ const server = await runService({
 });
 // In-flight runs stop at their last checkpoint; the next start resumes them.
 server.onDrain(() => executor.stop());
-executor.runs.ownership?.setAddress(config.scaleOut.advertiseAddress ?? server.address);
+executor.runs.ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 executor.runs.startTakeover(config.scaleOut.takeoverScanMs);
 executor.recover().catch((error) => logger.error({ err: error }, 'could not resume unfinished runs'));

@@ -6,6 +6,6 @@ export { MemoryStateLeaseStore } from './memory-state-lease-store.js';
 export type { LeaseStateClient } from './memory-state-lease-store.js';
 export { connectRedis, redisUrlFromEnv } from './redis-connection.js';
 export type { RedisConnection } from './redis-connection.js';
-export { openLeaseStore, scaleOutConfigFromEnv } from './open-lease-store.js';
+export { advertisedAddress, openLeaseStore, scaleOutConfigFromEnv } from './open-lease-store.js';
 export type { LeaseMode, ScaleOutConfig } from './open-lease-store.js';
 export { connectLeaseStateClient } from './memory-lease-client.js';

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { ConfigError, envConfig } from '../config/env-config.js';
 import type { Logger } from '../logging/logger.js';
 import type { LeaseStore } from './lease-store.js';
@@ -55,4 +56,22 @@ export async function openLeaseStore(
       if (redis.isOpen) await redis.close().catch(() => redis.destroy());
     },
   };
+}
+
+/**
+ * The address other replicas should use to reach this one: the configured
+ * one (ELIXIRCHAIN_ADVERTISE_ADDR), else the bound address, except that a
+ * wildcard bind (0.0.0.0, ::) is replaced by this host's first non-loopback
+ * IPv4 address (the pod or container IP).
+ */
+export function advertisedAddress(bound: string, configured?: string): string {
+  if (configured) return configured;
+  const match = /^(.*):(\d+)$/.exec(bound);
+  if (!match) return bound;
+  const [, host, port] = match;
+  if (!['0.0.0.0', '::', '[::]', ''].includes(host)) return bound;
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const a of addresses ?? []) if (a.family === 'IPv4' && !a.internal) return `${a.address}:${port}`;
+  }
+  return `127.0.0.1:${port}`;
 }
