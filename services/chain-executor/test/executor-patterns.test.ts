@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { Aggregation, RunStatus, StepStatus } from '@elixirchain/proto/chain';
+import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { Chain, RunEvent } from '@elixirchain/proto/chain';
 import { ChainExecutor } from '../src/chain-executor.js';
 import { InProcessStateStore } from '../src/storage/in-process-state-store.js';
@@ -173,6 +174,45 @@ describe('chain executor (in-process fakes)', () => {
     }
     assert.deepEqual(seen, seen.map((_, i) => i + 1));
     assert.equal(seen.length, 2 + 2 * 21);
+  });
+
+  it('does not retry codes the policy names non-retryable, nor INVALID_ARGUMENT by default', async () => {
+    tools = new FakeToolRunner({
+      down: { impl: () => { throw new ElixirError(GrpcCode.UNAVAILABLE, 'DOWN', 'backend down'); } },
+      bad: { impl: () => { throw new ElixirError(GrpcCode.INVALID_ARGUMENT, 'BAD', 'bad input'); } },
+    });
+    await executor.stop();
+    executor = new ChainExecutor({ state, tools, agents, limits: { finishedRetentionMs: 1000 } });
+    const named = await runToEnd(chain('named', withRetry(tool('t', 'down'), { maxAttempts: 3, nonRetryableCodes: ['UNAVAILABLE'] })), {});
+    assert.equal(named.run.status, RunStatus.RUN_STATUS_FAILED);
+    assert.equal(named.run.steps[0]!.attempts, 1);
+    const byDefault = await runToEnd(chain('default', withRetry(tool('t', 'bad'), { maxAttempts: 3 })), {});
+    assert.equal(byDefault.run.steps[0]!.attempts, 1);
+    const retried = await runToEnd(chain('retried', withRetry(tool('t', 'down'), { maxAttempts: 3 })), {});
+    assert.equal(retried.run.steps[0]!.attempts, 3);
+    assert.equal(tools.calls.length, 1 + 1 + 3);
+  });
+
+  it('ResumeRun re-runs a failed run from its failed step; completed steps are not run again', async () => {
+    let broken = true;
+    tools = new FakeToolRunner({
+      echo: { impl: (input) => input },
+      gate: { impl: () => { if (broken) throw new ElixirError(GrpcCode.FAILED_PRECONDITION, 'CLOSED', 'gate closed'); return { open: true }; } },
+    });
+    await executor.stop();
+    executor = new ChainExecutor({ state, tools, agents, limits: { finishedRetentionMs: 1000 } });
+    const { run } = await runToEnd(chain('resume', sequential('s', [tool('first', 'echo', '{"n": 1.0}'), tool('gate', 'gate'), transform('last', 'steps.gate.open')])), {});
+    assert.equal(run.status, RunStatus.RUN_STATUS_FAILED);
+    assert.equal(run.error?.message, 'gate closed');
+    broken = false;
+    await executor.runs.resume(run.id);
+    for await (const _ of executor.runs.watch(run.id, 0, new AbortController().signal));
+    const resumed = await executor.runs.get(run.id);
+    assert.equal(resumed.status, RunStatus.RUN_STATUS_SUCCEEDED);
+    assert.equal(resumed.output, true);
+    assert.deepEqual(tools.calls.map((c) => c.tool), ['echo', 'gate', 'gate']);
+    assert.equal(resumed.steps.find((s) => s.path === 'root/gate')!.attempts, 2);
+    await assert.rejects(executor.runs.resume(run.id), (e: { code?: number }) => e.code === GrpcCode.FAILED_PRECONDITION);
   });
 
   it('checkpoints each transform step with one batch write', async () => {
