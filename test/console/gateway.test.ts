@@ -104,7 +104,7 @@ describe('console gateway: browser JSON and Server-Sent Events over the real mes
 
   it('re-attaches to a running turn with Last-Event-ID and gets exactly the rest', async () => {
     await fetch(`${mesh.url}/api/agents`, json({
-      agent: { id: 'slow-talker', model: { provider: 'scripted', script: [{ events: [{ text: 'one two three four five six seven eight nine ten', chunkSize: 4, delay: '0.05s' }, { text: ' done', delay: '1s' }] }] } },
+      agent: { id: 'slow-talker', model: { provider: 'scripted', script: [{ events: [{ text: 'one two three four five six seven eight nine ten', chunkSize: 4, delay: { seconds: 0, nanos: 50_000_000 } }, { text: ' done', delay: { seconds: 1, nanos: 0 } }] }] } },
     }));
     const first = new AbortController();
     const response = await fetch(`${mesh.url}/api/agents/slow-talker/messages`, { ...json({ content: 'count' }), signal: first.signal });

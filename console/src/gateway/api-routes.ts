@@ -108,6 +108,7 @@ export function apiRoutes(mesh: MeshConnections): Route[] {
     { method: 'GET', path: '/api/chains', handle: unary('chainExecutor', 'listChains', (ctx) => ctx.query()) },
     { method: 'POST', path: '/api/chains', handle: unary('chainExecutor', 'createChain', (ctx) => ctx.body()) },
     { method: 'GET', path: '/api/chains/:id', handle: unary('chainExecutor', 'getChain', (ctx) => ({ ...ctx.query(), id: p(ctx, 'id') })) },
+    { method: 'POST', path: '/api/chains/:id/start', handle: unary('chainExecutor', 'startRun', async (ctx) => ({ ...(await ctx.body()), chainId: p(ctx, 'id') })) },
     { method: 'POST', path: '/api/chains/:id/runs', handle: streamed('chainExecutor', 'runChain', async (ctx) => ({ ...(await ctx.body()), chainId: p(ctx, 'id') })) },
     { method: 'GET', path: '/api/runs', handle: unary('chainExecutor', 'listRuns', (ctx) => ctx.query()) },
     { method: 'GET', path: '/api/runs/:id', handle: unary('chainExecutor', 'getRun', (ctx) => ({ runId: p(ctx, 'id') })) },

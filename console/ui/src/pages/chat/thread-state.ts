@@ -1,0 +1,108 @@
+/** A thread as the chat page shows it, rebuilt from the thread's events (the services' own record). */
+export interface ToolCallView {
+  callId: string;
+  toolName: string;
+  toolVersion?: string;
+  arguments?: unknown;
+  progress?: { fraction: number; message: string };
+  result?: unknown;
+  error?: { code?: number; message?: string };
+  duration?: string;
+  done: boolean;
+}
+
+export interface ApprovalView {
+  approvalId: string;
+  callId: string;
+  toolName: string;
+  arguments?: unknown;
+  reason?: string;
+  resolved?: { approved: boolean; reason?: string };
+}
+
+export interface TurnView {
+  turnId: string;
+  userMessageId?: string;
+  userText?: string;
+  text: string;
+  tools: ToolCallView[];
+  approvals: ApprovalView[];
+  status: string;
+  queuePosition?: number;
+  error?: { code?: number; message?: string };
+  usage?: { totalTokens?: number; modelCalls?: number; toolCalls?: number };
+  duration?: string;
+}
+
+export interface ThreadState {
+  threadId?: string;
+  lastSequence: number;
+  turns: TurnView[];
+}
+
+export const emptyThread = (threadId?: string): ThreadState => ({ threadId, lastSequence: 0, turns: [] });
+
+export type UserTextLookup = (turnId: string, userMessageId?: string) => string | undefined;
+
+export type ThreadAction = { type: 'event'; event: any; userText?: UserTextLookup } | { type: 'reset'; threadId?: string } | { type: 'userTexts'; userText: UserTextLookup };
+
+const FINAL = ['TURN_STATUS_COMPLETED', 'TURN_STATUS_FAILED', 'TURN_STATUS_CANCELLED', 'TURN_STATUS_INTERRUPTED'];
+export const turnIsFinal = (t: TurnView) => FINAL.includes(t.status);
+
+/** Applies one ThreadEvent (proto3 JSON); events at or below lastSequence were already applied and are dropped. */
+export function threadReducer(state: ThreadState, action: ThreadAction): ThreadState {
+  if (action.type === 'reset') return emptyThread(action.threadId);
+  if (action.type === 'userTexts') {
+    return { ...state, turns: state.turns.map((t) => (t.userText ? t : { ...t, userText: action.userText(t.turnId, t.userMessageId) })) };
+  }
+  const e = action.event;
+  const sequence = Number(e.sequence ?? 0);
+  if (sequence && sequence <= state.lastSequence) return state;
+  const turns = [...state.turns];
+  const turnId: string = e.turnId || e.turnQueued?.turnId || e.turnStarted?.turnId || '';
+  let index = turns.findIndex((t) => t.turnId === turnId);
+  if (index < 0) {
+    turns.push({ turnId, text: '', tools: [], approvals: [], status: 'TURN_STATUS_QUEUED', userText: action.userText?.(turnId, e.turnStarted?.userMessageId) });
+    index = turns.length - 1;
+  }
+  const turn: TurnView = { ...turns[index]!, tools: [...turns[index]!.tools], approvals: [...turns[index]!.approvals] };
+  const updateTool = (callId: string, patch: Partial<ToolCallView>) => {
+    const i = turn.tools.findIndex((t) => t.callId === callId);
+    if (i < 0) turn.tools.push({ callId, toolName: patch.toolName ?? '', done: false, ...patch });
+    else turn.tools[i] = { ...turn.tools[i]!, ...patch };
+  };
+  if (e.turnQueued) {
+    turn.queuePosition = e.turnQueued.position;
+  } else if (e.turnStarted) {
+    turn.status = 'TURN_STATUS_RUNNING';
+    turn.userMessageId = e.turnStarted.userMessageId;
+    turn.userText ??= action.userText?.(turnId, e.turnStarted.userMessageId);
+  } else if (e.textDelta) {
+    turn.text += e.textDelta.text ?? '';
+  } else if (e.toolCallStarted) {
+    const s = e.toolCallStarted;
+    updateTool(s.callId, { toolName: s.toolName, toolVersion: s.toolVersion, arguments: s.arguments });
+  } else if (e.toolCallProgress) {
+    updateTool(e.toolCallProgress.callId, { progress: { fraction: e.toolCallProgress.fraction ?? 0, message: e.toolCallProgress.message ?? '' } });
+  } else if (e.toolCallCompleted) {
+    const c = e.toolCallCompleted;
+    updateTool(c.callId, { toolName: c.toolName, result: c.result, error: c.error, duration: c.duration, done: true });
+  } else if (e.approvalRequired) {
+    const a = e.approvalRequired;
+    turn.status = 'TURN_STATUS_AWAITING_APPROVAL';
+    turn.approvals.push({ approvalId: a.approvalId, callId: a.callId, toolName: a.toolName, arguments: a.arguments, reason: a.reason });
+  } else if (e.approvalResolved) {
+    const r = e.approvalResolved;
+    turn.status = 'TURN_STATUS_RUNNING';
+    turn.approvals = turn.approvals.map((a) => (a.approvalId === r.approvalId ? { ...a, resolved: { approved: !!r.approved, reason: r.reason } } : a));
+  } else if (e.turnCompleted) {
+    turn.status = e.turnCompleted.status;
+    turn.usage = e.turnCompleted.usage;
+    turn.duration = e.turnCompleted.duration;
+  } else if (e.error) {
+    turn.status = 'TURN_STATUS_FAILED';
+    turn.error = e.error.status;
+  }
+  turns[index] = turn;
+  return { threadId: state.threadId ?? e.threadId, lastSequence: Math.max(state.lastSequence, sequence), turns };
+}

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { buildUi } from '@elixirchain/console';
+import { startConsoleMesh, type ConsoleMesh } from './support/console-mesh.js';
+
+// Debian's chromium (console/scripts/install-browser.sh, run by .ci/run); Playwright's own browser download cannot work here.
+const CHROMIUM = process.env.ELIXIRCHAIN_CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
+const UI_TIMEOUT = 30_000;
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('console in a browser (Playwright + Debian chromium) against the real mesh', function () {
+  this.timeout(180_000);
+  let mesh: ConsoleMesh;
+  let browser: Browser;
+  let page: Page;
+  let uiDir: string;
+
+  before(async function () {
+    if (!existsSync(CHROMIUM)) {
+      console.warn(`    skipping the console browser tests: no chromium at ${CHROMIUM} (bash console/scripts/install-browser.sh installs Debian's, or set ELIXIRCHAIN_CHROMIUM_PATH)`);
+      this.skip();
+    }
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // A fresh build of the UI as it is now, not whatever console/ui/dist holds (~2 s).
+    uiDir = mkdtempSync(join(tmpdir(), 'console-ui-build-'));
+    await buildUi({ outDir: uiDir });
+    mesh = await startConsoleMesh({ uiDir });
+    await mesh.registerTool('add', 'export default async function (input) { return { sum: input.a + input.b }; }', {
+      description: 'Adds two numbers',
+      inputSchema: { type: 'object', properties: { a: { type: 'number', description: 'first addend' }, b: { type: 'number', description: 'second addend' } }, required: ['a', 'b'] },
+    });
+    await mesh.registerTool('wipe', 'export default async function (input) { return { wiped: input.path }; }', {
+      description: 'Deletes a path (destructive)',
+      inputSchema: { type: 'object', properties: { path: { type: 'string' } }, required: ['path'] },
+      annotations: { destructive: true, readOnly: false, idempotent: false, openWorld: false },
+    });
+    await mesh.registerTool(
+      'count-slowly',
+      `export default { async execute(input, ctx) {
+        for (let i = 1; i <= input.to; i++) { ctx.progress(i / input.to, 'counted ' + i); await new Promise((r) => setTimeout(r, 150)); }
+        return { counted: input.to, label: input.label ?? null };
+      } };`,
+      {
+        description: 'Counts to a number, reporting progress',
+        inputSchema: { type: 'object', properties: { to: { type: 'integer', minimum: 1, description: 'how far to count' }, label: { type: 'string' }, loud: { type: 'boolean' } }, required: ['to'] },
+      },
+    );
+    const chain = await post(`${mesh.url}/api/chains`, {
+      chain: {
+        id: 'sum-then-double',
+        displayName: 'Sum, then double',
+        root: {
+          id: 'main',
+          sequential: {
+            steps: [
+              { id: 'sum', tool: { tool: 'add', input: '{"a": run.x, "b": run.y}' } },
+              { id: 'count', tool: { tool: 'count-slowly', input: '{"to": 3}' } },
+              { id: 'both', parallel: { branches: [{ id: 'double', transform: { expression: 'steps.sum.sum * 2.0' } }, { id: 'square', transform: { expression: 'steps.sum.sum * steps.sum.sum' } }] } },
+            ],
+          },
+        },
+      },
+    });
+    assert.equal(chain.status, 200, await chain.text());
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS, headless: true });
+    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    page.setDefaultTimeout(UI_TIMEOUT);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await mesh?.stop();
+    if (uiDir) rmSync(uiDir, { recursive: true, force: true });
+  });
+
+  const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+
+  it('shows every service SERVING on the mesh health page', async () => {
+    await page.goto(`${mesh.url}/#/health`);
+    await page.locator('[data-service="chain-executor"] .badge', { hasText: 'SERVING' }).waitFor();
+    assert.equal(await page.locator('.card .badge', { hasText: 'SERVING' }).count(), 4);
+    await shot('01-health');
+  });
+
+  it('creates an agent from the form, with a validation error shown first', async () => {
+    await page.goto(`${mesh.url}/#/agents/new`);
+    await page.getByLabel('Id', { exact: true }).fill('Bad Id');
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page.locator('#agent-id-error').waitFor();
+    await page.getByLabel('Id', { exact: true }).fill('adder');
+    await page.getByLabel('Display name').fill('Adder');
+    await page.getByLabel('Instructions').fill('Add numbers with the add tool.');
+    await page.getByLabel('Model provider').selectOption('scripted');
+    await page.getByLabel('Tools', { exact: true }).fill('add');
+    await page.getByLabel('Scripted model responses (JSON)').fill(JSON.stringify([
+      { events: [{ text: 'Let me add those. ' }, { toolCall: { name: 'add', arguments: { a: 2, b: 3 } } }] },
+      { events: [{ text: 'The sum is 5.', chunkSize: 2 }] },
+    ]));
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByRole('heading', { name: 'Adder' }).waitFor();
+    await page.getByRole('link', { name: 'Adder' }).waitFor();
+    await shot('02-agents');
+  });
+
+  it('chats with the agent: streamed tokens and a tool call with its result', async () => {
+    await page.goto(`${mesh.url}/#/chat/adder`);
+    await page.getByLabel('Message').fill('What is 2 + 3?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'Let me add those. The sum is 5.' }).waitFor();
+    await page.locator('.tool-call[data-tool="add"][data-done="yes"]').waitFor();
+    assert.match(await page.locator('.tool-call[data-tool="add"]').innerText(), /"sum": 5/);
+    await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
+    assert.match(await page.locator('.bubble.user').innerText(), /What is 2 \+ 3\?/);
+    assert.match(page.url(), /#\/chat\/adder\/[^/]+$/, 'the thread is in the URL');
+    await shot('03-chat-tool-call');
+  });
+
+  it('approves a destructive tool call inline', async () => {
+    const created = await post(`${mesh.url}/api/agents`, {
+      agent: {
+        id: 'cleaner',
+        tools: [{ name: 'wipe' }],
+        model: { provider: 'scripted', script: [{ events: [{ toolCall: { name: 'wipe', arguments: { path: '/tmp/old-logs' } } }] }, { events: [{ text: 'Wiped /tmp/old-logs.' }] }] },
+      },
+    });
+    assert.equal(created.status, 200);
+    await page.goto(`${mesh.url}/#/chat/cleaner`);
+    await page.getByLabel('Message').fill('clean up the old logs');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const approval = page.getByRole('group', { name: 'Approval for wipe' });
+    await approval.getByRole('button', { name: 'Approve' }).waitFor();
+    await shot('04-approval-pending');
+    await approval.getByRole('button', { name: 'Approve' }).click();
+    await approval.getByText('Approved').waitFor();
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'Wiped /tmp/old-logs.' }).waitFor();
+    assert.match(await page.locator('.tool-call[data-tool="wipe"]').innerText(), /"wiped": "\/tmp\/old-logs"/);
+    await shot('05-approval-approved');
+  });
+
+  it('re-attaches after a reload mid-stream and shows the rest of the turn', async () => {
+    const words = Array.from({ length: 24 }, (_, i) => `word${i + 1} `);
+    await post(`${mesh.url}/api/agents`, {
+      agent: { id: 'storyteller', model: { provider: 'scripted', script: [{ events: words.map((w) => ({ text: w, delay: { seconds: 0, nanos: 250_000_000 } })) }] } },
+    });
+    await page.goto(`${mesh.url}/#/chat/storyteller`);
+    await page.getByLabel('Message').fill('tell me a long story');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'word3 ' }).waitFor();
+    await page.waitForURL(/#\/chat\/storyteller\/.+/);
+    await page.reload();
+    const text = page.locator('[data-testid="assistant-text"]');
+    await text.waitFor();
+    const seenAfterReload = await text.innerText();
+    assert.ok(!seenAfterReload.includes('word24'), `the reload happened mid-stream (saw "${seenAfterReload}")`);
+    await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
+    assert.equal((await text.innerText()).replace(/^Agent\s*/, '').trim(), words.join('').trim(), 'every word once, in order');
+    assert.match(await page.locator('.bubble.user').innerText(), /tell me a long story/, 'the user message is restored from the thread');
+    await shot('06-chat-reattached');
+  });
+
+  it('runs a chain from its graph and watches the run timeline complete', async () => {
+    await page.goto(`${mesh.url}/#/chains/sum-then-double`);
+    await page.locator('.step[data-step="square"]').waitFor();
+    await shot('07-chain-graph');
+    await page.getByLabel('Run input (JSON)').fill('{"x": 4, "y": 5}');
+    await page.getByRole('button', { name: 'Run', exact: true }).click();
+    await page.waitForURL(/#\/runs\/run-/);
+    await page.locator('[data-testid="run-status"]', { hasText: 'succeeded' }).waitFor();
+    await page.locator('tr[data-step="count"][data-status="STEP_STATUS_SUCCEEDED"]').waitFor();
+    assert.equal(await page.locator('tr[data-step][data-status="STEP_STATUS_SUCCEEDED"]').count(), await page.locator('tr[data-step]').count());
+    assert.match(await page.getByLabel('Run output').innerText(), /18/);
+    await shot('08-run-timeline');
+    await page.getByLabel('Status').selectOption('RUN_STATUS_FAILED');
+    await page.getByText('No runs match.').waitFor();
+  });
+
+  it('invokes a tool from the form generated from its input schema, with live progress', async () => {
+    await page.goto(`${mesh.url}/#/tools/count-slowly`);
+    await page.getByRole('table', { name: 'Input' }).waitFor();
+    await page.getByRole('button', { name: 'Invoke' }).click();
+    await page.getByText('to is required').waitFor();
+    await page.getByLabel('to *').fill('4');
+    await page.getByLabel('label').fill('from the console');
+    await page.getByRole('button', { name: 'Invoke' }).click();
+    await page.getByLabel('Invocation progress').waitFor();
+    await page.locator('[data-testid="invoke-result"]').waitFor();
+    assert.match(await page.getByLabel('Tool output').innerText(), /"counted": 4[\s\S]*"label": "from the console"/);
+    assert.ok((await page.getByLabel('Invocation events').locator('li', { hasText: 'progress' }).count()) >= 4);
+    await shot('09-tool-invoke');
+  });
+
+  it('pages through thread history and stays usable at a phone width, by keyboard', async () => {
+    await page.goto(`${mesh.url}/#/threads/adder`);
+    await page.locator('table[aria-label="Threads"] tbody a').first().click();
+    await page.getByRole('list', { name: 'Messages' }).locator('li').first().waitFor();
+    await shot('10-threads');
+    await page.goto(`${mesh.url}/#/memory`);
+    await page.getByRole('heading', { name: 'Memory' }).waitFor();
+    await shot('11-memory');
+
+    await page.setViewportSize({ width: 390, height: 800 });
+    await page.goto(`${mesh.url}/#/chat/adder`);
+    // A fresh load: focus starts at the top of the document.
+    await page.reload();
+    await page.getByLabel('Message').waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Skip to content', 'the skip link comes first');
+    await page.keyboard.press('Enter');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'main', 'the skip link moves focus to the content');
+    await page.getByLabel('Message').focus();
+    await page.keyboard.type('2 + 3 again');
+    await page.keyboard.press('Control+Enter');
+    await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow}px)`);
+    await shot('12-chat-narrow');
+  });
+});
