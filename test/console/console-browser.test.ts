@@ -113,8 +113,11 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.goto(`${mesh.url}/#/chat/adder`);
     await page.getByLabel('Message').fill('What is 2 + 3?');
     await page.getByRole('button', { name: 'Send' }).click();
-    await page.locator('[data-testid="assistant-text"]', { hasText: 'Let me add those. The sum is 5.' }).waitFor();
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'The sum is 5.' }).waitFor();
     await page.locator('.tool-call[data-tool="add"][data-done="yes"]').waitFor();
+    // In the order it happened: the first words, the tool call, then the answer.
+    const order = await page.locator('.turn > .bubble.assistant, .turn > .tool-call').evaluateAll((els) => els.map((el) => (el.classList.contains('tool-call') ? 'tool' : el.textContent?.replace(/^Agent/, '').trim())));
+    assert.deepEqual(order, ['Let me add those.', 'tool', 'The sum is 5.']);
     assert.match(await page.locator('.tool-call[data-tool="add"]').innerText(), /"sum": 5/);
     await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
     assert.match(await page.locator('.bubble.user').innerText(), /What is 2 \+ 3\?/);

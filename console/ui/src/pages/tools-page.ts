@@ -122,13 +122,13 @@ function ToolInvoker({ name, version, schema }: { name: string; version: string;
       ${events.map((e) => html`<li><span class="muted">#${e.sequence}</span> ${describeInvokeEvent(e)}</li>`)}
     </ol>
     ${failures.map((f) => html`<div class="error" role="alert">attempt ${f.attempt}: ${f.status?.message}${f.willRetry ? ' (retrying)' : ''}</div>`)}
-    ${result ? html`<div data-testid="invoke-result"><strong>Result</strong> <span class="muted">v${result.toolVersion} · ${result.attempts} attempt(s) · ${formatDuration(result.duration)}</span><${JsonView} value=${result.output} label="Tool output" /></div>` : null}
+    ${result ? html`<div data-testid="invoke-result"><strong>Result</strong> <span class="muted">${result.toolVersion} · ${result.attempts} attempt(s) · ${formatDuration(result.duration)}</span><${JsonView} value=${result.output} label="Tool output" /></div>` : null}
     <${ErrorNotice} error=${error} />
   </div>`;
 }
 
 function describeInvokeEvent(e: any): string {
-  if (e.started) return `started (v${e.started.toolVersion}, attempt ${e.started.attempt})`;
+  if (e.started) return `started (${e.started.toolVersion}, attempt ${e.started.attempt})`;
   if (e.progress) return `progress ${Math.round((e.progress.fraction ?? 0) * 100)}% ${e.progress.message ?? ''}`;
   if (e.log) return `log ${e.log.level}: ${e.log.message}`;
   if (e.partial) return `partial ${JSON.stringify(e.partial.data)}`;

@@ -167,11 +167,17 @@ export function ChatPage({ agentId, threadId }: { agentId?: string; threadId?: s
 function TurnBlock({ turn, onResolve }: { turn: TurnView; onResolve: (a: ApprovalView, approve: boolean) => void }) {
   return html`<article class="turn" data-turn=${turn.turnId} data-status=${turn.status}>
     ${turn.userText !== undefined ? html`<div class="bubble user"><span class="who">You</span>${turn.userText}</div>` : null}
-    ${turn.tools.map((t) => html`<${ToolCallCard} call=${t} />`)}
-    ${turn.approvals.map((a) => html`<${ApprovalCard} approval=${a} onResolve=${onResolve} />`)}
-    ${turn.text ? html`<div class="bubble assistant" data-testid="assistant-text"><span class="who">Agent</span>${turn.text}</div>` : null}
+    ${turn.parts.map((part) => {
+      if (part.kind === 'text') return html`<div class="bubble assistant" data-testid="assistant-text"><span class="who">Agent</span>${part.text}</div>`;
+      if (part.kind === 'tool') {
+        const call = turn.tools.find((t) => t.callId === part.callId);
+        return call ? html`<${ToolCallCard} call=${call} />` : null;
+      }
+      const approval = turn.approvals.find((a) => a.approvalId === part.approvalId);
+      return approval ? html`<${ApprovalCard} approval=${approval} onResolve=${onResolve} />` : null;
+    })}
     <div class="turn-status">
-      <span class=${`badge ${turn.status.toLowerCase()}`}>${shortEnum(turn.status, 'TURN_STATUS_')}</span>
+      <span class=${`badge ${shortEnum(turn.status, 'TURN_STATUS_').replace(/ /g, '_')}`}>${shortEnum(turn.status, 'TURN_STATUS_')}</span>
       ${turn.queuePosition ? html` · position ${turn.queuePosition} in queue` : null}
       ${turn.duration ? html` · ${formatDuration(turn.duration)}` : null}
       ${turn.usage?.totalTokens ? html` · ${turn.usage.totalTokens} tokens` : null}

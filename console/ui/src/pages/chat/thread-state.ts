@@ -20,8 +20,12 @@ export interface ApprovalView {
   resolved?: { approved: boolean; reason?: string };
 }
 
+/** What the turn showed, in the order it happened: text runs between tool calls and approvals. */
+export type TurnPart = { kind: 'text'; text: string } | { kind: 'tool'; callId: string } | { kind: 'approval'; approvalId: string };
+
 export interface TurnView {
   turnId: string;
+  parts: TurnPart[];
   userMessageId?: string;
   userText?: string;
   text: string;
@@ -62,13 +66,16 @@ export function threadReducer(state: ThreadState, action: ThreadAction): ThreadS
   const turnId: string = e.turnId || e.turnQueued?.turnId || e.turnStarted?.turnId || '';
   let index = turns.findIndex((t) => t.turnId === turnId);
   if (index < 0) {
-    turns.push({ turnId, text: '', tools: [], approvals: [], status: 'TURN_STATUS_QUEUED', userText: action.userText?.(turnId, e.turnStarted?.userMessageId) });
+    turns.push({ turnId, parts: [], text: '', tools: [], approvals: [], status: 'TURN_STATUS_QUEUED', userText: action.userText?.(turnId, e.turnStarted?.userMessageId) });
     index = turns.length - 1;
   }
-  const turn: TurnView = { ...turns[index]!, tools: [...turns[index]!.tools], approvals: [...turns[index]!.approvals] };
+  const turn: TurnView = { ...turns[index]!, parts: [...turns[index]!.parts], tools: [...turns[index]!.tools], approvals: [...turns[index]!.approvals] };
   const updateTool = (callId: string, patch: Partial<ToolCallView>) => {
     const i = turn.tools.findIndex((t) => t.callId === callId);
-    if (i < 0) turn.tools.push({ callId, toolName: patch.toolName ?? '', done: false, ...patch });
+    if (i < 0) {
+      turn.tools.push({ callId, toolName: patch.toolName ?? '', done: false, ...patch });
+      turn.parts.push({ kind: 'tool', callId });
+    }
     else turn.tools[i] = { ...turn.tools[i]!, ...patch };
   };
   if (e.turnQueued) {
@@ -78,7 +85,11 @@ export function threadReducer(state: ThreadState, action: ThreadAction): ThreadS
     turn.userMessageId = e.turnStarted.userMessageId;
     turn.userText ??= action.userText?.(turnId, e.turnStarted.userMessageId);
   } else if (e.textDelta) {
-    turn.text += e.textDelta.text ?? '';
+    const delta: string = e.textDelta.text ?? '';
+    turn.text += delta;
+    const last = turn.parts.at(-1);
+    if (last?.kind === 'text') turn.parts[turn.parts.length - 1] = { kind: 'text', text: last.text + delta };
+    else turn.parts.push({ kind: 'text', text: delta });
   } else if (e.toolCallStarted) {
     const s = e.toolCallStarted;
     updateTool(s.callId, { toolName: s.toolName, toolVersion: s.toolVersion, arguments: s.arguments });
@@ -90,6 +101,7 @@ export function threadReducer(state: ThreadState, action: ThreadAction): ThreadS
   } else if (e.approvalRequired) {
     const a = e.approvalRequired;
     turn.status = 'TURN_STATUS_AWAITING_APPROVAL';
+    turn.parts.push({ kind: 'approval', approvalId: a.approvalId });
     turn.approvals.push({ approvalId: a.approvalId, callId: a.callId, toolName: a.toolName, arguments: a.arguments, reason: a.reason });
   } else if (e.approvalResolved) {
     const r = e.approvalResolved;
