@@ -16,6 +16,7 @@ import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { MemoryServiceDefinition, Role } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
 import { connect, ElixirError, GrpcCode, type ServiceDefinition } from '@elixirchain/runtime';
+import { toolFixture } from '../../services/tool-sandbox/test/fixtures/tool-fixture.js';
 import { startMeshProcesses, type MeshProcesses } from '../support/mesh-processes.js';
 
 const SERVICE_TOKENS = {
@@ -175,6 +176,53 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     } finally {
       acme.close();
       globex.close();
+    }
+  });
+
+  it('keeps tools tenant-private (get, list, invoke, delete answer NOT_FOUND across tenants), shares what an admin publishes, and audits it', async () => {
+    const sandbox = (token: string) => connect(ToolSandboxServiceDefinition, mesh.toolSandbox.address, bearer(token));
+    const acme = sandbox(tokens.acme!);
+    const globex = sandbox(tokens.globex!);
+    const admin = sandbox(adminToken);
+    const invoke = async (client: typeof acme, name: string) => {
+      for await (const event of client.invokeTool({ name, input: {} })) if (event.event?.$case === 'result') return event.event.result.output;
+      return undefined;
+    };
+    try {
+      await acme.registerTool(toolFixture('acme-only', 'export default async () => "acme";'));
+      assert.equal(await codeOf(globex.getTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
+      assert.equal(await codeOf(invoke(globex, 'acme-only')), GrpcCode.NOT_FOUND);
+      assert.equal(await codeOf(globex.deleteTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
+      assert.ok(!(await globex.listTools({})).tools.some((t) => t.manifest?.name === 'acme-only'));
+      assert.equal(await invoke(acme, 'acme-only'), 'acme');
+
+      // The same name in two tenants is two tools.
+      await globex.registerTool(toolFixture('acme-only', 'export default async () => "globex";'));
+      assert.equal(await invoke(globex, 'acme-only'), 'globex');
+      assert.equal(await invoke(acme, 'acme-only'), 'acme');
+
+      // Shared tools: published by an admin, visible to every tenant, managed by admins only.
+      assert.equal(await codeOf(acme.registerTool({ ...toolFixture('everyone', 'export default async () => 1;'), shared: true })), GrpcCode.PERMISSION_DENIED);
+      const published = await admin.registerTool({ ...toolFixture('everyone', 'export default async () => "shared";'), shared: true });
+      assert.equal(published.tool?.shared, true);
+      assert.equal(await invoke(acme, 'everyone'), 'shared');
+      assert.equal((await globex.getTool({ name: 'everyone' })).tool?.shared, true);
+      assert.ok((await globex.listTools({})).tools.some((t) => t.manifest?.name === 'everyone' && t.shared));
+      assert.equal(await codeOf(acme.deleteTool({ name: 'everyone' })), GrpcCode.NOT_FOUND);
+      assert.equal(await codeOf(acme.deleteTool({ name: 'everyone', shared: true })), GrpcCode.PERMISSION_DENIED);
+
+      const audit = connect(AdminServiceDefinition, mesh.memory.address, bearer(adminToken));
+      const { events } = await audit.listAuditEvents({ action: 'tool.register', tenant: 'acme' });
+      audit.close();
+      const registered = events.find((e) => e.resource.startsWith('tool/acme-only@'));
+      assert.ok(registered, 'the registration is in the audit log');
+      assert.equal(registered.actorTenant, 'acme');
+      assert.equal(registered.viaService, 'tool-sandbox');
+      assert.equal(registered.actorSubject, tokens.acme!.split('_')[1]);
+    } finally {
+      acme.close();
+      globex.close();
+      admin.close();
     }
   });
 

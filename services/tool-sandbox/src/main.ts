@@ -1,5 +1,5 @@
 // Process entry of the tool sandbox: configuration from the environment, then runService.
-import { createLogger, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { AuditReporter, createLogger, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings } from './config/operator-limits.js';
 import { InMemoryToolStore } from './registry/in-memory-tool-store.js';
 import { MemoryServiceToolStore } from './registry/memory-service-tool-store.js';
@@ -39,13 +39,15 @@ const logger = createLogger('tool-sandbox');
 const store: ToolStore = config.registry === 'memory' ? new MemoryServiceToolStore(config.memoryAddress) : new InMemoryToolStore();
 const sandbox = new ToolSandbox({ ...config, store, logger });
 await sandbox.start();
+const audit = new AuditReporter(config.memoryAddress, logger);
 
 await runService({
   name: 'tool-sandbox',
   address: config.address,
-  services: [toolSandboxService(sandbox)],
+  services: [toolSandboxService(sandbox, { audit })],
   logger,
   onStop: async () => {
     await sandbox.stop();
+    audit.close();
   },
 });

@@ -137,7 +137,7 @@ export class Authenticator {
       });
       const tenant = payload[jwt.tenantClaim ?? 'tenant'];
       const role = payload[jwt.roleClaim ?? 'role'];
-      if (typeof tenant !== 'string' || !tenant || !isRole(role) || role === 'service' || !payload.sub) return undefined;
+      if (typeof tenant !== 'string' || !TENANT_NAME.test(tenant) || !isRole(role) || role === 'service' || !payload.sub) return undefined;
       return { subject: payload.sub, tenant, role, via: 'jwt' };
     } catch {
       return undefined;
@@ -165,6 +165,20 @@ export class Authenticator {
     const tenantWait = this.perTenant.take(principal.tenant);
     if (tenantWait > 0) throw errors.resourceExhausted('TENANT_RATE_LIMITED', `rate limit of tenant ${principal.tenant} exceeded`, tenantWait);
   }
+}
+
+/** Tenant names a credential may carry; "_"-prefixed names are reserved for the mesh (e.g. "_shared"). */
+const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/** The tenant that holds tools an operator shared with every tenant. */
+export const SHARED_TENANT = '_shared';
+
+/**
+ * Call options metadata that pins a service's call to one tenant, for work
+ * done outside any caller's call (start-up loads, refreshes, resumes).
+ */
+export function actingForTenant(service: string, tenant: string): Record<string, string> {
+  return { [ON_BEHALF_OF_KEY]: encodeActor({ subject: service, tenant, role: 'service' }) };
 }
 
 /** The caller as a forwardable header value. */

@@ -115,7 +115,10 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
     const serving = currentCall();
     if (serving?.requestId && !metadata.get('x-request-id').length) metadata.set('x-request-id', serving.requestId);
     // The callee trusts this only from a service principal: it says whose data the call is for.
-    if (serving && serving.principal.via !== 'local') metadata.set(ON_BEHALF_OF_KEY, encodeActor(effectiveActor(serving.principal)));
+    // A service that names the actor itself (background work pinned to a tenant) keeps its choice.
+    if (serving && serving.principal.via !== 'local' && metadata.get(ON_BEHALF_OF_KEY).length === 0) {
+      metadata.set(ON_BEHALF_OF_KEY, encodeActor(effectiveActor(serving.principal)));
+    }
     return metadata;
   };
 

@@ -6,6 +6,13 @@ export class InMemoryToolStore implements ToolStore {
   readonly shared = false;
   private readonly versions = new Map<string, StoredToolVersion>();
   private readonly grants = new Map<string, StoredGrant>();
+  private readonly tenants = new Map<string, InMemoryToolStore>();
+
+  forTenant(tenant: string): InMemoryToolStore {
+    let store = this.tenants.get(tenant);
+    if (!store) this.tenants.set(tenant, (store = new InMemoryToolStore()));
+    return store;
+  }
 
   async loadAll() {
     return { versions: [...this.versions.values()], grants: [...this.grants.values()] };

@@ -1,4 +1,4 @@
-import { connect, ElixirError, errors, GrpcCode, type ServiceClient } from '@elixirchain/runtime';
+import { actingForTenant, connect, ElixirError, errors, GrpcCode, type CallOptions, type ServiceClient } from '@elixirchain/runtime';
 import { MemoryServiceDefinition, type StateEntry } from '@elixirchain/proto/memory';
 import { ToolManifest } from '@elixirchain/proto/sandbox';
 import { normalizePermissions } from '../permissions/permission-set.js';
@@ -20,12 +20,21 @@ const bundleKey = (name: string, version: string, sha256: string) => `${BUNDLES}
  */
 export class MemoryServiceToolStore implements ToolStore {
   private readonly client: ServiceClient<typeof MemoryServiceDefinition>;
+  /** Every call names its tenant, so background refreshes read the right tenant's registry. */
+  private readonly options: CallOptions;
+  private readonly owner: boolean;
 
-  constructor(address: string) {
-    this.client = connect(MemoryServiceDefinition, address);
+  constructor(address: string | ServiceClient<typeof MemoryServiceDefinition>, readonly tenant = 'default') {
+    this.owner = typeof address === 'string';
+    this.client = typeof address === 'string' ? connect(MemoryServiceDefinition, address) : address;
+    this.options = { metadata: actingForTenant('tool-sandbox', tenant) };
   }
 
   readonly shared = true;
+
+  forTenant(tenant: string): MemoryServiceToolStore {
+    return new MemoryServiceToolStore(this.client, tenant);
+  }
 
   async loadAll() {
     const versions: StoredToolVersion[] = [];
@@ -45,7 +54,7 @@ export class MemoryServiceToolStore implements ToolStore {
 
   async getVersion(name: string, version: string): Promise<StoredToolVersion | undefined> {
     try {
-      const { entry } = await this.client.getState({ key: `${TOOLS}${name}/${version}` });
+      const { entry } = await this.client.getState({ key: `${TOOLS}${name}/${version}` }, this.options);
       return entry ? await this.fromToolEntry(entry) : undefined;
     } catch (error) {
       if (ElixirError.is(error, GrpcCode.NOT_FOUND)) return undefined;
@@ -71,7 +80,7 @@ export class MemoryServiceToolStore implements ToolStore {
     if (entry.value?.$case !== 'structValue' || !entry.value.structValue) return undefined;
     const { manifest, createTime } = entry.value.structValue as { manifest: unknown; createTime?: string };
     const parsed = ToolManifest.fromJSON(manifest);
-    const bundleEntry = await this.client.getState({ key: bundleKey(parsed.name, parsed.version, parsed.bundleSha256) }).catch(() => undefined);
+    const bundleEntry = await this.client.getState({ key: bundleKey(parsed.name, parsed.version, parsed.bundleSha256) }, this.options).catch(() => undefined);
     const bytes = bundleEntry?.entry?.value?.$case === 'bytesValue' ? bundleEntry.entry.value.bytesValue : undefined;
     if (!bytes) return undefined;
     return { manifest: parsed, bundle: new Uint8Array(bytes), createTime: createTime ? new Date(createTime) : (entry.createTime ?? new Date()) };
@@ -79,13 +88,13 @@ export class MemoryServiceToolStore implements ToolStore {
 
   async putVersion(version: StoredToolVersion): Promise<void> {
     const { name, version: v } = version.manifest;
-    await this.client.putState({ key: bundleKey(name, v, version.manifest.bundleSha256), value: { $case: 'bytesValue', bytesValue: Buffer.from(version.bundle) } });
+    await this.client.putState({ key: bundleKey(name, v, version.manifest.bundleSha256), value: { $case: 'bytesValue', bytesValue: Buffer.from(version.bundle) } }, this.options);
     try {
       await this.client.putState({
         key: `${TOOLS}${name}/${v}`,
         expectedVersion: 0,
         value: { $case: 'structValue', structValue: { manifest: ToolManifest.toJSON(version.manifest), createTime: version.createTime.toISOString() } },
-      });
+      }, this.options);
     } catch (error) {
       if (ElixirError.is(error, GrpcCode.ABORTED) || ElixirError.is(error, GrpcCode.ALREADY_EXISTS)) throw errors.alreadyExists('tool version', `${name}@${v}`);
       throw error;
@@ -93,30 +102,30 @@ export class MemoryServiceToolStore implements ToolStore {
   }
 
   async deleteVersion(name: string, version: string): Promise<void> {
-    await this.client.deleteState({ key: `${TOOLS}${name}/${version}` });
-    for (const entry of await this.listAll(`${BUNDLES}${name}/${version}/`, true)) await this.client.deleteState({ key: entry.key });
+    await this.client.deleteState({ key: `${TOOLS}${name}/${version}` }, this.options);
+    for (const entry of await this.listAll(`${BUNDLES}${name}/${version}/`, true)) await this.client.deleteState({ key: entry.key }, this.options);
   }
 
   async putGrant(grant: StoredGrant): Promise<void> {
     await this.client.putState({
       key: `${GRANTS}${grant.toolName}`,
       value: { $case: 'structValue', structValue: { ...grant.permissions, updateTime: grant.updateTime.toISOString() } },
-    });
+    }, this.options);
   }
 
   async deleteGrant(toolName: string): Promise<void> {
-    await this.client.deleteState({ key: `${GRANTS}${toolName}` });
+    await this.client.deleteState({ key: `${GRANTS}${toolName}` }, this.options);
   }
 
   close(): void {
-    this.client.close();
+    if (this.owner) this.client.close();
   }
 
   private async listAll(prefix: string, keysOnly: boolean): Promise<StateEntry[]> {
     const out: StateEntry[] = [];
     let pageToken = '';
     do {
-      const page = await this.client.listState({ prefix, pageSize: 200, pageToken, keysOnly });
+      const page = await this.client.listState({ prefix, pageSize: 200, pageToken, keysOnly }, this.options);
       out.push(...page.entries);
       pageToken = page.nextPageToken;
     } while (pageToken);

@@ -33,5 +33,7 @@ export interface ToolStore {
   loadGrants(): Promise<StoredGrant[]>;
   /** Whether other processes may write to this store (then the catalog refreshes from it). */
   readonly shared: boolean;
+  /** The same kind of store holding one tenant's registry (tools are tenant-private). */
+  forTenant?(tenant: string): ToolStore;
   close?(): void;
 }

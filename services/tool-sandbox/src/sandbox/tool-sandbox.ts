@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asElixirError, ElixirError, errors, GrpcCode, type FieldViolation, type Logger } from '@elixirchain/runtime';
+import { asElixirError, ElixirError, errors, GrpcCode, SHARED_TENANT, type FieldViolation, type Logger } from '@elixirchain/runtime';
 import type { Tool, ToolManifest } from '@elixirchain/proto/sandbox';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings, type OperatorLimits, type PoolSettings } from '../config/operator-limits.js';
 import { REALM_LIMITS } from '../engine/tool-realm.js';
@@ -34,6 +34,8 @@ export interface InvokeRequest {
   /** Narrows the tool's grant for this call. */
   grants?: { networkHosts?: string[]; secrets?: string[] };
   timeoutMs?: number;
+  /** Whose tools: the tenant's own, then the operator's shared ones (default "default"). */
+  tenant?: string;
 }
 
 export interface InvokeOptions {
@@ -94,7 +96,12 @@ const sleep = (ms: number, signal: AbortSignal) =>
  * so tools run the same way in tests as in production.
  */
 export class ToolSandbox {
+  /** Tools of tenant "default" (local developer mode, embedded use, the SDK's harness). */
   readonly catalog: ToolCatalog;
+  /** Tools an operator published for every tenant. */
+  readonly sharedCatalog: ToolCatalog;
+  /** Other tenants' catalogs, loaded on first use. */
+  private readonly tenantCatalogs = new Map<string, { catalog: ToolCatalog; loaded: Promise<unknown> }>();
   readonly limits: OperatorLimits;
   private readonly supervisor: WorkerSupervisor;
   private readonly compiler = new SchemaCompiler();
@@ -137,15 +144,36 @@ export class ToolSandbox {
       maxRequestBodyBytes: 1024 * 1024,
     });
     this.store = options.store ?? new InMemoryToolStore();
-    this.catalog = new ToolCatalog(
-      this.store,
+    this.catalog = this.newCatalog(this.store, false);
+    this.sharedCatalog = this.newCatalog(this.store.forTenant?.(SHARED_TENANT) ?? new InMemoryToolStore(), true);
+  }
+
+  private newCatalog(store: ToolStore, shared: boolean): ToolCatalog {
+    return new ToolCatalog(
+      store,
       this.limits,
       this.compiler,
       (record) => this.prepare(record),
       (keys) => {
         for (const worker of this.supervisor.all()) worker.evict(keys);
       },
+      shared,
     );
+  }
+
+  /** The catalog of one tenant's private tools (loaded from the store on first use). */
+  async catalogFor(tenant: string | undefined): Promise<ToolCatalog> {
+    if (!tenant || tenant === 'default' || tenant === '*') return this.catalog;
+    if (tenant === SHARED_TENANT) return this.sharedCatalog;
+    let entry = this.tenantCatalogs.get(tenant);
+    if (!entry) {
+      const catalog = this.newCatalog(this.store.forTenant?.(tenant) ?? this.store, false);
+      entry = { catalog, loaded: catalog.load() };
+      this.tenantCatalogs.set(tenant, entry);
+      entry.loaded.catch(() => this.tenantCatalogs.delete(tenant));
+    }
+    await entry.loaded;
+    return entry.catalog;
   }
 
   async start(): Promise<void> {
@@ -165,7 +193,8 @@ export class ToolSandbox {
     const giveUpAt = Date.now() + this.storeLoadTimeoutMs;
     for (let delay = 100; ; delay = Math.min(delay * 2, 2000)) {
       try {
-        return await this.catalog.load();
+        const [own] = await Promise.all([this.catalog.load(), this.sharedCatalog.load()]);
+        return own;
       } catch (error) {
         const e = asElixirError(error);
         if (e.code !== GrpcCode.UNAVAILABLE && e.code !== GrpcCode.DEADLINE_EXCEEDED) throw e;
@@ -189,7 +218,7 @@ export class ToolSandbox {
     if (!this.store.shared) return Promise.resolve();
     this.refreshing ??= (async () => {
       try {
-        await this.catalog.refresh();
+        await Promise.all([this.catalog, this.sharedCatalog, ...[...this.tenantCatalogs.values()].map((t) => t.catalog)].map((c) => c.refresh()));
       } catch (error) {
         this.logger?.warn({ err: asElixirError(error).message }, 'could not refresh the tool registry from its store');
       } finally {
@@ -203,9 +232,15 @@ export class ToolSandbox {
    * The version a call gets. On a miss, a shared store is re-read (another
    * replica may have just registered it), at most once a second per name.
    */
-  private async resolveForCall(name: string, range: string): Promise<ToolVersionRecord> {
+  private async resolveForCall(name: string, range: string, tenant?: string): Promise<{ record: ToolVersionRecord; catalog: ToolCatalog }> {
+    const own = await this.catalogFor(tenant);
+    // The tenant's own tool of that name wins over a shared one.
+    const resolve = () => {
+      if (own.find(name, '') || !this.sharedCatalog.find(name, '')) return { record: own.resolveActive(name, range), catalog: own };
+      return { record: this.sharedCatalog.resolveActive(name, range), catalog: this.sharedCatalog };
+    };
     try {
-      return this.catalog.resolveActive(name, range);
+      return resolve();
     } catch (error) {
       const e = asElixirError(error);
       const miss = e.code === GrpcCode.NOT_FOUND || e.code === GrpcCode.FAILED_PRECONDITION;
@@ -215,7 +250,7 @@ export class ToolSandbox {
       this.missRefreshes.set(name, Date.now());
       if (this.missRefreshes.size > 1000) this.missRefreshes.delete(this.missRefreshes.keys().next().value as string);
       await this.refresh();
-      return this.catalog.resolveActive(name, range);
+      return resolve();
     }
   }
 
@@ -227,18 +262,18 @@ export class ToolSandbox {
     return this.supervisor.restarts;
   }
 
-  async register(manifest: ToolManifest | undefined, bundle: Uint8Array, options: { grantPermissions?: boolean } = {}): Promise<Tool> {
+  async register(manifest: ToolManifest | undefined, bundle: Uint8Array, options: { grantPermissions?: boolean; tenant?: string } = {}): Promise<Tool> {
     const grantPermissions = options.grantPermissions === true;
     if (grantPermissions && !this.allowGrantOnRegister) {
       throw errors.permissionDenied('GRANT_ON_REGISTER_DISABLED', 'this sandbox does not grant permissions at registration; use GrantTool');
     }
-    const tool = await this.catalog.register(manifest, bundle, { grantPermissions });
+    const tool = await (await this.catalogFor(options.tenant)).register(manifest, bundle, { grantPermissions });
     this.logger?.info({ tool: manifest?.name, version: manifest?.version, state: tool.state }, 'tool registered');
     return tool;
   }
 
-  async grant(toolName: string, permissions: { networkHosts?: string[]; secrets?: string[] }) {
-    return this.catalog.grant(toolName, normalizePermissions(permissions));
+  async grant(toolName: string, permissions: { networkHosts?: string[]; secrets?: string[] }, tenant?: string) {
+    return (await this.catalogFor(tenant)).grant(toolName, normalizePermissions(permissions));
   }
 
   /** Loads a bundle once in a worker so a broken one is refused at registration. */
@@ -321,14 +356,14 @@ export class ToolSandbox {
     if (Buffer.byteLength(inputJson) > this.limits.maxInputBytes) {
       throw errors.invalidArgument('input', `is larger than the operator's maximum of ${this.limits.maxInputBytes} bytes`, 'INPUT_TOO_LARGE');
     }
-    const record = await this.resolveForCall(request.name, request.version ?? '');
+    const { record, catalog } = await this.resolveForCall(request.name, request.version ?? '', request.tenant);
     const toolVersion = `${record.name}@${record.version}`;
     const schemas = record.schemas(this.compiler);
     const inputViolations = schemas.input?.(input) ?? [];
     if (inputViolations.length > 0) throw this.schemaError(inputViolations, 'input');
 
     const narrowing = request.grants ? normalizePermissions(request.grants) : undefined;
-    const grant = effectiveGrant(record.resolved.permissions, this.catalog.grantOf(record.name), narrowing);
+    const grant = effectiveGrant(record.resolved.permissions, catalog.grantOf(record.name), narrowing);
     const secretValues = this.secrets.pick(grant.secrets);
     const redactor = new SecretRedactor(secretValues);
     const { limits, retry, idempotent } = record.resolved;
