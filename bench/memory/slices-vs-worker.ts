@@ -61,7 +61,7 @@ export async function slicesVsWorker(quick: boolean): Promise<Array<Record<strin
   const n = quick ? 1_000 : 5_000;
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-worker-'));
   const rows: Array<Record<string, string | number>> = [];
-  const sliced = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0, sliceRows: 500, vectorCacheBytes: 0 });
+  const sliced = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0, sliceRows: 250, vectorCacheBytes: 0 });
   const whole = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0, sliceRows: 1_000_000, vectorCacheBytes: 0 });
   await sliced.putState({ key: 'probe', value: { $case: 'structValue', structValue: { x: 1 } } });
   const worker = new Worker(new URL('./store-worker.ts', import.meta.url), { workerData: { dataDir: dir } });
@@ -85,7 +85,7 @@ export async function slicesVsWorker(quick: boolean): Promise<Array<Record<strin
     const upsert = (store: SqliteStore, ns: 'sliced' | 'whole') => () =>
       store.upsertMemories({ namespace: ns, embedder: 'e', dimensions: DIMS, memories: inputs[ns] });
     const cases: Array<[string, () => Promise<unknown>, () => Promise<unknown>]> = [
-      ['main thread, slices of 500 rows', upsert(sliced, 'sliced'), () => sliced.getState('probe')],
+      ['main thread, slices of 250 rows', upsert(sliced, 'sliced'), () => sliced.getState('probe')],
       ['main thread, one slice', upsert(whole, 'whole'), () => whole.getState('probe')],
       [
         'worker thread (own connection)',

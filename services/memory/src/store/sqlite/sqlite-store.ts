@@ -175,7 +175,7 @@ export class SqliteStore implements Store {
       this.path = path.join(dir, 'memory.db');
     }
     const synchronous = options.synchronous ?? (process.env.ELIXIRCHAIN_SQLITE_SYNCHRONOUS === 'FULL' ? 'FULL' : 'NORMAL');
-    this.sliceRows = options.sliceRows ?? 500;
+    this.sliceRows = options.sliceRows ?? 250;
     this.requestRetentionMs = options.requestRetentionMs ?? DAY_MS;
     const envVectorBytes = Number(process.env.ELIXIRCHAIN_MEMORY_VECTOR_CACHE_BYTES);
     this.vectors = new VectorCache(
