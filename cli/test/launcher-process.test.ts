@@ -32,7 +32,7 @@ describe('elixirchain start (process, stand-in services)', function () {
   }
 
   async function startCli(): Promise<{ exit: Promise<number | null> }> {
-    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir };
+    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_CONSOLE_ADDR: '127.0.0.1:0' };
     cli = spawn(process.execPath, [BIN, 'start', '--no-demo', '--service-entry', FAKE_SERVICE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     cli.stderr!.on('data', (d) => (stderr += d));
     const exit = new Promise<number | null>((resolve) => cli!.once('exit', (code) => resolve(code)));
@@ -65,7 +65,7 @@ describe('elixirchain start (process, stand-in services)', function () {
 
   it('stops the mesh when its parent (npm) exits without passing SIGTERM on', async function () {
     this.timeout(180_000);
-    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir };
+    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_CONSOLE_ADDR: '127.0.0.1:0' };
     // A stand-in for npm: a parent that dies and leaves the shim behind.
     const parent = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" start --no-demo --service-entry "${FAKE_SERVICE}" & wait`], { env, stdio: 'ignore' });
     await until('four services', () => (servicePids().length === 4 ? true : undefined), 120_000);
@@ -76,7 +76,7 @@ describe('elixirchain start (process, stand-in services)', function () {
   });
 
   it('exits non-zero with a clear message when a service cannot start', async () => {
-    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir, FAKE_CRASH: 'agent-host' };
+    const env = { ...process.env, ...(await meshEnv()), ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_CONSOLE_ADDR: '127.0.0.1:0', FAKE_CRASH: 'agent-host' };
     const child = spawn(process.execPath, [BIN, 'start', '--no-demo', '--service-entry', FAKE_SERVICE], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     child.stderr.on('data', (d) => (err += d));

@@ -43,7 +43,8 @@ export class LaunchedMesh {
     const ports = await freePorts(SERVICES.length);
     const addresses = Object.fromEntries(SERVICES.map((s, i) => [s.name, `127.0.0.1:${ports[i]}`])) as Record<ServiceName, string>;
     // Logs at info in <data>/logs/, whatever the test runner's own level, to explain a failure.
-    const env: NodeJS.ProcessEnv = { ...process.env, ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_LOG_LEVEL: 'info', ...extraEnv };
+    // An ephemeral port for anything the launcher serves beside the mesh (the web console), so runs never collide.
+    const env: NodeJS.ProcessEnv = { ...process.env, ELIXIRCHAIN_DATA_DIR: dataDir, ELIXIRCHAIN_LOG_LEVEL: 'info', ELIXIRCHAIN_CONSOLE_ADDR: '127.0.0.1:0', ...extraEnv };
     // Offline, whatever the developer's shell holds.
     delete env.OPENAI_API_KEY;
     delete env.OTEL_EXPORTER_OTLP_ENDPOINT;
