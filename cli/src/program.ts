@@ -26,16 +26,17 @@ export function buildProgram(): Command {
     .command('start')
     .description('start the four services under a supervisor (what `npm start` runs)')
     .option('--no-demo', 'do not seed the demo agent and its tools')
+    .option('--no-console', 'do not serve the web console (ELIXIRCHAIN_CONSOLE_ADDR, default 127.0.0.1:8080)')
     .option('--logs', "show the services' JSON logs here instead of in <data dir>/logs/")
     .option('--data-dir <dir>', 'on-disk data (default: $ELIXIRCHAIN_DATA_DIR or ./.elixirchain)')
     .option('--grace <seconds>', 'how long each service may drain on shutdown', parseSeconds, 10)
     // Tests run the real launcher process over stand-in services.
     .addOption(new Option('--service-entry <file>', 'run this file as every service').hideHelp())
-    .action(wrap(async (out, opts: { demo: boolean; logs?: boolean; dataDir?: string; grace: number; serviceEntry?: string }) => {
+    .action(wrap(async (out, opts: { demo: boolean; console: boolean; logs?: boolean; dataDir?: string; grace: number; serviceEntry?: string }) => {
       const { seedDemo } = await import('./demo/demo-seed.js');
       const { runStart } = await import('./commands/start.js');
       const { dataDir, serviceEntry } = opts;
-      return runStart({ demo: opts.demo, logs: opts.logs ?? false, dataDir, graceMs: opts.grace * 1000, serviceEntry }, out, seedDemo);
+      return runStart({ demo: opts.demo, console: opts.console, logs: opts.logs ?? false, dataDir, graceMs: opts.grace * 1000, serviceEntry }, out, seedDemo);
     }));
 
   program

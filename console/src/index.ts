@@ -7,3 +7,5 @@ export type { ServiceHealth } from './gateway/mesh-health.js';
 export { errorBody, httpStatusOf } from './gateway/http-error.js';
 export { buildUi, UI_DIST, uiBuilt } from './build/ui-build.js';
 export { consoleAddressFromEnv, DEFAULT_CONSOLE_ADDRESS } from './console-address.js';
+export { startMeshConsole } from './mesh-console.js';
+export type { MeshConsoleOptions } from './mesh-console.js';

@@ -11,6 +11,8 @@ export interface StartOptions {
   graceMs?: number;
   readyTimeoutMs?: number;
   serviceEntry?: string;
+  /** The web console beside the mesh (ELIXIRCHAIN_CONSOLE_ADDR, default 127.0.0.1:8080); false for none. */
+  console?: boolean;
 }
 
 export type DemoSeeder = (addresses: MeshInfo['addresses'], print: (line: string) => void) => Promise<void>;
@@ -30,9 +32,11 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
       ? (mesh) => seedDemo(mesh.addresses, print).catch((err: unknown) => print(`WARNING: the demo was not seeded: ${describeError(err).line}\n  (the mesh is running; \`npx elixirchain seed-demo\` retries, \`--no-demo\` skips it)`))
       : undefined,
   });
+  let webConsole: { url: string; stop(): Promise<void> } | undefined;
   // Idempotent: npm delivers SIGTERM twice, a terminal may send SIGINT more than once.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {
+      void webConsole?.stop();
       if (launcher.state !== 'draining' && launcher.state !== 'stopped') print(`\n${signal}: draining the services…`);
       void launcher.stop(0, `received ${signal}`);
     });
@@ -40,10 +44,15 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
   print(`Starting ElixirChain (data in ${shortPath(launcher.dataDir)}${launcher.logDir ? `, logs in ${shortPath(launcher.logDir)}` : ''})`);
   try {
     const mesh = await launcher.start();
-    out.result({ state: 'running', ...mesh }, () => {
+    if (options.console !== false) {
+      const { startMeshConsole } = await import('@elixirchain/console');
+      webConsole = await startMeshConsole({ addresses: mesh.addresses, print });
+    }
+    out.result({ state: 'running', ...mesh, console: webConsole?.url }, () => {
       print('');
       print('ElixirChain is running:');
       for (const s of SERVICES) print(`  ${s.name.padEnd(15)} ${mesh.addresses[s.name]}`);
+      if (webConsole) print(`  ${'console'.padEnd(15)} ${webConsole.url}`);
       if (options.demo) {
         print('\nTry:  npx elixirchain chat demo');
         // The offline model fills the first tool's input with the message itself.
@@ -55,6 +64,7 @@ export async function runStart(options: StartOptions, out: Output, seedDemo: Dem
     // The outcome below carries the reason.
   }
   const outcome = await launcher.done;
+  await webConsole?.stop();
   if (outcome.exitCode !== 0) out.note(`elixirchain start: ${outcome.reason}`);
   else print('All services stopped.');
   return outcome.exitCode;

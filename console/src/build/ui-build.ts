@@ -15,15 +15,31 @@ export function uiBuilt(dist = UI_DIST): boolean {
  * calls it when console/ui/dist is missing, so neither `npm ci` nor `npm test`
  * pays for a bundle they do not need.
  */
-export async function buildUi(options: { outDir?: string; print?: (line: string) => void } = {}): Promise<void> {
+export async function buildUi(options: { outDir?: string; print?: (line: string) => void; atomic?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+  if (options.atomic) {
+    // Build beside dist and rename into place: a concurrent start or a gateway serving dist never sees half a build.
+    const target = options.outDir ?? UI_DIST;
+    const staging = `${target}.building-${process.pid}-${Date.now()}`;
+    try {
+      await buildUi({ ...options, outDir: staging, atomic: false });
+      if (uiBuilt(target)) return;
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(staging, target);
+    } finally {
+      fs.rmSync(staging, { recursive: true, force: true });
+    }
+    return;
+  }
   const viteBin = path.join(path.dirname(fileURLToPath(import.meta.resolve('vite/package.json'))), 'bin', 'vite.js');
   const args = [viteBin, 'build', '--config', path.join(CONSOLE_ROOT, 'ui', 'vite.config.ts'), '--logLevel', 'warn'];
   if (options.outDir) args.push('--outDir', options.outDir, '--emptyOutDir');
   options.print?.('building the console UI (vite build)…');
-  const child = spawn(process.execPath, args, { cwd: CONSOLE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: CONSOLE_ROOT, stdio: ['ignore', 'pipe', 'pipe'], signal: options.signal });
+  child.on('error', () => {});
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (options.signal?.aborted) throw new Error('the UI build was stopped');
   if (code !== 0) throw new Error(`vite build failed (exit ${code}):\n${output.trim().split('\n').slice(-20).join('\n')}`);
 }
