@@ -50,7 +50,8 @@ export class ScaleOutMesh {
   async start(): Promise<void> {
     this.redis = await connectRedis(REDIS_URL);
     const base = { ELIXIRCHAIN_DATA_DIR: this.dataDir };
-    this.memory = await this.spawn('memory', { ...base, ELIXIRCHAIN_MEMORY_ADDR: '127.0.0.1:0', ELIXIRCHAIN_STORE: PG_URL, ELIXIRCHAIN_PG_SCHEMA: this.schema });
+    // memory also joins the cache invalidation channel (one replica here: it proves the wiring starts).
+    this.memory = await this.spawn('memory', { ...base, ELIXIRCHAIN_MEMORY_ADDR: '127.0.0.1:0', ELIXIRCHAIN_STORE: PG_URL, ELIXIRCHAIN_PG_SCHEMA: this.schema, ELIXIRCHAIN_REDIS_URL: REDIS_URL, ELIXIRCHAIN_REDIS_PREFIX: this.redisPrefix });
     this.toolSandbox = await this.spawn('tool-sandbox', { ...base, ELIXIRCHAIN_MEMORY_ADDR: this.memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: '127.0.0.1:0' });
     for (let i = 0; i < this.options.agentHosts; i++) await this.startAgentHost();
     for (let i = 0; i < this.options.chainExecutors; i++) {

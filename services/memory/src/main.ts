@@ -1,6 +1,8 @@
 // The memory service process: configuration from the environment, the store
 // under ELIXIRCHAIN_DATA_DIR, drain on SIGTERM, then close the store.
-import { dataDir, envConfig, loadConfigOrExit, meshAddresses, runService } from '@elixirchain/runtime';
+import { dataDir, envConfig, loadConfigOrExit, meshAddresses, redisUrlFromEnv, runService } from '@elixirchain/runtime';
+import { CachedStore } from './cache/cached-store.js';
+import { RedisCacheInvalidation } from './cache/redis-cache-invalidation.js';
 import { bootstrapAdminKey } from './admin/bootstrap-admin-key.js';
 import { registerMemoryMetrics } from './metrics/memory-metrics.js';
 import { createMemoryService } from './server.js';
@@ -12,6 +14,9 @@ const config = loadConfigOrExit('memory', () => ({
   cacheBytes: envConfig.int('ELIXIRCHAIN_MEMORY_CACHE_BYTES', 64 << 20, { min: 0 }),
   synchronous: envConfig.oneOf('ELIXIRCHAIN_SQLITE_SYNCHRONOUS', ['NORMAL', 'FULL'] as const, 'NORMAL'),
   bootstrapAdminKeyFile: envConfig.optionalString('ELIXIRCHAIN_BOOTSTRAP_ADMIN_KEY_FILE'),
+  // Several memory replicas: their read caches drop what the others write (Redis pub/sub).
+  redisUrl: redisUrlFromEnv(),
+  redisPrefix: envConfig.string('ELIXIRCHAIN_REDIS_PREFIX', 'elixirchain:'),
 }));
 
 const service = await createMemoryService({
@@ -20,13 +25,18 @@ const service = await createMemoryService({
   storeConfig: { sqlite: { synchronous: config.synchronous } },
 });
 registerMemoryMetrics(service.stats);
+const invalidation =
+  config.redisUrl && service.store instanceof CachedStore ? await RedisCacheInvalidation.attach(service.store, config.redisUrl, config.redisPrefix) : undefined;
 const server = await runService({
   name: 'memory',
   address: config.address,
   services: [service.binding, service.adminBinding],
   // Keys are verified against this memory's own store.
   apiKeys: service.keys,
-  onStop: () => service.store.close(),
+  onStop: async () => {
+    await invalidation?.close();
+    await service.store.close();
+  },
 });
 server.logger.info({ store: describeStoreBackend(resolveStoreBackend()), dataDir: config.dataDir }, 'memory store open');
 if (config.bootstrapAdminKeyFile) {

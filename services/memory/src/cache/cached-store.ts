@@ -63,8 +63,30 @@ export class CachedStore implements Store {
     );
   }
 
+  /**
+   * Called after every write with the groups it touched (the cache-group
+   * names are opaque strings): how other replicas' caches hear about it
+   * (RedisCacheInvalidation).
+   */
+  onWrite: ((groups: string[]) => void) | undefined;
+
   get kind(): string {
     return this.inner.kind;
+  }
+
+  /** Drops what another replica's write touched; a read in flight for those groups will not fill the cache. */
+  invalidateGroups(groups: string[]): void {
+    this.invalidate(groups);
+  }
+
+  /** Drops everything (e.g. after missing invalidations while disconnected). */
+  invalidateAll(): void {
+    this.writeSeq += 1;
+    this.writeFloor = this.writeSeq;
+    this.lastWrite.clear();
+    this.lru.clear();
+    this.groupsByKey.clear();
+    this.keysByGroup.clear();
   }
 
   stats(): LruStats {
@@ -103,6 +125,7 @@ export class CachedStore implements Store {
       return await fn();
     } finally {
       this.invalidate(groups);
+      this.onWrite?.(groups);
     }
   }
 
