@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connectRedis, LeaseManager, RedisLeaseStore, type RedisConnection } from '../src/index.js';
+import { advertisedAddress, connectRedis, LeaseManager, RedisLeaseStore, scaleOutConfigFromEnv, type RedisConnection } from '../src/index.js';
 
 // Real Redis (127.0.0.1:6379 unless ELIXIRCHAIN_TEST_REDIS_URL); every test run uses its own key prefix and deletes it.
 const REDIS_URL = process.env.ELIXIRCHAIN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -103,5 +103,26 @@ describe('leases over Redis (RedisLeaseStore, LeaseManager)', () => {
     const [holder] = await store.holders(['agent/x']);
     assert.equal(holder, undefined);
     assert.ok((await manager('b', 5000).acquire('agent/x')).acquired);
+  });
+});
+
+describe('scale-out configuration (scaleOutConfigFromEnv, advertisedAddress)', () => {
+  it('turns leases on with a Redis URL, off without, and names the bad variable', () => {
+    assert.equal(scaleOutConfigFromEnv({}).leases, 'off');
+    const redis = scaleOutConfigFromEnv({ ELIXIRCHAIN_REDIS_URL: 'redis://r:6379', ELIXIRCHAIN_LEASE_TTL_MS: '4000' });
+    assert.deepEqual([redis.leases, redis.leaseTtlMs, redis.takeoverScanMs, redis.redisPrefix], ['redis', 4000, 2000, 'elixirchain:']);
+    assert.equal(scaleOutConfigFromEnv({ ELIXIRCHAIN_LEASES: 'memory' }).leases, 'memory');
+    assert.throws(() => scaleOutConfigFromEnv({ ELIXIRCHAIN_LEASES: 'redis' }), /ELIXIRCHAIN_LEASES: is redis but ELIXIRCHAIN_REDIS_URL is not set/);
+    assert.throws(() => scaleOutConfigFromEnv({ ELIXIRCHAIN_LEASES: 'zookeeper' }), /ELIXIRCHAIN_LEASES: must be redis, memory or off/);
+    assert.throws(() => scaleOutConfigFromEnv({ ELIXIRCHAIN_REDIS_URL: 'http://r' }), /ELIXIRCHAIN_REDIS_URL/);
+    assert.throws(() => scaleOutConfigFromEnv({ ELIXIRCHAIN_REDIS_URL: 'redis://r', ELIXIRCHAIN_LEASE_TTL_MS: '5' }), /ELIXIRCHAIN_LEASE_TTL_MS/);
+  });
+
+  it('advertises the configured address, else the bound one, else a real interface for a wildcard bind', () => {
+    assert.equal(advertisedAddress('127.0.0.1:5000', 'pod:1'), 'pod:1');
+    assert.equal(advertisedAddress('127.0.0.1:5000'), '127.0.0.1:5000');
+    const wildcard = advertisedAddress('0.0.0.0:5000');
+    assert.match(wildcard, /^\d+\.\d+\.\d+\.\d+:5000$/);
+    assert.notEqual(wildcard, '0.0.0.0:5000');
   });
 });
