@@ -93,7 +93,13 @@ export function fromServiceError(error: ServiceError): ElixirError {
 }
 
 function isServiceError(value: unknown): value is ServiceError {
-  return value instanceof Error && typeof (value as ServiceError).code === 'number' && 'metadata' in value;
+  return value instanceof Error && typeof (value as ServiceError).code === 'number' && typeof (value as ServiceError).metadata?.get === 'function';
+}
+
+/** An ElixirError from another copy of this module (a second module instance loaded by a dynamic import). */
+function isForeignElixirError(value: unknown): value is ElixirError {
+  const e = value as Partial<ElixirError> | null;
+  return value instanceof Error && e?.name === 'ElixirError' && typeof e.code === 'number' && typeof e.reason === 'string';
 }
 
 /**
@@ -102,6 +108,14 @@ function isServiceError(value: unknown): value is ServiceError {
  */
 export function asElixirError(error: unknown): ElixirError {
   if (error instanceof ElixirError) return error;
+  if (isForeignElixirError(error)) {
+    return new ElixirError(error.code, error.reason, error.message, {
+      metadata: error.metadata,
+      fieldViolations: error.fieldViolations,
+      retryAfterMs: error.retryAfterMs,
+      cause: error,
+    });
+  }
   if (isServiceError(error)) return fromServiceError(error);
   if (error instanceof Error && error.name === 'AbortError') return new ElixirError(GrpcCode.CANCELLED, 'CANCELLED', 'cancelled', { cause: error });
   return new ElixirError(GrpcCode.INTERNAL, 'INTERNAL', 'internal error', { cause: error });
