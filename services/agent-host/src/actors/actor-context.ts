@@ -7,6 +7,7 @@ import type { ToolRunner } from '../ports/tool-runner.js';
 import type { ThreadEventHub } from '../threads/thread-event-hub.js';
 import type { ThreadStore } from '../threads/thread-store.js';
 import type { ToolCatalog } from '../turns/tool-catalog.js';
+import type { AgentHostMetrics } from '../metrics/agent-host-metrics.js';
 
 export interface ActorOptions {
   /** An actor with nothing to do for this long hibernates (0: never). */
@@ -27,5 +28,6 @@ export interface ActorContext {
   registry: AgentRegistry;
   providerFor(agent: Agent): ModelProvider;
   log: Logger;
+  metrics: AgentHostMetrics;
   options: ActorOptions;
 }

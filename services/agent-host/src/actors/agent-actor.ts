@@ -3,7 +3,7 @@ import { OnBusy, TurnStatus, type Agent } from '@elixirchain/proto/agent';
 import { ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
 import { effectiveLimits } from '../agents/agent-limits.js';
 import { ThreadSession } from '../threads/thread-session.js';
-import { activeTurnPrefix, newThreadRecord, REQUESTS_REMEMBERED, type QueuedMessage, type TurnCheckpoint } from '../threads/thread-record.js';
+import { activeTurnPrefix, newThreadRecord, REQUESTS_REMEMBERED, resumeSequenceBase, type QueuedMessage, type TurnCheckpoint } from '../threads/thread-record.js';
 import type { EventSubscriber } from '../threads/event-subscriber.js';
 import { TurnStateMachine } from '../turns/turn-state-machine.js';
 import { FencedError, TurnStop } from '../turns/turn-stop.js';
@@ -79,6 +79,16 @@ export class AgentActor implements Supervised {
     return this.sessions.size;
   }
 
+  get runningTurns(): number {
+    return this.running;
+  }
+
+  get queuedMessages(): number {
+    let n = 0;
+    for (const s of this.sessions.values()) n += s.queue.length;
+    return n;
+  }
+
   private async resumeUnfinished(): Promise<void> {
     let pageToken = '';
     const threadIds: string[] = [];
@@ -114,7 +124,7 @@ export class AgentActor implements Supervised {
         record.requests ??= [];
         // A turn interrupted in another process may have shown clients events that were never persisted: skip past them.
         const existing = this.ctx.hub.get(threadId);
-        const last = existing ? existing.lastSequence : record.lastSequence + (record.activeTurn ? this.ctx.options.resumeSequenceGap : 0);
+        const last = existing ? existing.lastSequence : resumeSequenceBase(record, this.ctx.options.resumeSequenceGap);
         const log = existing ?? this.ctx.hub.getOrCreate(threadId, last);
         const session = new ThreadSession(threadId, record, loaded?.stateVersion ?? 0, !loaded, log, this.ctx.store);
         this.sessions.set(threadId, session);
@@ -254,6 +264,7 @@ export class AgentActor implements Supervised {
         memory: this.ctx.memory,
         loadToolInfos: () => this.ctx.catalog.toolsFor(agent),
         log: this.ctx.log,
+        metrics: this.ctx.metrics,
         flushEveryEvents: this.ctx.options.flushEveryEvents,
         flushEveryBytes: this.ctx.options.flushEveryBytes,
       });
@@ -409,11 +420,20 @@ export class AgentActor implements Supervised {
   async stop(): Promise<void> {
     if (this.ended) return;
     this.end({ normal: true }, new TurnStop('shutdown', 'agent-host is shutting down'));
-    // Persist what clients already saw, so re-attaching after the restart replays it.
+    // Persist what clients already saw, so re-attaching after the restart replays it; nothing is numbered after
+    // this write (the turns are stopped), so the next process may continue the sequence without a gap.
     await Promise.all(
       [...this.sessions.values()]
-        .filter((s) => s.log.unpersistedCount > 0)
-        .map((s) => s.commit({}).catch((err) => this.ctx.log.warn({ err, threadId: s.threadId }, 'could not persist events while stopping'))),
+        .filter((s) => s.log.unpersistedCount > 0 || s.record.activeTurn)
+        .map((s) =>
+          s
+            .commit({
+              update: (r) => {
+                r.cleanStop = true;
+              },
+            })
+            .catch((err) => this.ctx.log.warn({ err, threadId: s.threadId }, 'could not persist events while stopping')),
+        ),
     );
   }
 }

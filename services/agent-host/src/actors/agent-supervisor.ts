@@ -3,7 +3,8 @@ import { Role } from '@elixirchain/proto/memory';
 import { Supervisor, errors, toRpcStatus, type ExitReason, type RestartIntensity } from '@elixirchain/runtime';
 import { AgentActor, type Mailbox } from './agent-actor.js';
 import type { ActorContext } from './actor-context.js';
-import { activeTurnPrefix } from '../threads/thread-record.js';
+import type { AgentHostLoad } from '../metrics/agent-host-metrics.js';
+import { activeTurnPrefix, resumeSequenceBase } from '../threads/thread-record.js';
 import { ThreadSession } from '../threads/thread-session.js';
 
 /**
@@ -99,6 +100,21 @@ export class AgentSupervisor {
     throw errors.unavailable('AGENT_RESTARTING', `agent ${agentId} is restarting; retry`, 200);
   }
 
+  /** Resident actors, busy ones, running turns and waiting messages, for the metrics gauges. */
+  load(): AgentHostLoad {
+    const load = { residentAgents: 0, activeAgents: 0, runningTurns: 0, mailboxDepth: 0 };
+    for (const info of this.supervisor.which()) {
+      const actor = this.supervisor.child<AgentActor>(info.id);
+      if (!actor?.alive) continue;
+      load.residentAgents += 1;
+      const running = actor.runningTurns;
+      if (running > 0) load.activeAgents += 1;
+      load.runningTurns += running;
+      load.mailboxDepth += actor.queuedMessages;
+    }
+    return load;
+  }
+
   markNeedsResume(agentIds: Iterable<string>): void {
     for (const id of agentIds) this.needsResume.add(id);
   }
@@ -151,7 +167,7 @@ export class AgentSupervisor {
       const loaded = await this.ctx.store.load(threadId);
       if (!loaded) continue;
       const existing = this.ctx.hub.get(threadId);
-      const log = existing ?? this.ctx.hub.getOrCreate(threadId, loaded.record.lastSequence + this.ctx.options.resumeSequenceGap);
+      const log = existing ?? this.ctx.hub.getOrCreate(threadId, resumeSequenceBase(loaded.record, this.ctx.options.resumeSequenceGap));
       const session = new ThreadSession(threadId, loaded.record, loaded.stateVersion, false, log, this.ctx.store);
       const turnIds = [...(loaded.record.activeTurn ? [loaded.record.activeTurn.turnId] : []), ...session.queue.map((q) => q.turnId), ...(mailbox.get(threadId) ?? []).map((q) => q.turnId)];
       session.queue = [];

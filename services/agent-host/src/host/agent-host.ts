@@ -22,10 +22,11 @@ import type { ToolRunner } from '../ports/tool-runner.js';
 import { EventSubscriber } from '../threads/event-subscriber.js';
 import { ThreadEventHub } from '../threads/thread-event-hub.js';
 import { ThreadStore } from '../threads/thread-store.js';
-import { activeTurnPrefix, agentThreadPrefix, THREAD_ID_PATTERN, type ThreadRecord } from '../threads/thread-record.js';
+import { activeTurnPrefix, agentThreadPrefix, resumeSequenceBase, THREAD_ID_PATTERN, type ThreadRecord } from '../threads/thread-record.js';
 import type { ThreadSession } from '../threads/thread-session.js';
 import { ToolCatalog } from '../turns/tool-catalog.js';
 import { notOwner, type AgentOwnership } from '../ownership/agent-ownership.js';
+import { AgentHostMetrics } from '../metrics/agent-host-metrics.js';
 
 export interface AgentHostOptions {
   memory: MemoryPort;
@@ -80,6 +81,7 @@ export class AgentHost {
       registry: this.registry,
       providerFor: options.providerFor ?? ((agent) => factory.providerFor(agent)),
       log: options.log ?? rootLogger.child({ service: 'agent-host' }),
+      metrics: new AgentHostMetrics(() => this.supervisor.load()),
       options: { idleHibernateMs: 60_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
     };
     this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
@@ -151,6 +153,7 @@ export class AgentHost {
   }
 
   async stop(): Promise<void> {
+    this.ctx.metrics.close();
     await this.supervisor.stop();
     // Leases go back at once, so another replica takes the checkpointed turns over without waiting for expiry.
     await this.options.ownership?.stop();
@@ -286,7 +289,7 @@ export class AgentHost {
       highWaterBytes: this.highWater,
     });
     // As the actor would: a turn left unfinished by another process continues past a gap.
-    const log = this.hub.getOrCreate(request.threadId, record.lastSequence + (record.activeTurn ? this.ctx.options.resumeSequenceGap : 0));
+    const log = this.hub.getOrCreate(request.threadId, resumeSequenceBase(record, this.ctx.options.resumeSequenceGap));
     log.subscribe(subscriber);
     const replayed = await this.replay(request.threadId, request.afterSequence);
     subscriber.prepend(replayed);

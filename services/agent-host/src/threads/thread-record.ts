@@ -25,6 +25,16 @@ export interface TurnCheckpoint {
   inputTokens: number;
   outputTokens: number;
   pendingCalls: PendingCall[];
+  /** Text of the model call in progress already in the event log, so a resumed call does not stream it twice. */
+  streamed?: StreamedText;
+}
+
+/** How much of a model call's answer the event log holds: its length and hash (the text itself is in the events). */
+export interface StreamedText {
+  modelCall: number;
+  /** UTF-16 code units, as String.length counts them. */
+  chars: number;
+  sha256: string;
 }
 
 export interface QueuedMessage {
@@ -47,6 +57,11 @@ export interface ThreadRecord {
   /** Recent request ids → the turn they started, so a retried SendMessage re-attaches. */
   requests: Array<{ requestId: string; turnId: string; firstSequence: number }>;
   lastTurn?: { turnId: string; status: string };
+  /**
+   * Set by a drain that persisted every event this process numbered: the next
+   * process continues the sequence without the resume gap. Any later write clears it.
+   */
+  cleanStop?: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -67,3 +82,8 @@ export const agentThreadPrefix = (agentId: string) => `agent-threads/${agentId}/
 export const agentThreadKey = (agentId: string, threadId: string) => `${agentThreadPrefix(agentId)}${threadId}`;
 
 export const THREAD_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
+
+/** Where a process that picks the thread up continues numbering events: past a gap if the last owner may have shown unpersisted ones. */
+export function resumeSequenceBase(record: ThreadRecord, gap: number): number {
+  return record.lastSequence + (record.activeTurn && !record.cleanStop ? gap : 0);
+}

@@ -2,7 +2,7 @@ import type { Message } from '@elixirchain/proto/memory';
 import type { DeepPartial } from '@elixirchain/runtime';
 import type { ThreadEventBody, ThreadEventLog } from './thread-event-log.js';
 import type { ThreadStore } from './thread-store.js';
-import type { QueuedMessage, ThreadRecord } from './thread-record.js';
+import type { QueuedMessage, StreamedText, ThreadRecord } from './thread-record.js';
 
 export interface CommitStep {
   messages?: DeepPartial<Message>[];
@@ -25,6 +25,8 @@ export class ThreadSession {
   runningTurnId: string | undefined;
   starting = false;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Set by the running turn: how much of the current model answer the events being written hold. */
+  streamProbe: { turnId: string; streamed: () => StreamedText | undefined } | undefined;
   /** A write of mailbox changes not yet started: later acceptances join it (group commit). */
   private openAcceptance: { step: CommitStep; done: Promise<Message[]> } | undefined;
 
@@ -83,7 +85,14 @@ export class ThreadSession {
 
   private async write(step: CommitStep): Promise<Message[]> {
     const draft: ThreadRecord = structuredClone(this.record);
+    delete draft.cleanStop;
     step.update?.(draft);
+    // Until its turn streams, a resumed checkpoint keeps the mark it was stored with.
+    if (draft.activeTurn && this.streamProbe?.turnId === draft.activeTurn.turnId) {
+      const streamed = this.streamProbe.streamed();
+      if (streamed) draft.activeTurn.streamed = streamed;
+      else delete draft.activeTurn.streamed;
+    }
     draft.queue = this.queue.map((q) => ({ ...q }));
     // Accepted messages keep the thread in the index of unfinished work, so a restart runs them.
     const activeIndex = step.activeIndex === 'delete' && (draft.queue.length > 0 || draft.activeTurn) ? 'put' : step.activeIndex;

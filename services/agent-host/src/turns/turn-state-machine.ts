@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { TurnStatus, type Agent } from '@elixirchain/proto/agent';
 import { Role, type Message } from '@elixirchain/proto/memory';
 import type { Status } from '@elixirchain/proto/google/rpc/status';
@@ -12,6 +13,7 @@ import type { PendingCall, TurnCheckpoint } from '../threads/thread-record.js';
 import { approvalReason } from '../approvals/approval-policy.js';
 import { FencedError, TurnStop } from './turn-stop.js';
 import { inSpan, SpanKind } from './turn-tracing.js';
+import type { AgentHostMetrics } from '../metrics/agent-host-metrics.js';
 
 export interface TurnDependencies {
   provider: () => ModelProvider;
@@ -20,6 +22,7 @@ export interface TurnDependencies {
   /** Manifests of the agent's tools that tool-sandbox knows. */
   loadToolInfos: () => Promise<Map<string, ToolInfo>>;
   log: Logger;
+  metrics: AgentHostMetrics;
   /** Events per checkpoint-free stretch before the log is flushed anyway. */
   flushEveryEvents: number;
   flushEveryBytes: number;
@@ -142,13 +145,30 @@ export class TurnStateMachine {
         throw errors.resourceExhausted('TURN_TOKEN_LIMIT', `the turn used ${cp.inputTokens + cp.outputTokens} tokens, its limit is ${this.limits.maxTokensPerTurn}`, 0);
       }
       const budgetLeft = this.limits.maxToolCallsPerTurn - cp.toolCalls;
+      const genAi = { 'gen_ai.operation.name': 'chat', 'gen_ai.system': this.provider.name, 'gen_ai.request.model': this.agent.model?.model ?? '' };
       const step = await inSpan(
         `chat ${this.agent.model?.model || this.provider.name}`,
-        { 'gen_ai.operation.name': 'chat', 'gen_ai.system': this.provider.name, 'gen_ai.request.model': this.agent.model?.model ?? '' },
+        genAi,
         async (span) => {
-          const result = await this.modelStep(budgetLeft > 0);
-          span.setAttributes({ 'gen_ai.usage.input_tokens': result.usage.inputTokens, 'gen_ai.usage.output_tokens': result.usage.outputTokens });
-          return result;
+          const started = performance.now();
+          let errorType: string | undefined;
+          try {
+            const result = await this.modelStep(budgetLeft > 0);
+            // GenAI semantic conventions: usage and finish reasons, never the prompt or the answer.
+            span.setAttributes({
+              'gen_ai.usage.input_tokens': result.usage.inputTokens,
+              'gen_ai.usage.output_tokens': result.usage.outputTokens,
+              'gen_ai.response.finish_reasons': result.finishReasons,
+            });
+            this.deps.metrics.modelTokens.record(result.usage.inputTokens, { ...genAi, 'gen_ai.token.type': 'input' });
+            this.deps.metrics.modelTokens.record(result.usage.outputTokens, { ...genAi, 'gen_ai.token.type': 'output' });
+            return result;
+          } catch (error) {
+            errorType = error instanceof ModelError ? String(error.httpStatus || 'model_error') : ((error as Error)?.name ?? 'error');
+            throw error;
+          } finally {
+            this.deps.metrics.modelDuration.record((performance.now() - started) / 1000, errorType ? { ...genAi, 'error.type': errorType } : genAi);
+          }
         },
         SpanKind.CLIENT,
       );
@@ -203,9 +223,25 @@ export class TurnStateMachine {
     const model = this.agent.model;
     const calls: Array<{ id: string; name: string; arguments: Record<string, unknown> }> = [];
     const usage = { inputTokens: 0, outputTokens: 0 };
+    const finishReasons: string[] = [];
     this.partialText = '';
     let bytes = 0;
     const log = this.session.log;
+    const callIndex = cp.modelCalls;
+    // Resuming a call whose answer was partly streamed (and persisted) before: replay its prefix silently.
+    const resumeFrom = cp.streamed?.modelCall === callIndex ? cp.streamed : undefined;
+    let replaying = resumeFrom !== undefined;
+    this.session.streamProbe = { turnId: cp.turnId, streamed: () => (replaying ? resumeFrom : this.partialText ? { modelCall: callIndex, chars: this.partialText.length, sha256: sha256(this.partialText) } : undefined) };
+    const emit = (text: string) => {
+      if (text) log.append(cp.turnId, { $case: 'textDelta', textDelta: { text } });
+    };
+    /** Past the replayed prefix: send what follows it, or the whole answer if the model answered differently this time. */
+    const endReplay = () => {
+      replaying = false;
+      const same = this.partialText.length >= resumeFrom!.chars && sha256(this.partialText.slice(0, resumeFrom!.chars)) === resumeFrom!.sha256;
+      if (!same) this.deps.log.warn({ threadId: this.session.threadId, turnId: cp.turnId, modelCall: callIndex }, 'resumed model call answered differently; streaming its new answer in full');
+      emit(same ? this.partialText.slice(resumeFrom!.chars) : this.partialText);
+    };
     const stream = this.provider.stream(
       {
         model: model?.model ?? '',
@@ -220,11 +256,15 @@ export class TurnStateMachine {
       this.signal,
     );
     for await (const event of stream) {
+      // Nothing is numbered once the turn is stopped: a drain has already persisted the log.
+      this.signal.throwIfAborted();
       if (event.type === 'textDelta') {
         bytes += Buffer.byteLength(event.text);
         if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
         this.partialText += event.text;
-        log.append(cp.turnId, { $case: 'textDelta', textDelta: { text: event.text } });
+        if (!replaying) emit(event.text);
+        else if (this.partialText.length >= resumeFrom!.chars) endReplay();
+        else continue;
         if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
         const room = log.waitForRoom();
         if (room) await room;
@@ -233,10 +273,13 @@ export class TurnStateMachine {
       } else if (event.type === 'usage') {
         usage.inputTokens += event.inputTokens;
         usage.outputTokens += event.outputTokens;
+      } else if (event.type === 'finish') {
+        finishReasons.push(event.reason);
       }
       this.signal.throwIfAborted();
     }
-    return { text: this.partialText, calls, usage };
+    if (replaying) endReplay();
+    return { text: this.partialText, calls, usage, finishReasons };
   }
 
   private messageId(suffix: string): string {
@@ -355,7 +398,7 @@ export class TurnStateMachine {
             ...(call.approval?.state === 'approved' ? {} : { grants: this.agent.permissions ?? { networkHosts: [], secrets: [] } }),
           },
           this.signal,
-          (fraction, message) => this.session.log.append(this.turnId, { $case: 'toolCallProgress', toolCallProgress: { callId: call.callId, fraction, message } }),
+          (fraction, message) => !this.signal.aborted && this.session.log.append(this.turnId, { $case: 'toolCallProgress', toolCallProgress: { callId: call.callId, fraction, message } }),
         );
         if (outcome.ok) result = outcome.output;
         else failure = outcome.status;
@@ -367,6 +410,9 @@ export class TurnStateMachine {
     }
     this.signal.throwIfAborted();
     const duration = Date.now() - started;
+    const toolAttributes = { 'gen_ai.tool.name': call.name, ...(failure ? { 'error.type': GrpcCode[failure.code] ?? String(failure.code) } : {}) };
+    if (invoked) this.deps.metrics.toolDuration.record(duration / 1000, toolAttributes);
+    if (failure) this.deps.metrics.toolErrors.add(1, toolAttributes);
     const toolMessage: DeepPartial<Message> = {
       id: this.messageId(`t_${call.callId}`),
       threadId: this.session.threadId,
@@ -415,6 +461,7 @@ export class TurnStateMachine {
         { turnId: cp.turnId, body: { $case: 'turnCompleted', turnCompleted: { turnId: cp.turnId, status: TurnStatus.TURN_STATUS_COMPLETED, usage: this.usageOf(finalUsage), duration: ms(Date.now() - cp.startedAt) } } },
       ],
     });
+    this.recordTurn('completed', finalUsage);
     await this.writeBack(text);
   }
 
@@ -448,6 +495,14 @@ export class TurnStateMachine {
         { turnId: cp.turnId, body: { $case: 'turnCompleted', turnCompleted: { turnId: cp.turnId, status, usage: this.usageOf(cp), duration: ms(Date.now() - cp.startedAt) } } },
       ],
     });
+    this.recordTurn(label, cp);
+  }
+
+  private recordTurn(status: string, usage: { startedAt: number; inputTokens: number; outputTokens: number }): void {
+    const m = this.deps.metrics;
+    m.turnDuration.record((Date.now() - usage.startedAt) / 1000, { 'elixirchain.turn.status': status });
+    m.turnTokens.add(usage.inputTokens, { 'gen_ai.token.type': 'input' });
+    m.turnTokens.add(usage.outputTokens, { 'gen_ai.token.type': 'output' });
   }
 
   private async writeBack(answer: string): Promise<void> {
@@ -466,3 +521,5 @@ export class TurnStateMachine {
     }
   }
 }
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
