@@ -168,10 +168,24 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await shot('06-chat-reattached');
   });
 
+  it('cancels a running turn from the chat', async () => {
+    await post(`${mesh.url}/api/agents`, {
+      agent: { id: 'rambler', model: { provider: 'scripted', script: [{ events: Array.from({ length: 60 }, (_, i) => ({ text: `r${i} `, delay: { seconds: 0, nanos: 150_000_000 } })) }] } },
+    });
+    await page.goto(`${mesh.url}/#/chat/rambler`);
+    await page.getByLabel('Message').fill('ramble on');
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'r2 ' }).waitFor();
+    await page.getByRole('button', { name: 'Cancel turn' }).click();
+    await page.locator('.turn[data-status="TURN_STATUS_CANCELLED"]').waitFor();
+    assert.ok(!(await page.locator('[data-testid="assistant-text"]').innerText()).includes('r59'), 'the turn stopped early');
+    await shot('07-chat-cancelled');
+  });
+
   it('runs a chain from its graph and watches the run timeline complete', async () => {
     await page.goto(`${mesh.url}/#/chains/sum-then-double`);
     await page.locator('.step[data-step="square"]').waitFor();
-    await shot('07-chain-graph');
+    await shot('08-chain-graph');
     await page.getByLabel('Run input (JSON)').fill('{"x": 4, "y": 5}');
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.waitForURL(/#\/runs\/run-/);
@@ -179,7 +193,7 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('tr[data-step="count"][data-status="STEP_STATUS_SUCCEEDED"]').waitFor();
     assert.equal(await page.locator('tr[data-step][data-status="STEP_STATUS_SUCCEEDED"]').count(), await page.locator('tr[data-step]').count());
     assert.match(await page.getByLabel('Run output').innerText(), /18/);
-    await shot('08-run-timeline');
+    await shot('09-run-timeline');
     await page.getByLabel('Status').selectOption('RUN_STATUS_FAILED');
     await page.getByText('No runs match.').waitFor();
   });
@@ -196,17 +210,17 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('[data-testid="invoke-result"]').waitFor();
     assert.match(await page.getByLabel('Tool output').innerText(), /"counted": 4[\s\S]*"label": "from the console"/);
     assert.ok((await page.getByLabel('Invocation events').locator('li', { hasText: 'progress' }).count()) >= 4);
-    await shot('09-tool-invoke');
+    await shot('10-tool-invoke');
   });
 
   it('pages through thread history and stays usable at a phone width, by keyboard', async () => {
     await page.goto(`${mesh.url}/#/threads/adder`);
     await page.locator('table[aria-label="Threads"] tbody a').first().click();
     await page.getByRole('list', { name: 'Messages' }).locator('li').first().waitFor();
-    await shot('10-threads');
+    await shot('11-threads');
     await page.goto(`${mesh.url}/#/memory`);
     await page.getByRole('heading', { name: 'Memory' }).waitFor();
-    await shot('11-memory');
+    await shot('12-memory');
 
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${mesh.url}/#/chat/adder`);
@@ -223,6 +237,6 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow}px)`);
-    await shot('12-chat-narrow');
+    await shot('13-chat-narrow');
   });
 });

@@ -1,4 +1,5 @@
 import { render } from 'preact';
+import { ApiKeyControl } from './components/api-key-control.js';
 import { html } from './html.js';
 import { AgentsPage } from './pages/agents-page.js';
 import { ChainsPage } from './pages/chains-page.js';
@@ -45,6 +46,7 @@ function App() {
       <nav aria-label="Console">
         <ul>${NAV.map(([id, label]) => html`<li><a href=${href(id)} aria-current=${page === id ? 'page' : undefined}>${label}</a></li>`)}</ul>
       </nav>
+      <${ApiKeyControl} />
     </header>
     <main id="main" tabindex="-1">${view}</main>`;
 }

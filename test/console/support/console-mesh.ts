@@ -15,7 +15,8 @@ export interface ConsoleMesh {
   gateway: ConsoleGateway;
   /** http://127.0.0.1:<port> */
   url: string;
-  registerTool(name: string, source: string, extra?: Partial<ToolManifest>): Promise<void>;
+  /** Registers a tool written inline; `grant: false` leaves the permissions it asks for ungranted. */
+  registerTool(name: string, source: string, extra?: Partial<ToolManifest>, options?: { grant?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -51,7 +52,7 @@ export async function startConsoleMesh(options: { uiDir?: string } = {}): Promis
     return {
       gateway,
       url: gateway.url,
-      async registerTool(name, source, extra = {}) {
+      async registerTool(name, source, extra = {}, options = {}) {
         const bundle = Buffer.from(source);
         await sandboxClient.registerTool({
           manifest: {
@@ -64,7 +65,7 @@ export async function startConsoleMesh(options: { uiDir?: string } = {}): Promis
             bundleSha256: createHash('sha256').update(bundle).digest('hex'),
           },
           bundle,
-          grantPermissions: true,
+          grantPermissions: options.grant ?? true,
         });
       },
       stop,

@@ -17,12 +17,17 @@ export class ApiError extends Error {
 async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(path, {
     method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    headers: { ...authHeaders(), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
-  const parsed = text ? JSON.parse(text) : {};
-  if (!response.ok) throw new ApiError(response.status, parsed.error ?? { code: 2, codeName: 'UNKNOWN', reason: '', message: text || response.statusText, fieldViolations: [] });
+  let parsed: any;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    throw new ApiError(response.status, unknownError(text.slice(0, 200) || response.statusText));
+  }
+  if (!response.ok) throw new ApiError(response.status, parsed.error ?? unknownError(text || response.statusText));
   return parsed as T;
 }
 
@@ -46,60 +51,114 @@ export interface StreamHandlers {
   onEnd?(): void;
 }
 
-/** POST that answers with Server-Sent Events (SendMessage, RunChain, InvokeTool): read with fetch, since EventSource only GETs. */
+interface ParsedEvent {
+  id?: string;
+  event: string;
+  data: any;
+}
+
+const unknownError = (message: string): ApiErrorBody => ({ code: 2, codeName: 'UNKNOWN', reason: '', message, fieldViolations: [] });
+
+async function errorFromResponse(response: Response): Promise<ApiErrorBody> {
+  const parsed = await response.json().catch(() => ({}));
+  return parsed.error ?? unknownError(`${response.status} ${response.statusText}`);
+}
+
+/** Splits a text/event-stream body into events. */
+async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenerator<ParsedEvent> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      let boundary: number;
+      while ((boundary = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        let event = 'message';
+        let id: string | undefined;
+        const data: string[] = [];
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) event = line.slice(6).trim();
+          else if (line.startsWith('id:')) id = line.slice(3).trim();
+          else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
+        }
+        if (data.length) yield { id, event, data: JSON.parse(data.join('\n')) };
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+}
+
+/** POST that answers with Server-Sent Events (SendMessage, RunChain, InvokeTool). */
 export async function postStream(path: string, body: unknown, handlers: StreamHandlers, signal?: AbortSignal): Promise<void> {
-  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+  const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json', ...authHeaders() }, body: JSON.stringify(body), signal });
   if (!response.ok || !response.body) {
-    const parsed = await response.json().catch(() => ({}));
-    const error = parsed.error ?? { code: 2, codeName: 'UNKNOWN', reason: '', message: response.statusText, fieldViolations: [] };
-    handlers.onError?.(error);
+    handlers.onError?.(await errorFromResponse(response));
     return;
   }
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += value;
-    let boundary: number;
-    while ((boundary = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, boundary);
-      buffer = buffer.slice(boundary + 2);
-      let event = 'message';
-      const data: string[] = [];
-      for (const line of block.split('\n')) {
-        if (line.startsWith('event:')) event = line.slice(6).trim();
-        else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''));
-      }
-      if (data.length === 0) continue;
-      const payload = JSON.parse(data.join('\n'));
-      if (event === 'error') handlers.onError?.(payload.error);
-      else if (event === 'end') handlers.onEnd?.();
-      else handlers.onEvent(payload);
-    }
+  for await (const e of readEvents(response.body)) {
+    if (e.event === 'error') handlers.onError?.(e.data.error);
+    else if (e.event === 'end') handlers.onEnd?.();
+    else handlers.onEvent(e.data);
   }
 }
 
 /**
- * GET event stream (WatchThread, WatchRun) through EventSource: after a dropped
- * connection it reconnects by itself, sending Last-Event-ID, and the gateway
- * resumes after that sequence. Returns a function that closes it.
+ * Follows a GET event stream (WatchThread, WatchRun). A connection that drops
+ * before `end` is re-opened with Last-Event-ID (as EventSource would, but with
+ * the API key header EventSource cannot send), and the gateway resumes after
+ * that sequence. Returns a function that stops it.
  */
 export function watchStream(path: string, handlers: StreamHandlers): () => void {
-  const source = new EventSource(path);
-  source.onmessage = (e) => handlers.onEvent(JSON.parse(e.data));
-  source.addEventListener('end', () => {
-    source.close();
-    handlers.onEnd?.();
-  });
-  source.addEventListener('error', (e) => {
-    const data = (e as MessageEvent).data;
-    if (typeof data === 'string' && data) {
-      // A gRPC error the gateway sent as `event: error`: final.
-      source.close();
-      handlers.onError?.(JSON.parse(data).error);
+  const abort = new AbortController();
+  let lastEventId: string | undefined;
+  void (async () => {
+    for (let attempt = 0; !abort.signal.aborted; attempt++) {
+      try {
+        const response = await fetch(path, { headers: { ...authHeaders(), ...(lastEventId ? { 'last-event-id': lastEventId } : {}) }, signal: abort.signal });
+        if (!response.ok || !response.body) {
+          // 503 (a service restarting) is worth another try; anything else is the answer.
+          if (response.status !== 503) return handlers.onError?.(await errorFromResponse(response));
+        } else {
+          attempt = 0;
+          for await (const e of readEvents(response.body)) {
+            if (e.id) lastEventId = e.id;
+            if (e.event === 'end') return handlers.onEnd?.();
+            if (e.event === 'error') return handlers.onError?.(e.data.error);
+            handlers.onEvent(e.data);
+          }
+        }
+      } catch {
+        if (abort.signal.aborted) return;
+      }
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * (attempt + 1))));
     }
-    // Otherwise a transport error: EventSource retries on its own.
-  });
-  return () => source.close();
+  })();
+  return () => abort.abort();
+}
+
+const API_KEY_STORAGE = 'elixirchain.apiKey';
+
+/** The API key the console sends as a bearer token (a mesh with ELIXIRCHAIN_AUTH=required checks it; the services scope by its tenant). */
+export function apiKey(): string {
+  try {
+    return sessionStorage.getItem(API_KEY_STORAGE) ?? '';
+  } catch {
+    return '';
+  }
+}
+
+export function setApiKey(key: string): void {
+  if (key) sessionStorage.setItem(API_KEY_STORAGE, key);
+  else sessionStorage.removeItem(API_KEY_STORAGE);
+}
+
+function authHeaders(): Record<string, string> {
+  const key = apiKey();
+  return key ? { authorization: `Bearer ${key}` } : {};
 }
