@@ -284,7 +284,13 @@ export class RunManager {
       this.active++;
       // A run outlives the call that started it: it must not inherit that call's deadline.
       const running = runDetached(() => this.execute(handle))
-        .catch((error) => this.logger.error({ err: error, runId: handle.runId }, 'run could not record its outcome'))
+        .catch((error) => {
+          // A checkpoint failed (memory unreachable): stop here without writing more; the
+          // run stays where its last durable checkpoint left it and the next start resumes it.
+          this.logger.error({ err: error, runId: handle.runId }, 'run could not record its progress; left for the next start to resume');
+          handle.detached = true;
+          handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, 'CHECKPOINT_FAILED', 'the run could not be checkpointed'));
+        })
         .finally(() => {
           handle.executing = false;
           this.active--;
