@@ -218,9 +218,12 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('table[aria-label="Threads"] tbody a').first().click();
     await page.getByRole('list', { name: 'Messages' }).locator('li').first().waitFor();
     await shot('11-threads');
+    await page.goto(`${mesh.url}/#/health`);
+    await page.getByRole('table', { name: 'Agent activity' }).getByRole('link', { name: 'adder' }).waitFor();
+    await shot('12-health-activity');
     await page.goto(`${mesh.url}/#/memory`);
     await page.getByRole('heading', { name: 'Memory' }).waitFor();
-    await shot('12-memory');
+    await shot('13-memory');
 
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${mesh.url}/#/chat/adder`);
@@ -237,6 +240,6 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow}px)`);
-    await shot('13-chat-narrow');
+    await shot('14-chat-narrow');
   });
 });

@@ -128,7 +128,13 @@ function AgentDetail({ agentId }: { agentId: string }) {
         ${Array.from({ length: current }, (_, i) => current - i).map((v) => html`<option value=${v}>v${v}${v === current ? ' (current)' : ''}</option>`)}
       </select>
     </label>
-    <${JsonView} value=${agent} label=${`Definition of ${agent.id} version ${agent.version}`} />
+    <dl class="summary">
+      <dt>Instructions</dt><dd>${agent.instructions || html`<span class="muted">none</span>`}</dd>
+      <dt>Model</dt><dd>${agent.model?.provider || 'default provider'}${agent.model?.model ? ` · ${agent.model.model}` : ''}${agent.model?.script?.length ? ` · ${agent.model.script.length} scripted response(s)` : ''}</dd>
+      <dt>Tools</dt><dd>${(agent.tools ?? []).length ? (agent.tools ?? []).map((t: any) => html`<a href=${href('tools', t.name)}>${t.name}</a>${t.versionRange ? ` ${t.versionRange}` : ''}${t.requireApproval ? html` <span class="badge awaiting_approval">needs approval</span>` : null} `) : html`<span class="muted">none</span>`}</dd>
+      <dt>Updated</dt><dd>${agent.updateTime ? new Date(agent.updateTime).toLocaleString() : ''}</dd>
+    </dl>
+    <details><summary>Full definition (JSON)</summary><${JsonView} value=${agent} label=${`Definition of ${agent.id} version ${agent.version}`} /></details>
   </div>`;
 }
 

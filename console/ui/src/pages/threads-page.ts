@@ -67,9 +67,9 @@ function ThreadHistory({ agentId, threadId }: { agentId: string; threadId: strin
     <ol class="messages" aria-label="Messages">
       ${data.messages.map((m) => html`<li class=${`message ${String(m.role).toLowerCase()}`}>
         <div class="muted">#${m.sequence} · ${shortEnum(m.role, 'ROLE_')}${m.name ? ` · ${m.name}` : ''}${m.createTime ? ` · ${new Date(m.createTime).toLocaleString()}` : ''}</div>
-        ${m.content ? html`<div>${m.content}</div>` : null}
+        ${m.content && m.toolResult === undefined ? html`<div>${m.content}</div>` : null}
         ${m.toolCalls?.length ? html`<div class="muted">asked for tools:</div><${JsonView} value=${m.toolCalls} label="Tool calls" />` : null}
-        ${m.toolResult !== undefined ? html`<${JsonView} value=${m.toolResult} label="Tool result" />` : null}
+        ${m.toolResult !== undefined ? html`<div class=${m.isError ? 'error' : ''}>${m.isError ? 'failed:' : 'result:'}</div><${JsonView} value=${m.toolResult} label="Tool result" />` : null}
       </li>`)}
     </ol>
     <nav class="actions" aria-label="Pages">
