@@ -226,6 +226,47 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     }
   });
 
+  it('keeps agents and threads tenant-private on agent-host, and an agent’s tool calls reach its own tenant’s tools', async () => {
+    const agents = (token: string) => connect(AgentServiceDefinition, mesh.agentHost.address, bearer(token));
+    const acme = agents(tokens.acme!);
+    const globex = agents(tokens.globex!);
+    const turn = async (client: typeof acme, agentId: string, threadId: string) => {
+      const results: unknown[] = [];
+      let status = '';
+      for await (const { event } of client.sendMessage({ agentId, threadId, content: 'go' })) {
+        if (event?.event?.$case === 'toolCallCompleted') results.push(event.event.toolCallCompleted.result);
+        if (event?.event?.$case === 'turnCompleted') status = String(event.event.turnCompleted.status);
+      }
+      return { results, status };
+    };
+    try {
+      // Both tenants have a tool named acme-only (registered above) with different code.
+      await acme.createAgent({ agent: { id: 'helper', tools: [{ name: 'acme-only' }], model: { provider: 'scripted' } } });
+      const acmeTurn = await turn(acme, 'helper', 'acme-thread');
+      assert.deepEqual(acmeTurn.results, ['acme'], `acme's agent called acme's tool (${acmeTurn.status})`);
+
+      assert.equal(await codeOf(globex.getAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
+      assert.deepEqual((await globex.listAgents({})).agents, []);
+      assert.equal(await codeOf(turn(globex, 'helper', 'acme-thread')), GrpcCode.NOT_FOUND);
+      assert.equal(await codeOf(globex.deleteAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
+      assert.equal(await codeOf(globex.getThread({ threadId: 'acme-thread' })), GrpcCode.NOT_FOUND);
+      const listed = await globex.listThreads({ agentId: 'helper' }).catch((e: ElixirError) => e);
+      assert.ok(listed instanceof ElixirError ? listed.code === GrpcCode.NOT_FOUND : listed.threads.length === 0);
+      const watched = await codeOf((async () => {
+        for await (const _ of globex.watchThread({ threadId: 'acme-thread' })) return 'saw an event';
+      })());
+      assert.notEqual(watched, 'ok', 'globex must not watch acme’s thread');
+
+      // The same agent id in the other tenant is the other tenant's agent, with its tools.
+      await globex.createAgent({ agent: { id: 'helper', tools: [{ name: 'acme-only' }], model: { provider: 'scripted' } } });
+      assert.deepEqual((await turn(globex, 'helper', 'acme-thread')).results, ['globex']);
+      assert.equal((await acme.listMessages({ threadId: 'acme-thread' })).messages.filter((m) => m.role === Role.ROLE_USER).length, 1);
+    } finally {
+      acme.close();
+      globex.close();
+    }
+  });
+
   it('manages keys from the CLI: keys create / list / revoke', async () => {
     const cli = (token: string, ...args: string[]) =>
       promisify(execFile)(process.execPath, ['--import', 'tsx', '--no-node-snapshot', join(process.cwd(), 'cli/src/main.ts'), ...args], {

@@ -4,6 +4,7 @@ import { LeaseManager, rootLogger, startServer, type LeaseStore, type Logger } f
 import { AgentOwnership } from './ownership/agent-ownership.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost, type AgentHostOptions } from './host/agent-host.js';
+import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
 import { agentServiceBinding } from './server.js';
@@ -11,6 +12,7 @@ import type { ModelProviderSettings } from './model/model-provider-factory.js';
 import type { ActorOptions } from './actors/actor-context.js';
 
 export { AgentHost } from './host/agent-host.js';
+export { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 export type { AgentHostOptions, EventStream } from './host/agent-host.js';
 export { agentServiceBinding } from './server.js';
 export { InProcessMemory } from './ports/in-process-memory.js';
@@ -91,12 +93,31 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
     streamHighWaterBytes: options.streamHighWaterBytes,
     log: options.logger,
   });
+  const hosts = new TenantAgentHosts(
+    host,
+    (tenant) =>
+      new AgentHost({
+        memory: memory.forTenant(tenant),
+        tools: tools.forTenant(tenant),
+        models: options.models ?? { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL },
+        actor: options.actor,
+        restartIntensity: options.restartIntensity,
+        streamHighWaterBytes: options.streamHighWaterBytes,
+        log: options.logger,
+      }),
+    memory.forTenant('default'),
+    options.logger,
+  );
   const unfinished = (options.resume ?? true) ? await host.findUnfinished() : [];
-  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(host, forwarder)], logger: options.logger });
+  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(hosts, forwarder)], logger: options.logger });
   // Running turns stay checkpointed; the next process (or another replica) resumes them.
-  server.onDrain(() => host.stop());
+  server.onDrain(async () => {
+    await host.stop();
+    await hosts.stop();
+  });
   ownership?.setAddress(options.replicas?.advertiseAddress ?? server.address);
   await host.resume(unfinished);
+  if (options.resume ?? true) await hosts.resumeKnownTenants();
   if (ownership) {
     const ttl = options.replicas?.leaseTtlMs ?? 10_000;
     ownership.startTakeover(options.replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)), (agentIds) => host.resume(agentIds));
@@ -109,6 +130,7 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
       (stopped ??= (async () => {
         await server.drain();
         await host.stop();
+        await hosts.stop();
         forwarder?.close();
         memory.close();
         tools.close();

@@ -1,7 +1,8 @@
-import { advertisedAddress, envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
+import { advertisedAddress, AuditReporter, envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, rootLogger, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
 import { createAgentOwnership } from './index.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost } from './host/agent-host.js';
+import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
 import { agentServiceBinding } from './server.js';
@@ -30,25 +31,47 @@ const host = new AgentHost({
   actor: { idleHibernateMs: config.idleHibernateMs },
 });
 
+// Every other tenant gets its own host, whose memory and tool calls are pinned to it.
+const hosts = new TenantAgentHosts(
+  host,
+  (tenant) =>
+    new AgentHost({
+      memory: memory.forTenant(tenant),
+      tools: tools.forTenant(tenant),
+      models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
+      actor: { idleHibernateMs: config.idleHibernateMs },
+    }),
+  memory.forTenant('default'),
+  rootLogger.child({ service: 'agent-host' }),
+);
+const audit = new AuditReporter(config.memoryAddress);
+
 // Find the turns a previous process left unfinished before taking new messages, so none is started without its resume.
 const unfinished = await host.findUnfinished();
 
 const server = await runService({
   name: 'agent-host',
   address: config.address,
-  services: [agentServiceBinding(host, forwarder)],
+  services: [agentServiceBinding(hosts, forwarder, { audit })],
   onStop: async () => {
     await host.stop();
+    await hosts.stop();
+    audit.close();
     forwarder?.close();
     await leaseStore?.close();
     memory.close();
     tools.close();
   },
 });
-server.onDrain(() => host.stop());
+server.onDrain(async () => {
+  await host.stop();
+  await hosts.stop();
+});
 ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 // Those turns pick up where their checkpoints stand.
 await host.resume(unfinished);
+const tenants = await hosts.resumeKnownTenants();
+if (tenants > 0) server.logger.info({ tenants }, 'tenant hosts resumed');
 if (ownership) {
   ownership.startTakeover(config.scaleOut.takeoverScanMs, (agentIds) => host.resume(agentIds));
   server.logger.info({ replica: ownership.replicaId, leases: config.scaleOut.leases, leaseTtlMs: config.scaleOut.leaseTtlMs }, 'agent ownership by leases');

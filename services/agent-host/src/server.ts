@@ -1,6 +1,7 @@
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
-import { defineService, runDetached, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
-import type { AgentHost, EventStream } from './host/agent-host.js';
+import { defineService, runDetached, type AuditReporter, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
+import { AgentHost, type EventStream } from './host/agent-host.js';
+import type { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import type { OwnerForwarder } from './ownership/owner-forwarder.js';
 
 /** Pipes a thread's events into a server stream; `await write` is the backpressure. */
@@ -19,7 +20,9 @@ async function pipe(events: EventStream, stream: { write(m: { event: any }): Pro
  * AgentService over gRPC: validation and errors are the host's; this maps requests onto it.
  * With replicas, a call the host refuses with NOT_OWNER is forwarded to the owning replica.
  */
-export function agentServiceBinding(host: AgentHost, forwarder?: OwnerForwarder): ServiceBinding {
+export function agentServiceBinding(hosts: AgentHost | TenantAgentHosts, forwarder?: OwnerForwarder, options: { audit?: AuditReporter } = {}): ServiceBinding {
+  // Each call is served by its caller's tenant's host; a single AgentHost serves everyone (embedded, tests).
+  const hostFor = (call: CallContext): Promise<AgentHost> => (hosts instanceof AgentHost ? Promise.resolve(hosts) : hosts.forCall(call));
   /** Runs `local`; if another replica owns the agent, runs `remote` against it instead. */
   async function owned<T>(call: CallContext, local: () => Promise<T>, remote: (address: string) => Promise<T>): Promise<T> {
     try {
@@ -34,23 +37,30 @@ export function agentServiceBinding(host: AgentHost, forwarder?: OwnerForwarder)
     for await (const message of source) await stream.write({ event: message.event });
   };
   return defineService(AgentServiceDefinition, {
-    createAgent: async (req) => ({ agent: await host.createAgent(req.agent, req.requestId) }),
-    getAgent: async (req) => ({ agent: await host.getAgent(req.id, req.version) }),
-    listAgents: (req) => host.listAgents(req.pageSize, req.pageToken),
+    createAgent: async (req, call) => ({ agent: await (await hostFor(call)).createAgent(req.agent, req.requestId) }),
+    getAgent: async (req, call) => ({ agent: await (await hostFor(call)).getAgent(req.id, req.version) }),
+    listAgents: async (req, call) => (await hostFor(call)).listAgents(req.pageSize, req.pageToken),
     // Updates reach running actors (waiting turns may start): keep that work off the caller's deadline.
-    updateAgent: (req, call) =>
-      owned(
+    updateAgent: async (req, call) => {
+      const host = await hostFor(call);
+      return owned(
         call,
         () => runDetached(async () => ({ agent: await host.updateAgent(req.agent, req.updateMask, req.expectedVersion, req.requestId) })),
         (owner) => forwarder!.client(owner).updateAgent(req, forwarder!.options(call)),
-      ),
-    deleteAgent: (req, call) =>
-      owned(
+      );
+    },
+    deleteAgent: async (req, call) => {
+      const host = await hostFor(call);
+      const res = await owned(
         call,
         async () => ({ deleted: await host.deleteAgent(req.id) }),
         (owner) => forwarder!.client(owner).deleteAgent(req, forwarder!.options(call)),
-      ),
+      );
+      if (res.deleted) await options.audit?.record('agent.delete', `agent/${req.id}`);
+      return res;
+    },
     sendMessage: async (req, stream, call) => {
+      const host = await hostFor(call);
       // The turn outlives this call (the client may detach and WatchThread later).
       const events = await owned(
         call,
@@ -63,6 +73,7 @@ export function agentServiceBinding(host: AgentHost, forwarder?: OwnerForwarder)
       if (events) await pipe(events, stream);
     },
     watchThread: async (req, stream, call) => {
+      const host = await hostFor(call);
       const events = await owned(
         call,
         () => host.watchThread(req),
@@ -73,20 +84,26 @@ export function agentServiceBinding(host: AgentHost, forwarder?: OwnerForwarder)
       );
       if (events) await pipe(events, stream);
     },
-    listMessages: (req) => host.listMessages(req),
-    getThread: async (req) => ({ thread: await host.getThread(req.threadId) }),
-    listThreads: (req) => host.listThreads(req.agentId, req.pageSize, req.pageToken),
-    resolveApproval: (req, call) =>
-      owned(
+    listMessages: async (req, call) => (await hostFor(call)).listMessages(req),
+    getThread: async (req, call) => ({ thread: await (await hostFor(call)).getThread(req.threadId) }),
+    listThreads: async (req, call) => (await hostFor(call)).listThreads(req.agentId, req.pageSize, req.pageToken),
+    resolveApproval: async (req, call) => {
+      const host = await hostFor(call);
+      const res = await owned(
         call,
         () => runDetached(async () => ({ resolution: await host.resolveApproval(req) })),
         (owner) => forwarder!.client(owner).resolveApproval(req, forwarder!.options(call)),
-      ),
-    cancelTurn: (req, call) =>
-      owned(
+      );
+      await options.audit?.record('approval.resolve', `thread/${req.threadId}/approval/${req.approvalId}`, { approve: req.approve });
+      return res;
+    },
+    cancelTurn: async (req, call) => {
+      const host = await hostFor(call);
+      return owned(
         call,
         () => runDetached(() => host.cancelTurn(req)),
         (owner) => forwarder!.client(owner).cancelTurn(req, forwarder!.options(call)),
-      ),
+      );
+    },
   });
 }

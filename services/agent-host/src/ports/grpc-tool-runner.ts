@@ -1,18 +1,27 @@
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
 import type { Status } from '@elixirchain/proto/google/rpc/status';
-import { connect, toRpcStatus, type ClientOptions, type ServiceClient } from '@elixirchain/runtime';
+import { actingForTenant, connect, toRpcStatus, type ClientOptions, type ServiceClient } from '@elixirchain/runtime';
 import type { ToolInfo, ToolInvocation, ToolOutcome, ToolRunner } from './tool-runner.js';
 
 /** tool-sandbox over gRPC: manifests through GetTool, calls through the InvokeTool stream. */
 export class GrpcToolRunner implements ToolRunner {
   readonly client: ServiceClient<typeof ToolSandboxServiceDefinition>;
+  /** Set for a tenant's runner: the sandbox resolves that tenant's tools (and the shared ones). */
+  private readonly metadata: Record<string, string> | undefined;
+  private readonly owner: boolean;
 
-  constructor(address: string, options?: ClientOptions) {
-    this.client = connect(ToolSandboxServiceDefinition, address, options);
+  constructor(address: string | ServiceClient<typeof ToolSandboxServiceDefinition>, options?: ClientOptions, tenant?: string) {
+    this.owner = typeof address === 'string';
+    this.client = typeof address === 'string' ? connect(ToolSandboxServiceDefinition, address, options) : address;
+    this.metadata = tenant ? actingForTenant('agent-host', tenant) : undefined;
+  }
+
+  forTenant(tenant: string): GrpcToolRunner {
+    return new GrpcToolRunner(this.client, undefined, tenant);
   }
 
   async getTool(name: string, versionRange: string): Promise<ToolInfo> {
-    const { tool } = await this.client.getTool({ name, version: versionRange });
+    const { tool } = await this.client.getTool({ name, version: versionRange }, { metadata: this.metadata });
     const m = tool?.manifest;
     return {
       name,
@@ -38,7 +47,7 @@ export class GrpcToolRunner implements ToolRunner {
           ...(call.grants ? { grants: call.grants } : {}),
           ...(call.timeoutMs ? { timeout: { seconds: Math.floor(call.timeoutMs / 1000), nanos: (call.timeoutMs % 1000) * 1e6 } } : {}),
         },
-        { signal },
+        { signal, metadata: this.metadata },
       );
       for await (const response of stream) {
         const event = response.event;
@@ -56,6 +65,6 @@ export class GrpcToolRunner implements ToolRunner {
   }
 
   close(): void {
-    this.client.close();
+    if (this.owner) this.client.close();
   }
 }
