@@ -466,7 +466,7 @@ export function memoryServiceBinding({ store: sharedStore, embedders, audit }: M
         .map((op, i) => toStoreOperation(v, op, i))
         .filter((op): op is WriteOperation => op !== undefined);
       v.throwIfAny();
-      const outcomes = await store.batchWrite({ operations, atomic: req.atomic });
+      const outcomes = await store.batchWrite({ operations: withBatchRequestIds(operations, req.requestId), atomic: req.atomic });
       return {
         results: outcomes.map((o) => {
           switch (o.$case) {
@@ -482,5 +482,27 @@ export function memoryServiceBinding({ store: sharedStore, embedders, audit }: M
         }),
       };
     },
+  });
+}
+
+/**
+ * A batch's request_id makes it idempotent: each operation without a request
+ * id of its own gets one derived from it, so a retried batch whose first
+ * attempt committed (its reply lost) replays each operation's first outcome
+ * instead of failing its compare-and-set. Every store already replays single
+ * writes by request id, inside the batch's transaction.
+ */
+export function withBatchRequestIds(operations: WriteOperation[], batchRequestId: string): WriteOperation[] {
+  if (!batchRequestId) return operations;
+  return operations.map((op, index): WriteOperation => {
+    const requestId = `${batchRequestId}#${index}`;
+    switch (op.$case) {
+      case 'appendMessages':
+        return op.appendMessages.requestId ? op : { $case: 'appendMessages', appendMessages: { ...op.appendMessages, requestId } };
+      case 'putState':
+        return op.putState.requestId ? op : { $case: 'putState', putState: { ...op.putState, requestId } };
+      case 'deleteState':
+        return op.deleteState.requestId ? op : { $case: 'deleteState', deleteState: { ...op.deleteState, requestId } };
+    }
   });
 }

@@ -267,6 +267,30 @@ describe('MemoryService over gRPC', function () {
       );
     });
 
+    it('replays a batch retried with the same request_id instead of failing its compare-and-set', async () => {
+      const batch = {
+        atomic: true,
+        requestId: 'svc-batch-retry-1',
+        operations: [
+          { operation: { $case: 'appendMessages' as const, appendMessages: { threadId: 'svc-batch-retry', messages: [user('once')], expectedVersion: 0 } } },
+          { operation: { $case: 'putState' as const, putState: { key: 'svc/batch-retry', value: { $case: 'structValue' as const, structValue: { n: 1 } }, expectedVersion: 0 } } },
+          { operation: { $case: 'deleteState' as const, deleteState: { key: 'svc/batch-retry-gone' } } },
+        ],
+      };
+      const first = await memory.batchWrite(batch);
+      // The first attempt committed but its reply was lost: the retry gets the same outcome.
+      const again = await memory.batchWrite(batch);
+      assert.deepEqual(again.results.map((r) => r.result?.$case), ['appendMessages', 'putState', 'deleteState']);
+      const messagesOf = (r: typeof first) => (r.results[0].result?.$case === 'appendMessages' ? r.results[0].result.appendMessages.messages.map((m) => [m.id, m.sequence]) : []);
+      assert.deepEqual(messagesOf(again), messagesOf(first));
+      assert.equal(again.results[1].result?.$case === 'putState' && again.results[1].result.putState.entry?.version, 1);
+      assert.equal((await memory.getThread({ threadId: 'svc-batch-retry' })).thread?.version, 1, 'appended once');
+      assert.equal((await memory.getState({ key: 'svc/batch-retry' })).entry?.version, 1, 'written once');
+      // Another batch (another request_id) with the same stale expectations still fails.
+      const stale = await rejection(memory.batchWrite({ ...batch, requestId: 'svc-batch-retry-2' }));
+      assert.equal(stale.code, GrpcCode.ABORTED);
+    });
+
     it('counts cache hits for hot threads', async () => {
       const before = server.stats().cache?.hits ?? 0;
       await memory.listMessages({ threadId: 'svc-t1' });
