@@ -1,5 +1,6 @@
 import { errors } from '@elixirchain/runtime';
 import { ToolWorker } from './tool-worker.js';
+import { registerSandboxPoolMetrics, type PoolUtilisation } from '../metrics/sandbox-pool-metrics.js';
 
 export interface WorkerSupervisorOptions {
   workers: number;
@@ -37,18 +38,33 @@ export class WorkerSupervisor {
   private readonly restartTimes: number[] = [];
   private state: 'idle' | 'running' | 'stopping' | 'stopped' = 'idle';
   restarts = 0;
+  private unregisterMetrics: (() => void) | undefined;
 
   constructor(private readonly options: WorkerSupervisorOptions) {}
 
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.state = 'running';
+    this.unregisterMetrics = registerSandboxPoolMetrics(() => this.utilisation());
     const started = Array.from({ length: this.options.workers }, () => this.spawn());
     await Promise.all(started.map((w) => w.ready().catch(() => undefined)));
   }
 
   info(): WorkerInfo[] {
     return this.workers.map((w) => ({ workerId: w.workerId, pid: w.pid, state: w.state, load: w.load }));
+  }
+
+  /** Workers, busy ones, calls against slots and waiting calls: what the pool gauges report. */
+  utilisation(): PoolUtilisation {
+    const now = { workers: this.workers.length, readyWorkers: 0, busyWorkers: 0, callsInFlight: 0, slots: 0, queueDepth: this.queue.length };
+    for (const worker of this.workers) {
+      if (worker.state === 'ready') now.readyWorkers += 1;
+      const calls = this.busy(worker);
+      if (calls > 0) now.busyWorkers += 1;
+      now.callsInFlight += calls;
+    }
+    now.slots = now.readyWorkers * this.options.maxCallsPerWorker;
+    return now;
   }
 
   /** Every live worker, e.g. to evict a deleted version everywhere. */
@@ -99,6 +115,7 @@ export class WorkerSupervisor {
   async stop(): Promise<void> {
     if (this.state === 'stopped' || this.state === 'stopping') return;
     this.state = 'stopping';
+    this.unregisterMetrics?.();
     for (const waiter of this.queue.splice(0)) waiter.reject(errors.unavailable('SANDBOX_STOPPING', 'the tool sandbox is shutting down', 1000));
     const exits = this.workers.map((w) => w.exited());
     for (const worker of this.workers) worker.kill('SIGKILL');
