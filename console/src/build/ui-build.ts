@@ -17,14 +17,16 @@ export function uiBuilt(dist = UI_DIST): boolean {
  */
 export async function buildUi(options: { outDir?: string; print?: (line: string) => void; atomic?: boolean; signal?: AbortSignal } = {}): Promise<void> {
   if (options.atomic) {
-    // Build beside dist and rename into place: a concurrent start or a gateway serving dist never sees half a build.
+    // Built inside dist (ignored by git and eslint even if a killed start leaves it), then moved in:
+    // hashed assets first, index.html last by rename, so a gateway serving dist never sees half a build.
     const target = options.outDir ?? UI_DIST;
-    const staging = `${target}.building-${process.pid}-${Date.now()}`;
+    const staging = path.join(target, `.staging-${process.pid}-${Date.now()}`);
     try {
       await buildUi({ ...options, outDir: staging, atomic: false });
       if (uiBuilt(target)) return;
-      fs.rmSync(target, { recursive: true, force: true });
-      fs.renameSync(staging, target);
+      fs.mkdirSync(path.join(target, 'assets'), { recursive: true });
+      for (const name of fs.readdirSync(path.join(staging, 'assets'))) fs.renameSync(path.join(staging, 'assets', name), path.join(target, 'assets', name));
+      fs.renameSync(path.join(staging, 'index.html'), path.join(target, 'index.html'));
     } finally {
       fs.rmSync(staging, { recursive: true, force: true });
     }

@@ -28,6 +28,10 @@ export function ChatPage({ agentId, threadId }: { agentId?: string; threadId?: s
   const sentTexts = useRef<string[]>([]);
   const userTexts = useRef(new Map<string, string>());
   const transcriptEnd = useRef<HTMLDivElement>(null);
+  const latest = useRef(state);
+  latest.current = state;
+  const followers = useRef<(() => void)[]>([]);
+  useEffect(() => () => followers.current.forEach((close) => close()), []);
 
   useEffect(() => {
     api.get('/api/agents?pageSize=200').then((r) => setAgents(r.agents ?? []), (e) => setError(errorOf(e)));
@@ -92,6 +96,17 @@ export function ChatPage({ agentId, threadId }: { agentId?: string; threadId?: s
       },
     ).catch((e) => setError(errorOf(e)));
     setStreaming(false);
+    // The stream broke before the turn finished (network, a restarting agent-host): follow the rest with WatchThread.
+    const now = latest.current;
+    const thread = now.threadId ?? firstThread;
+    if (thread && now.turns.some((t) => !turnIsFinal(t))) {
+      followers.current.push(
+        watchStream(`/api/threads/${encodeURIComponent(thread)}/events?afterSequence=${now.lastSequence}`, {
+          onEvent: (e) => dispatch({ type: 'event', event: e }),
+          onError: (e) => setError(e),
+        }),
+      );
+    }
   }
 
   async function cancel() {

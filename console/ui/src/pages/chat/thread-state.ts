@@ -25,6 +25,8 @@ export type TurnPart = { kind: 'text'; text: string } | { kind: 'tool'; callId: 
 
 export interface TurnView {
   turnId: string;
+  /** Highest event sequence applied to this turn: a second stream of the same turn (re-attach, queued send) repeats nothing. */
+  lastSequence: number;
   parts: TurnPart[];
   userMessageId?: string;
   userText?: string;
@@ -53,7 +55,12 @@ export type ThreadAction = { type: 'event'; event: any; userText?: UserTextLooku
 const FINAL = ['TURN_STATUS_COMPLETED', 'TURN_STATUS_FAILED', 'TURN_STATUS_CANCELLED', 'TURN_STATUS_INTERRUPTED'];
 export const turnIsFinal = (t: TurnView) => FINAL.includes(t.status);
 
-/** Applies one ThreadEvent (proto3 JSON); events at or below lastSequence were already applied and are dropped. */
+/**
+ * Applies one ThreadEvent (proto3 JSON). Each turn's events arrive in order on
+ * whichever stream carries them; one at or below the turn's last applied
+ * sequence was already applied and is dropped. (Per turn, not per thread: a
+ * queued message's stream may run ahead of the running turn's.)
+ */
 export function threadReducer(state: ThreadState, action: ThreadAction): ThreadState {
   if (action.type === 'reset') return emptyThread(action.threadId);
   if (action.type === 'userTexts') {
@@ -61,15 +68,15 @@ export function threadReducer(state: ThreadState, action: ThreadAction): ThreadS
   }
   const e = action.event;
   const sequence = Number(e.sequence ?? 0);
-  if (sequence && sequence <= state.lastSequence) return state;
   const turns = [...state.turns];
   const turnId: string = e.turnId || e.turnQueued?.turnId || e.turnStarted?.turnId || '';
   let index = turns.findIndex((t) => t.turnId === turnId);
   if (index < 0) {
-    turns.push({ turnId, parts: [], text: '', tools: [], approvals: [], status: 'TURN_STATUS_QUEUED', userText: action.userText?.(turnId, e.turnStarted?.userMessageId) });
+    turns.push({ turnId, lastSequence: 0, parts: [], text: '', tools: [], approvals: [], status: 'TURN_STATUS_QUEUED', userText: action.userText?.(turnId, e.turnStarted?.userMessageId) });
     index = turns.length - 1;
   }
-  const turn: TurnView = { ...turns[index]!, parts: [...turns[index]!.parts], tools: [...turns[index]!.tools], approvals: [...turns[index]!.approvals] };
+  if (sequence && sequence <= turns[index]!.lastSequence) return state;
+  const turn: TurnView = { ...turns[index]!, lastSequence: Math.max(turns[index]!.lastSequence, sequence), parts: [...turns[index]!.parts], tools: [...turns[index]!.tools], approvals: [...turns[index]!.approvals] };
   const updateTool = (callId: string, patch: Partial<ToolCallView>) => {
     const i = turn.tools.findIndex((t) => t.callId === callId);
     if (i < 0) {
