@@ -8,6 +8,7 @@ import type { ConcurrencyLimit } from './concurrency-limit.js';
 import { backoffMs, durationMs, isRetryable, resolveRetryPolicy } from './retry-policy.js';
 import { StepFailure, StepOutcomeUnknown } from './step-failure.js';
 import type { AgentStepRunner, ToolStepRunner } from './step-runners.js';
+import { recordStepDuration } from './step-metrics.js';
 
 export type RunEventBody = NonNullable<RunEvent['event']>;
 
@@ -147,6 +148,7 @@ export class StepInterpreter {
           $case: 'stepCompleted',
           stepCompleted: { path, output, duration: toDuration(performance.now() - started), attempts: attempt },
         });
+        recordStepDuration((performance.now() - started) / 1000, kind, 'completed');
         await run.checkpoint();
         steps[step.id] = output;
         return output;
@@ -157,6 +159,7 @@ export class StepInterpreter {
         const error = thrown instanceof StepFailure ? thrown.error : asElixirError(thrown);
         const willRetry = !signal.aborted && attempt < policy.maxAttempts && isRetryable(policy, error);
         run.emit({ $case: 'stepFailed', stepFailed: { path, error: toRpcStatus(error), attempt, willRetry } });
+        recordStepDuration((performance.now() - started) / 1000, kind, 'failed', error.codeName);
         if (!willRetry) {
           await run.checkpoint();
           throw thrown instanceof StepFailure ? thrown : new StepFailure(path, error);
