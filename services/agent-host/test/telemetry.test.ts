@@ -84,6 +84,10 @@ describe('agent-host telemetry: turn metrics and GenAI model spans', function ()
     assert.equal(await sum('elixirchain.agent.tool_call.duration', { 'gen_ai.tool.name': 'add' }), 1);
     assert.equal(await sum('elixirchain.agent.tool_call.errors', { 'gen_ai.tool.name': 'broken', 'error.type': 'INTERNAL' }), 1);
     assert.equal(await sum('elixirchain.agent.tool_call.errors', { 'gen_ai.tool.name': 'add' }), 0);
+    // A second host in the process (one per tenant) adds to the gauges instead of replacing them.
+    const other = new AgentHost({ memory: new InProcessMemory(), tools: new InProcessToolRunner([]) });
+    assert.equal(await sum('elixirchain.agent.resident'), 1);
+    await other.stop();
     assert.equal(await sum('elixirchain.agent.resident'), 1);
 
     const chats = spans.getFinishedSpans().filter((s) => s.attributes['gen_ai.operation.name'] === 'chat');
