@@ -33,21 +33,21 @@ export class OwnershipFence {
     return this.record.token;
   }
 
-  /** Writes the operations atomically with the ownership check. */
-  write(operations: DeepPartial<WriteOperation>[]): Promise<BatchWriteResponse> {
-    const run = this.tail.then(() => this.writeNow(operations));
+  /** Writes the operations atomically with the ownership check; requestId makes a retry of the batch replay it. */
+  write(operations: DeepPartial<WriteOperation>[], requestId?: string): Promise<BatchWriteResponse> {
+    const run = this.tail.then(() => this.writeNow(operations, requestId));
     this.tail = run.catch(() => undefined);
     return run;
   }
 
-  private async writeNow(operations: DeepPartial<WriteOperation>[]): Promise<BatchWriteResponse> {
+  private async writeNow(operations: DeepPartial<WriteOperation>[], requestId: string | undefined): Promise<BatchWriteResponse> {
     // Past the lease by our own clock: someone may own the agent already; do not even try.
     if (!this.leaseValid()) throw errors.aborted('LEASE_EXPIRED', `the lease on agent ${this.agentId} expired on this replica`, { agentId: this.agentId });
     const check: DeepPartial<WriteOperation> = {
       operation: { $case: 'putState', putState: { key: this.key, value: { $case: 'structValue', structValue: { ...this.record } }, expectedVersion: this.version } },
     };
     try {
-      const response = await this.memory.batchWrite({ atomic: true, operations: [...operations, check] });
+      const response = await this.memory.batchWrite({ atomic: true, operations: [...operations, check], ...(requestId ? { requestId } : {}) });
       for (const result of response.results) {
         const r = result.result;
         if (r?.$case === 'putState' && r.putState.entry?.key === this.key) this.version = r.putState.entry.version;

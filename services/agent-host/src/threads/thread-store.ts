@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { ThreadEvent } from '@elixirchain/proto/agent';
 import type { Message, WriteOperation } from '@elixirchain/proto/memory';
 import { errors, type DeepPartial } from '@elixirchain/runtime';
 import type { MemoryPort } from '../ports/memory-port.js';
 import type { OwnershipFence } from '../ownership/ownership-fence.js';
+import { MEMORY_OUTAGE_BUDGET_MS, rideOutMemoryOutage } from './memory-outage.js';
 import {
   activeTurnKey,
   agentThreadKey,
@@ -37,13 +39,16 @@ export interface CheckpointResult {
  * Thread persistence through the memory service. A checkpoint is one atomic
  * BatchWrite: the messages of the step (compare-and-set on the thread
  * version), the thread record (compare-and-set on its state version), the
- * events since the last checkpoint and the active-turn index.
+ * events since the last checkpoint and the active-turn index. Each batch
+ * has a request_id derived from what it writes, so it is retried through an
+ * outage of memory and a retry of an attempt that committed replays it.
  */
 export class ThreadStore {
   /** With replicas, `fencing` gives the agent's OwnershipFence (or throws ABORTED): checkpoints carry the ownership check. */
   constructor(
     private readonly memory: MemoryPort,
     private readonly fencing?: (agentId: string) => OwnershipFence,
+    private readonly outageBudgetMs = MEMORY_OUTAGE_BUDGET_MS,
   ) {}
 
   async load(threadId: string): Promise<LoadedThread | undefined> {
@@ -110,7 +115,12 @@ export class ThreadStore {
     if (write.indexThread) {
       operations.push({ operation: { $case: 'putState', putState: { key: agentThreadKey(record.agentId, record.threadId), value: { $case: 'structValue', structValue: {} } } } });
     }
-    const response = this.fencing ? await this.fencing(record.agentId).write(operations) : await this.memory.batchWrite({ atomic: true, operations });
+    const requestId = checkpointRequestId(record.threadId, write.stateVersion, operations);
+    const fence = this.fencing?.(record.agentId);
+    const response = await rideOutMemoryOutage(
+      () => (fence ? fence.write(operations, requestId) : this.memory.batchWrite({ atomic: true, operations, requestId })),
+      this.outageBudgetMs,
+    );
     let stateVersion = write.stateVersion + 1;
     let appended: Message[] = [];
     for (const result of response.results) {
@@ -139,6 +149,17 @@ export class ThreadStore {
     } while (pageToken);
     return out.sort((a, b) => a.sequence - b.sequence);
   }
+}
+
+/**
+ * The same checkpoint (thread, expected record version, content) always gets
+ * the same request_id, and a different one never does: a replay can only
+ * return the outcome of this very write.
+ */
+export function checkpointRequestId(threadId: string, stateVersion: number, operations: DeepPartial<WriteOperation>[]): string {
+  const digest = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 22);
+  const thread = threadId.length <= 120 ? threadId : digest(threadId);
+  return `checkpoint/${thread}/${stateVersion}/${digest(JSON.stringify(operations))}`;
 }
 
 /** Struct values cannot hold undefined; drop such keys rather than store empty values. */
