@@ -145,7 +145,11 @@ export class AgentActor implements Supervised {
     this.assertAlive();
     if (subscriber) session.log.subscribe(subscriber);
     if (message.requestId) {
-      const known = session.record.requests.find((r) => r.requestId === message.requestId) ?? session.queue.find((q) => q.requestId === message.requestId);
+      const known =
+        session.record.requests.find((r) => r.requestId === message.requestId) ??
+        session.queue.find((q) => q.requestId === message.requestId) ??
+        // Taken off the queue, its start not yet durable: a retry arriving now (e.g. forwarded by another replica) must not start a second turn.
+        (session.startingRequest?.requestId === message.requestId ? session.startingRequest : undefined);
       if (known) return { turnId: known.turnId, reattachAfterSequence: 'firstSequence' in known ? known.firstSequence - 1 : session.log.persistedSequence };
     }
     const limits = effectiveLimits(this.definition);
@@ -230,6 +234,7 @@ export class AgentActor implements Supervised {
       session.queue.shift();
       session.runningTurnId = message.turnId;
       session.starting = false;
+      session.startingRequest = message.requestId ? { requestId: message.requestId, turnId: message.turnId, firstSequence } : undefined;
       await session.commit({
         messages: [{ id: checkpoint.userMessageId, threadId: session.threadId, role: 2, content: message.content, turnId: message.turnId, ...(message.metadata ? { metadata: message.metadata } : {}) }],
         activeIndex: 'put',
@@ -240,6 +245,7 @@ export class AgentActor implements Supervised {
         stage: [{ turnId: message.turnId, body: { $case: 'turnStarted', turnStarted: { turnId: message.turnId, agentId: agent.id, agentVersion: agent.version, userMessageId: checkpoint.userMessageId } } }],
       });
     } catch (error) {
+      session.startingRequest = undefined;
       // Not started after all: the message goes back to the front of the mailbox for the next incarnation.
       if (session.record.activeTurn?.turnId !== message.turnId && session.queue[0]?.turnId !== message.turnId) session.queue.unshift(message);
       session.runningTurnId = undefined;
@@ -248,6 +254,7 @@ export class AgentActor implements Supervised {
       this.onTurnError(session, error);
       return;
     }
+    session.startingRequest = undefined;
     await this.runTurn(session, session.record.activeTurn!, false);
   }
 

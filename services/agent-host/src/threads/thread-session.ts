@@ -24,6 +24,8 @@ export class ThreadSession {
   queue: QueuedMessage[] = [];
   runningTurnId: string | undefined;
   starting = false;
+  /** The request of a turn between leaving the queue and its start being durable (not in `queue` nor in `record.requests`). */
+  startingRequest: { requestId: string; turnId: string; firstSequence: number } | undefined;
   private tail: Promise<unknown> = Promise.resolve();
   /** Set by the running turn: how much of the current model answer the events being written hold. */
   streamProbe: { turnId: string; streamed: () => StreamedText | undefined } | undefined;
