@@ -19,7 +19,7 @@ describe('queued messages are durable once the client is told turn_queued', func
     const memory = new InProcessMemory();
     const host = new AgentHost({ memory, tools: new InProcessToolRunner([]) });
     try {
-      await host.createAgent(Agent.fromPartial({ id: 'slow', model: { provider: 'scripted', script: [{ events: slowWords(10, 30) }] } }), '');
+      await host.createAgent(Agent.fromPartial({ id: 'slow', model: { provider: 'scripted', script: [{ events: slowWords(15, 50) }] } }), '');
       const first = await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'slow', content: 'first', threadId: 'burst' }));
       const firstDone = collectEvents((async function* () { for await (const event of first) yield { event }; })());
       await waitFor(() => host.hub.get('burst')!.lastSequence > 2, 'the first turn to stream');
@@ -67,7 +67,7 @@ describe('queued messages are durable once the client is told turn_queued', func
     it('two messages queued behind a slow turn survive kill -9: after restart all three turns complete in order, once each', async () => {
       const first = await spawnHost();
       const client = agentClient(first.address);
-      await client.createAgent({ agent: { id: 'queue-keeper', model: { provider: 'scripted', script: [{ events: slowWords(20, 100) }] } } });
+      await client.createAgent({ agent: { id: 'queue-keeper', model: { provider: 'scripted', script: [{ events: slowWords(30, 100) }] } } });
       const seen: ThreadEvent[] = [];
       const running = collectEvents(client.sendMessage({ agentId: 'queue-keeper', content: 'message A', threadId: 'queued-thread' }), (e) => seen.push(e)).catch((e) => e);
       await waitFor(() => seen.some((e) => e.event?.$case === 'textDelta'), 'turn A to stream');
@@ -97,7 +97,7 @@ describe('queued messages are durable once the client is told turn_queued', func
       const { messages } = await again.listMessages({ threadId: 'queued-thread', pageSize: 100 });
       assert.deepEqual(messages.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_USER, Role.ROLE_ASSISTANT]);
       assert.deepEqual(messages.filter((m) => m.role === Role.ROLE_USER).map((m) => m.content), ['message A', 'message B', 'message C']);
-      assert.ok(messages.filter((m) => m.role === Role.ROLE_ASSISTANT).every((m) => m.content === slowWords(20, 0).map((w) => w.event.text).join('')));
+      assert.ok(messages.filter((m) => m.role === Role.ROLE_ASSISTANT).every((m) => m.content === slowWords(30, 0).map((w) => w.event.text).join('')));
       assert.equal(new Set(messages.map((m) => m.id)).size, messages.length, 'no duplicate message');
       // The turn ids the first process acknowledged are the ones that ran.
       const queuedIds = queuedEvents.map((events) => events.find((e) => e.event?.$case === 'turnQueued')!.turnId);
