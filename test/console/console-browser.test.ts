@@ -107,6 +107,14 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.getByRole('heading', { name: 'Adder' }).waitFor();
     await page.getByRole('link', { name: 'Adder' }).waitFor();
     await shot('02-agents');
+    // Edit makes version 2; version 1 stays readable.
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByLabel('Instructions').fill('Add numbers with the add tool. Be brief.');
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page.locator('#agent-version').locator('option', { hasText: 'v2 (current)' }).waitFor({ state: 'attached' });
+    await page.locator('.summary dd', { hasText: 'Be brief.' }).waitFor();
+    await page.locator('#agent-version').selectOption('1');
+    await page.locator('.summary dd', { hasText: /^Add numbers with the add tool\.$/ }).waitFor();
   });
 
   it('chats with the agent: streamed tokens and a tool call with its result', async () => {

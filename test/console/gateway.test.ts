@@ -100,6 +100,17 @@ describe('console gateway: browser JSON and Server-Sent Events over the real mes
     const text = thread.filter((e) => e.data.textDelta).map((e) => e.data.textDelta.text).join('');
     assert.equal(text, 'Adding. The sum is 5.');
     assert.equal(thread.at(-1)!.data.turnCompleted.status, 'TURN_STATUS_COMPLETED');
+
+    // The thread's history, a page at a time, as the threads page reads it.
+    const threadId = thread[0]!.data.threadId as string;
+    const first = (await (await fetch(`${mesh.url}/api/threads/${threadId}/messages?pageSize=3`)).json()) as { messages: { role: string }[]; nextPageToken: string };
+    assert.equal(first.messages.length, 3);
+    assert.ok(first.nextPageToken);
+    const second = (await (await fetch(`${mesh.url}/api/threads/${threadId}/messages?pageSize=3&pageToken=${encodeURIComponent(first.nextPageToken)}`)).json()) as { messages: { role: string }[]; nextPageToken?: string };
+    assert.deepEqual([...first.messages, ...second.messages].map((m) => m.role), ['ROLE_USER', 'ROLE_ASSISTANT', 'ROLE_TOOL', 'ROLE_ASSISTANT']);
+    assert.ok(!second.nextPageToken);
+    const listed = (await (await fetch(`${mesh.url}/api/threads?agentId=adder`)).json()) as { threads: { threadId: string; messageCount: number }[] };
+    assert.deepEqual(listed.threads.map((t) => [t.threadId, t.messageCount]), [[threadId, 4]]);
   });
 
   it('re-attaches to a running turn with Last-Event-ID and gets exactly the rest', async () => {

@@ -124,7 +124,7 @@ function AgentDetail({ agentId }: { agentId: string }) {
       <a class="button" href=${href('threads', agent.id)}>Threads</a>
     </div>
     <label>Version
-      <select value=${version || current} onChange=${(e: Event) => setVersion(Number((e.target as HTMLSelectElement).value))}>
+      <select id="agent-version" value=${version || current} onChange=${(e: Event) => setVersion(Number((e.target as HTMLSelectElement).value))}>
         ${Array.from({ length: current }, (_, i) => current - i).map((v) => html`<option value=${v}>v${v}${v === current ? ' (current)' : ''}</option>`)}
       </select>
     </label>
