@@ -74,3 +74,21 @@ describe('a turn resumed after a drain does not stream text twice', function () 
     assert.equal(memory.threads.get('resumed')!.messages[1].content, other.join(''));
   });
 });
+
+describe('the clean-stop mark of a drain', function () {
+  this.timeout(30_000);
+
+  it('is cleared before a resumed turn streams, so a kill -9 of the next process still leaves a sequence gap', async () => {
+    const memory = new InProcessMemory();
+    // Long enough (about 1.5 s) that the resumed turn is still running when the mark is checked.
+    const chunks = Array.from({ length: 100 }, (_, i) => `c${i} `);
+    await drainMidStream(memory, chunks);
+    const stored = async () => (await memory.getState('threads/resumed'))!.value as { structValue: { cleanStop?: boolean; activeTurn?: unknown } };
+    assert.equal((await stored()).structValue.cleanStop, true, 'the drain marked the record');
+    const host = new AgentHost({ memory, tools: new InProcessToolRunner([]), providerFor: () => slowModel(chunks) });
+    await host.start();
+    await waitFor(async () => (await stored()).structValue.cleanStop === undefined, 'the resumed turn to clear the mark');
+    assert.ok((await stored()).structValue.activeTurn, 'cleared before the turn ended');
+    await host.stop();
+  });
+});

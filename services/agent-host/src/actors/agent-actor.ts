@@ -265,6 +265,8 @@ export class AgentActor implements Supervised {
     try {
       // A running turn keeps the definition it started with; a resumed one reloads that version.
       if (resumed && checkpoint.agentVersion !== agent.version) agent = await this.ctx.registry.get(this.id, checkpoint.agentVersion).catch(() => this.definition);
+      // A drain let this turn continue without a sequence gap; once this process numbers events a kill -9 must leave one again.
+      if (resumed && session.record.cleanStop) await session.commit({});
       const turn = new TurnStateMachine(agent, session, {
         provider: () => this.ctx.providerFor(agent),
         tools: this.ctx.tools,
