@@ -7,6 +7,7 @@ import type { ExecutorLimits } from './chain-executor.js';
 import { GrpcAgentStepRunner } from './execution/grpc-agent-step-runner.js';
 import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
 import { chainService } from './server/chain-service.js';
+import { TenantChainExecutors } from './tenancy/tenant-chain-executors.js';
 import { MemoryStateStore } from './storage/memory-state-store.js';
 
 export { ChainExecutor, DEFAULT_EXECUTOR_LIMITS } from './chain-executor.js';
@@ -67,11 +68,20 @@ export async function startChainExecutorServer(options: ChainExecutorServerOptio
     ? new LeaseManager({ store: replicas.leases, holder: replicas.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: ttl, log: options.logger })
     : undefined;
   const executor = new ChainExecutor({ state, tools, agents, durable: options.durable, limits: options.limits, logger: options.logger, leases });
-  const server = await startServer({ name: 'chain-executor', address: options.address, services: [chainService(executor)], logger: options.logger });
-  server.onDrain(() => executor.stop());
+  const tenants = new TenantChainExecutors(
+    executor,
+    (tenant) => new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: options.durable, limits: options.limits, logger: options.logger }),
+    state.forTenant('default'),
+    options.logger,
+  );
+  const server = await startServer({ name: 'chain-executor', address: options.address, services: [chainService(tenants)], logger: options.logger });
+  server.onDrain(async () => {
+    await executor.stop();
+    await tenants.stop();
+  });
   executor.runs.ownership?.setAddress(replicas?.advertiseAddress ?? server.address);
   executor.runs.startTakeover(replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)));
-  const recovering = executor.recover().catch((error) => server.logger.error({ err: error }, 'could not resume unfinished runs'));
+  const recovering = Promise.all([executor.recover(), tenants.resumeKnownTenants()]).catch((error) => server.logger.error({ err: error }, 'could not resume unfinished runs'));
   let stopping: Promise<void> | undefined;
   return {
     address: server.address,
@@ -82,6 +92,7 @@ export async function startChainExecutorServer(options: ChainExecutorServerOptio
         await recovering;
         await server.drain();
         await executor.stop();
+        await tenants.stop();
         state.close();
         tools.close();
         agents.close();

@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { advertisedAddress, connectLeaseStateClient, createLogger, envConfig, LeaseManager, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
+import { advertisedAddress, AuditReporter, connectLeaseStateClient, createLogger, envConfig, LeaseManager, loadConfigOrExit, meshAddresses, openLeaseStore, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
 import { ChainExecutor, DEFAULT_EXECUTOR_LIMITS } from './chain-executor.js';
 import { GrpcAgentStepRunner } from './execution/grpc-agent-step-runner.js';
 import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
 import { chainService } from './server/chain-service.js';
 import { MemoryStateStore } from './storage/memory-state-store.js';
+import { TenantChainExecutors } from './tenancy/tenant-chain-executors.js';
 
 const config = loadConfigOrExit('chain-executor', () => {
   const addresses = meshAddresses();
@@ -35,14 +36,25 @@ const leases = leaseStore
   ? new LeaseManager({ store: leaseStore.store, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: config.scaleOut.leaseTtlMs, log: logger })
   : undefined;
 const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases });
+// Every other tenant gets its own executor, whose memory, tool and agent calls are pinned to it.
+const tenants = new TenantChainExecutors(
+  executor,
+  (tenant) =>
+    new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: config.durable, limits: config.limits, logger }),
+  state.forTenant('default'),
+  logger,
+);
+const audit = new AuditReporter(config.addresses.memory, logger);
 
 const server = await runService({
   name: 'chain-executor',
   address: config.addresses.chainExecutor,
-  services: [chainService(executor)],
+  services: [chainService(tenants, { audit })],
   logger,
   onStop: async () => {
     await executor.stop();
+    await tenants.stop();
+    audit.close();
     await leaseStore?.close();
     leaseMemory.close();
     state.close();
@@ -51,7 +63,11 @@ const server = await runService({
   },
 });
 // In-flight runs stop at their last checkpoint; the next start resumes them.
-server.onDrain(() => executor.stop());
+server.onDrain(async () => {
+  await executor.stop();
+  await tenants.stop();
+});
 executor.runs.ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 executor.runs.startTakeover(config.scaleOut.takeoverScanMs);
 executor.recover().catch((error) => logger.error({ err: error }, 'could not resume unfinished runs'));
+tenants.resumeKnownTenants().catch((error) => logger.error({ err: error }, 'could not resume tenants’ unfinished runs'));

@@ -33,6 +33,8 @@ const server = await runService({
   services: [service.binding, service.adminBinding],
   // Keys are verified against this memory's own store.
   apiKeys: service.keys,
+  // The keys are here: a revocation holds from the next call on.
+  apiKeyCacheMs: 0,
   onStop: async () => {
     await invalidation?.close();
     await service.store.close();

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AgentServiceDefinition, TurnStatus } from '@elixirchain/proto/agent';
-import { connect, ElixirError, fromRpcStatus, GrpcCode, runDetached } from '@elixirchain/runtime';
+import { actingForTenant, connect, ElixirError, fromRpcStatus, GrpcCode, runDetached } from '@elixirchain/runtime';
 import type { ServiceClient } from '@elixirchain/runtime';
 import type { AgentInvocation, AgentStepRunner } from './step-runners.js';
 
@@ -13,8 +13,18 @@ import type { AgentInvocation, AgentStepRunner } from './step-runners.js';
 export class GrpcAgentStepRunner implements AgentStepRunner {
   readonly client: ServiceClient<typeof AgentServiceDefinition>;
 
-  constructor(address: string) {
-    this.client = connect(AgentServiceDefinition, address);
+  /** Set for a tenant's runner: agent-host runs the turn in that tenant. */
+  private readonly metadata: Record<string, string> | undefined;
+  private readonly owner: boolean;
+
+  constructor(address: string | ServiceClient<typeof AgentServiceDefinition>, tenant?: string) {
+    this.owner = typeof address === 'string';
+    this.client = typeof address === 'string' ? connect(AgentServiceDefinition, address) : address;
+    this.metadata = tenant ? actingForTenant('chain-executor', tenant) : undefined;
+  }
+
+  forTenant(tenant: string): GrpcAgentStepRunner {
+    return new GrpcAgentStepRunner(this.client, tenant);
   }
 
   async send(call: AgentInvocation): Promise<string> {
@@ -25,7 +35,7 @@ export class GrpcAgentStepRunner implements AgentStepRunner {
       // Cancel the turn first, then the stream; CancelTurn must not inherit a dying call's deadline.
       void runDetached(() =>
         this.client
-          .cancelTurn({ threadId, turnId, reason: 'chain step cancelled', requestId: randomUUID() }, { timeoutMs: 10_000 })
+          .cancelTurn({ threadId, turnId, reason: 'chain step cancelled', requestId: randomUUID() }, { timeoutMs: 10_000, metadata: this.metadata })
           .catch(() => undefined)
           .finally(() => streamAbort.abort(call.signal.reason)),
       );
@@ -37,7 +47,7 @@ export class GrpcAgentStepRunner implements AgentStepRunner {
     try {
       const stream = this.client.sendMessage(
         { agentId: call.agentId, threadId: call.threadId, content: call.message, requestId: call.requestId },
-        { signal: streamAbort.signal },
+        { signal: streamAbort.signal, metadata: this.metadata },
       );
       for await (const message of stream) {
         const event = message.event;
@@ -90,7 +100,7 @@ export class GrpcAgentStepRunner implements AgentStepRunner {
 
   async exists(agentId: string): Promise<boolean | undefined> {
     try {
-      await this.client.getAgent({ id: agentId, version: 0 });
+      await this.client.getAgent({ id: agentId, version: 0 }, { metadata: this.metadata });
       return true;
     } catch (error) {
       if (error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND) return false;
@@ -99,6 +109,6 @@ export class GrpcAgentStepRunner implements AgentStepRunner {
   }
 
   close(): void {
-    this.client.close();
+    if (this.owner) this.client.close();
   }
 }

@@ -1,5 +1,5 @@
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
-import { connect, ElixirError, fromRpcStatus, GrpcCode } from '@elixirchain/runtime';
+import { actingForTenant, connect, ElixirError, fromRpcStatus, GrpcCode } from '@elixirchain/runtime';
 import type { ServiceClient } from '@elixirchain/runtime';
 import type { ToolDescription, ToolInvocation, ToolStepRunner } from './step-runners.js';
 
@@ -15,8 +15,18 @@ export class GrpcToolStepRunner implements ToolStepRunner {
   readonly client: ServiceClient<typeof ToolSandboxServiceDefinition>;
   private readonly descriptions = new Map<string, { at: number; description: ToolDescription | undefined }>();
 
-  constructor(address: string) {
-    this.client = connect(ToolSandboxServiceDefinition, address);
+  /** Set for a tenant's runner: the sandbox resolves that tenant's tools (and the shared ones). */
+  private readonly metadata: Record<string, string> | undefined;
+  private readonly owner: boolean;
+
+  constructor(address: string | ServiceClient<typeof ToolSandboxServiceDefinition>, tenant?: string) {
+    this.owner = typeof address === 'string';
+    this.client = typeof address === 'string' ? connect(ToolSandboxServiceDefinition, address) : address;
+    this.metadata = tenant ? actingForTenant('chain-executor', tenant) : undefined;
+  }
+
+  forTenant(tenant: string): GrpcToolStepRunner {
+    return new GrpcToolStepRunner(this.client, tenant);
   }
 
   async invoke(call: ToolInvocation): Promise<unknown> {
@@ -30,7 +40,7 @@ export class GrpcToolStepRunner implements ToolStepRunner {
         // step fails with DEADLINE_EXCEEDED rather than with whatever the tool throws when aborted.
         timeout: call.timeoutMs ? backstop(call.timeoutMs + SANDBOX_TIMEOUT_MARGIN_MS) : undefined,
       },
-      { signal: call.signal },
+      { signal: call.signal, metadata: this.metadata },
     );
     let lastError: ElixirError | undefined;
     for await (const message of stream) {
@@ -60,7 +70,7 @@ export class GrpcToolStepRunner implements ToolStepRunner {
     if (cached && Date.now() - cached.at < 5_000) return cached.description;
     let description: ToolDescription | undefined;
     try {
-      const res = await this.client.getTool({ name: tool, version, includeBundle: false });
+      const res = await this.client.getTool({ name: tool, version, includeBundle: false }, { metadata: this.metadata });
       const manifest = res.tool?.manifest;
       const annotations = manifest?.annotations;
       description = manifest && {
@@ -78,6 +88,6 @@ export class GrpcToolStepRunner implements ToolStepRunner {
   }
 
   close(): void {
-    this.client.close();
+    if (this.owner) this.client.close();
   }
 }

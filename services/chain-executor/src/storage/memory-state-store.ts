@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
 import type { StateEntry as ProtoStateEntry } from '@elixirchain/proto/memory';
-import { connect, ElixirError, GrpcCode } from '@elixirchain/runtime';
+import { actingForTenant, connect, ElixirError, GrpcCode, type CallOptions } from '@elixirchain/runtime';
 import type { ServiceClient } from '@elixirchain/runtime';
 import type { StateEntry, StatePage, StateStore, StateWrite } from './state-store.js';
 import { VersionConflictError } from './state-store.js';
@@ -27,14 +27,23 @@ function conflict(error: unknown, key: string): never {
 /** memory's key/value state over gRPC: where definitions and run checkpoints live. */
 export class MemoryStateStore implements StateStore {
   readonly client: MemoryClient;
+  /** Set for a tenant's store: every call names the tenant, also for runs resumed in the background. */
+  private readonly call: CallOptions | undefined;
+  private readonly owner: boolean;
 
-  constructor(address: string) {
-    this.client = connect(MemoryServiceDefinition, address);
+  constructor(address: string | MemoryClient, tenant?: string) {
+    this.owner = typeof address === 'string';
+    this.client = typeof address === 'string' ? connect(MemoryServiceDefinition, address) : address;
+    this.call = tenant ? { metadata: actingForTenant('chain-executor', tenant) } : undefined;
+  }
+
+  forTenant(tenant: string): MemoryStateStore {
+    return new MemoryStateStore(this.client, tenant);
   }
 
   async get(key: string): Promise<StateEntry | undefined> {
     try {
-      const res = await this.client.getState({ key });
+      const res = await this.client.getState({ key }, this.call);
       return res.entry ? decode(res.entry) : undefined;
     } catch (error) {
       if (error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND) return undefined;
@@ -44,7 +53,7 @@ export class MemoryStateStore implements StateStore {
 
   async put(key: string, value: unknown, expectedVersion?: number): Promise<StateEntry> {
     try {
-      const res = await this.client.putState({ key, value: encode(value), expectedVersion, requestId: randomUUID() });
+      const res = await this.client.putState({ key, value: encode(value), expectedVersion, requestId: randomUUID() }, this.call);
       return decode(res.entry!);
     } catch (error) {
       conflict(error, key);
@@ -53,7 +62,7 @@ export class MemoryStateStore implements StateStore {
 
   async delete(key: string): Promise<boolean> {
     try {
-      return (await this.client.deleteState({ key, requestId: randomUUID() })).deleted;
+      return (await this.client.deleteState({ key, requestId: randomUUID() }, this.call)).deleted;
     } catch (error) {
       if (error instanceof ElixirError && error.code === GrpcCode.NOT_FOUND) return false;
       throw error;
@@ -61,7 +70,7 @@ export class MemoryStateStore implements StateStore {
   }
 
   async list(prefix: string, pageSize: number, pageToken: string, keysOnly = false): Promise<StatePage> {
-    const res = await this.client.listState({ prefix, pageSize, pageToken, keysOnly });
+    const res = await this.client.listState({ prefix, pageSize, pageToken, keysOnly }, this.call);
     return { entries: res.entries.map(decode), nextPageToken: res.nextPageToken };
   }
 
@@ -77,13 +86,13 @@ export class MemoryStateStore implements StateStore {
             ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value), expectedVersion: w.expectedVersion, requestId: '' } } }
             : { operation: { $case: 'deleteState' as const, deleteState: { key: w.key, requestId: '' } } },
         ),
-      });
+      }, this.call);
     } catch (error) {
       conflict(error, '');
     }
   }
 
   close(): void {
-    this.client.close();
+    if (this.owner) this.client.close();
   }
 }

@@ -53,7 +53,7 @@ describe('memory: API keys, tenants and the audit log', function () {
 
     const listed = await admin.listApiKeys({ tenant: 'acme' });
     assert.deepEqual(listed.keys.map((k) => k.id), [created.key!.id]);
-    assert.ok(!JSON.stringify(listed).includes(created.token.split('_')[2]!), 'no secret in listings');
+    assert.ok(!JSON.stringify(listed).includes(created.token.slice(16)), 'no secret in listings');
 
     await admin.revokeApiKey({ id: created.key!.id });
     assert.equal(await code(dev.memory.listThreads({})), GrpcCode.UNAUTHENTICATED);
@@ -128,8 +128,8 @@ describe('memory: API keys, tenants and the audit log', function () {
     assert.match(deletion!.peer, /127\.0\.0\.1/);
     assert.ok(revoke!.time! >= creation!.time!);
     const all = await admin.listAuditEvents({ pageSize: 1000 });
-    assert.ok(!JSON.stringify(all).includes(created.token.split('_')[2]!));
-    assert.ok(!JSON.stringify(all).includes(adminToken.split('_')[2]!));
+    assert.ok(!JSON.stringify(all).includes(created.token.slice(16)));
+    assert.ok(!JSON.stringify(all).includes(adminToken.slice(16)));
     // Pages and filters.
     const first = await admin.listAuditEvents({ pageSize: 1, action: 'api_key.create' });
     const second = await admin.listAuditEvents({ pageSize: 1, action: 'api_key.create', pageToken: first.nextPageToken });

@@ -70,7 +70,7 @@ export function serverTlsFromEnv(env: Env = process.env): TlsFiles | undefined {
 }
 
 /** Authentication settings from the environment; validated like every other setting. */
-export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeyStore } = {}): ServerAuth {
+export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeyStore; keyCacheMs?: number } = {}): ServerAuth {
   const mode = envConfig.oneOf('ELIXIRCHAIN_AUTH', ['local', 'required'] as const, 'local', env);
   if (mode === 'local') return { mode };
   const keysFile = envConfig.optionalString('ELIXIRCHAIN_API_KEYS_FILE', env);
@@ -87,6 +87,8 @@ export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeySto
       apiKeys,
       serviceTokens,
       mtlsServiceIdentity: envConfig.bool('ELIXIRCHAIN_TLS_REQUIRE_CLIENT_CERT', false, env),
+      // How long a verified key is trusted before it is looked up again: the longest a revoked key keeps working.
+      keyCacheMs: extra.keyCacheMs ?? envConfig.int('ELIXIRCHAIN_AUTH_KEY_CACHE_MS', 5_000, { min: 0, max: 600_000 }, env),
       failedAuthPerPeer: {
         ratePerSecond: envConfig.int('ELIXIRCHAIN_AUTH_FAILED_PER_SECOND', 5, { min: 1, max: 1_000_000 }, env),
         burst: envConfig.int('ELIXIRCHAIN_AUTH_FAILED_BURST', 20, { min: 1, max: 1_000_000 }, env),

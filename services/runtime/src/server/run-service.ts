@@ -11,6 +11,8 @@ export interface RunServiceOptions extends ServerOptions {
   onStop?: () => Promise<void> | void;
   /** Where API keys are verified (memory passes its own store); default: a keys file, else memory over the mesh. */
   apiKeys?: ApiKeyStore;
+  /** How long a verified key is trusted before it is looked up again (memory, which owns the keys, uses 0). */
+  apiKeyCacheMs?: number;
 }
 
 async function loadConfigOrExitAsync<T>(service: string, start: () => Promise<T>): Promise<T> {
@@ -38,7 +40,7 @@ export async function runService(options: RunServiceOptions): Promise<RunningSer
     process.exit(70);
   });
 
-  const auth = options.auth ?? loadConfigOrExit(options.name, () => authFromEnv(process.env, { apiKeys: options.apiKeys ?? meshKeyStore() }));
+  const auth = options.auth ?? loadConfigOrExit(options.name, () => authFromEnv(process.env, { apiKeys: options.apiKeys ?? meshKeyStore(), keyCacheMs: options.apiKeyCacheMs }));
   const tls = options.tls ?? loadConfigOrExit(options.name, () => serverTlsFromEnv());
   if (auth.mode === 'local') {
     logger.warn('LOCAL DEVELOPER MODE: no authentication; every caller is admin of tenant "default". Set ELIXIRCHAIN_AUTH=required for anything but a laptop.');
