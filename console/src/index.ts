@@ -1,6 +1,7 @@
 // @elixirchain/console: the web console's gateway (browser JSON/SSE ⇄ mesh gRPC) and its UI build.
-export { DEFAULT_UI_DIR, splitAddress, startConsoleGateway } from './gateway/console-gateway.js';
+export { assertSafeConsoleBind, DEFAULT_UI_DIR, splitAddress, startConsoleGateway } from './gateway/console-gateway.js';
 export type { ConsoleGateway, ConsoleGatewayOptions } from './gateway/console-gateway.js';
+export { browserClientOptions } from './gateway/mesh-connections.js';
 export type { MeshAddressBook } from './gateway/mesh-connections.js';
 export { checkMeshHealth } from './gateway/mesh-health.js';
 export type { ServiceHealth } from './gateway/mesh-health.js';

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { browserClientOptions, startConsoleGateway } from '@elixirchain/console';
 import { startConsoleMesh, type ConsoleMesh } from './support/console-mesh.js';
 import { collectServerSentEvents, readServerSentEvents, type ReadEvent } from './support/sse-reader.js';
 
@@ -227,6 +228,15 @@ describe('console gateway: browser JSON and Server-Sent Events over the real mes
     assert.equal(((await missing.json()) as { error: { reason: string } }).error.reason, 'AGENT_NOT_FOUND');
     const noRun = await fetch(`${mesh.url}/api/runs/run-${'0'.repeat(24)}/events`);
     assert.equal(noRun.status, 404);
+  });
+
+  it('listens on loopback only unless the mesh authenticates, and never calls with the process\'s service credentials', async () => {
+    const services = { memory: '127.0.0.1:1', toolSandbox: '127.0.0.1:1', agentHost: '127.0.0.1:1', chainExecutor: '127.0.0.1:1' };
+    await assert.rejects(startConsoleGateway({ address: '0.0.0.0:0', services, env: {} }), /refusing to serve the console on 0\.0\.0\.0:0 without authentication/);
+    const open = await startConsoleGateway({ address: '0.0.0.0:0', services, env: { ELIXIRCHAIN_AUTH: 'required' } });
+    await open.stop();
+    const options = browserClientOptions({ ELIXIRCHAIN_SERVICE_TOKEN: 'svc-secret', ELIXIRCHAIN_TLS_CA_FILE: '/ca.pem', ELIXIRCHAIN_TLS_CERT_FILE: '/svc.pem', ELIXIRCHAIN_TLS_KEY_FILE: '/svc.key' });
+    assert.deepEqual(options, { tls: { caFile: '/ca.pem' }, metadata: { authorization: '' } });
   });
 
   it('serves the UI build with client-side routes falling back to index.html, and nothing outside it', async () => {

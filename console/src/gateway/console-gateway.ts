@@ -16,6 +16,8 @@ export interface ConsoleGatewayOptions {
   services: MeshAddressBook;
   /** The UI's production build (default console/ui/dist). */
   uiDir?: string;
+  /** Environment for the bind check (default: this process's). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface ConsoleGateway {
@@ -28,6 +30,7 @@ export interface ConsoleGateway {
 /** The console's HTTP server: /api/* goes to the mesh over gRPC, everything else is the UI. */
 export async function startConsoleGateway(options: ConsoleGatewayOptions): Promise<ConsoleGateway> {
   const { host, port } = splitAddress(options.address);
+  assertSafeConsoleBind(host, options.address, options.env ?? process.env);
   const mesh = new MeshConnections(options.services);
   const uiDir = path.resolve(options.uiDir ?? DEFAULT_UI_DIR);
   const routes = apiRoutes(mesh).map((route) => ({ ...route, match: compilePath(route.path) }));
@@ -90,6 +93,22 @@ export async function startConsoleGateway(options: ConsoleGatewayOptions): Promi
       return stopping;
     },
   };
+}
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1)$/;
+
+/**
+ * In local developer mode the services trust every caller as admin, and the
+ * console is such a caller for whoever reaches it: so it listens on loopback
+ * only, as the services do, unless the mesh authenticates (ELIXIRCHAIN_AUTH=required,
+ * where each browser presents its own key) or the operator opts out by name.
+ */
+export function assertSafeConsoleBind(host: string, address: string, env: NodeJS.ProcessEnv): void {
+  if ((env.ELIXIRCHAIN_AUTH ?? 'local').trim() === 'required') return;
+  if (/^(1|true|yes)$/i.test(env.ELIXIRCHAIN_ALLOW_UNAUTHENTICATED_BIND ?? '')) return;
+  if (!LOOPBACK.test(host)) {
+    throw new Error(`refusing to serve the console on ${address} without authentication; bind 127.0.0.1, or run the mesh with ELIXIRCHAIN_AUTH=required`);
+  }
 }
 
 export function splitAddress(address: string): { host: string; port: number } {
