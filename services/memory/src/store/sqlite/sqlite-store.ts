@@ -157,6 +157,7 @@ export class SqliteStore implements Store {
   private readonly dynamic = new Map<string, StatementSync>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private queuedBatches: Array<{ input: BatchWriteInput; resolve: (outcomes: WriteOutcome[]) => void; reject: (error: unknown) => void }> = [];
   private readonly vectors: VectorCache;
   private readonly vectorCacheMinRows: number;
   private dataVersion = -1;
@@ -290,6 +291,8 @@ export class SqliteStore implements Store {
 
   private ensureOpen(): void {
     if (this.closed) throw new Error('SqliteStore is closed');
+    // Batches queued for group commit take effect before any later call.
+    if (this.queuedBatches.length > 0) this.flushBatches();
   }
 
   /** Runs fn in one IMMEDIATE transaction (synchronously, so nothing interleaves). */
@@ -929,32 +932,87 @@ export class SqliteStore implements Store {
     }
   }
 
-  async batchWrite(input: BatchWriteInput): Promise<WriteOutcome[]> {
-    return this.tx(() => {
-      const now = Date.now();
-      if (input.atomic) {
-        return input.operations.map((op, index) => {
-          try {
-            return this.applySync(op, now);
-          } catch (error) {
-            if (isStoreError(error)) error.metadata.operationIndex = String(index);
-            throw error;
-          }
-        });
-      }
-      return input.operations.map((op) => {
-        this.db.exec('SAVEPOINT op');
+  /**
+   * Group commit: batches that arrive in the same turn of the event loop share
+   * one transaction (each inside its own savepoint, so one failing batch rolls
+   * back alone) and are acknowledged together once it has committed. A COMMIT
+   * costs far more than the rows of a small batch; with many turns in flight
+   * this makes one commit out of dozens. Any other store call first applies
+   * the queued batches, so calls still take effect in the order they were made.
+   */
+  batchWrite(input: BatchWriteInput): Promise<WriteOutcome[]> {
+    if (this.closed) return Promise.reject(new Error('SqliteStore is closed'));
+    return new Promise<WriteOutcome[]>((resolve, reject) => {
+      this.queuedBatches.push({ input, resolve, reject });
+      if (this.queuedBatches.length === 1) setImmediate(() => this.flushBatches());
+    });
+  }
+
+  private applyBatchSync(input: BatchWriteInput, now: number): WriteOutcome[] {
+    if (input.atomic) {
+      return input.operations.map((op, index) => {
         try {
-          const outcome = this.applySync(op, now);
-          this.db.exec('RELEASE op');
-          return outcome;
+          return this.applySync(op, now);
         } catch (error) {
-          this.db.exec('ROLLBACK TO op');
-          this.db.exec('RELEASE op');
-          if (!isStoreError(error)) throw error;
-          return { $case: 'error', error } as WriteOutcome;
+          if (isStoreError(error)) error.metadata.operationIndex = String(index);
+          throw error;
         }
       });
+    }
+    return input.operations.map((op) => {
+      this.db.exec('SAVEPOINT op');
+      try {
+        const outcome = this.applySync(op, now);
+        this.db.exec('RELEASE op');
+        return outcome;
+      } catch (error) {
+        this.db.exec('ROLLBACK TO op');
+        this.db.exec('RELEASE op');
+        if (!isStoreError(error)) throw error;
+        return { $case: 'error', error } as WriteOutcome;
+      }
+    });
+  }
+
+  /** Applies every queued batch in one transaction; settles each once it is durable (or failed). */
+  private flushBatches(): void {
+    const batches = this.queuedBatches;
+    if (batches.length === 0) return;
+    this.queuedBatches = [];
+    if (this.closed) {
+      for (const b of batches) b.reject(new Error('SqliteStore is closed'));
+      return;
+    }
+    const settled: Array<{ ok: true; value: WriteOutcome[] } | { ok: false; error: unknown }> = [];
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      for (const b of batches) b.reject(error);
+      return;
+    }
+    try {
+      const now = Date.now();
+      for (const b of batches) {
+        this.db.exec('SAVEPOINT batch');
+        try {
+          settled.push({ ok: true, value: this.applyBatchSync(b.input, now) });
+          this.db.exec('RELEASE batch');
+        } catch (error) {
+          this.db.exec('ROLLBACK TO batch');
+          this.db.exec('RELEASE batch');
+          settled.push({ ok: false, error });
+        }
+      }
+      this.db.exec('COMMIT');
+    } catch (error) {
+      if (this.db.isTransaction) this.db.exec('ROLLBACK');
+      for (const b of batches) b.reject(error);
+      return;
+    }
+    batches.forEach((b, i) => {
+      const s = settled[i];
+      if (s.ok) b.resolve(s.value);
+      else b.reject(s.error);
     });
   }
 
@@ -984,6 +1042,7 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flushBatches();
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.db.close();
