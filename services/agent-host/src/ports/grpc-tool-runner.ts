@@ -30,6 +30,7 @@ export class GrpcToolRunner implements ToolRunner {
       inputSchema: m?.inputSchema ?? { type: 'object' },
       destructive: m?.annotations?.destructive ?? false,
       readOnly: m?.annotations?.readOnly ?? false,
+      idempotent: m?.annotations?.idempotent ?? false,
       permissions: { networkHosts: m?.permissions?.networkHosts ?? [], secrets: m?.permissions?.secrets ?? [] },
     };
   }

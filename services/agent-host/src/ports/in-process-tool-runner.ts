@@ -30,6 +30,7 @@ export class InProcessToolRunner implements ToolRunner {
       inputSchema: tool.inputSchema ?? { type: 'object', properties: {} },
       destructive: tool.destructive ?? false,
       readOnly: tool.readOnly ?? false,
+      idempotent: tool.idempotent ?? false,
       permissions: tool.permissions ?? { networkHosts: [], secrets: [] },
     };
   }

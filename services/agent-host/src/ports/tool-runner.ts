@@ -8,6 +8,8 @@ export interface ToolInfo {
   inputSchema: Record<string, unknown>;
   destructive: boolean;
   readOnly: boolean;
+  /** Annotated idempotent: a call interrupted by a restart of tool-sandbox may run again. */
+  idempotent?: boolean;
   permissions: { networkHosts: string[]; secrets: string[] };
 }
 

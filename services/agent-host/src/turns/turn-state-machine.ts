@@ -13,6 +13,7 @@ import type { PendingCall, TurnCheckpoint } from '../threads/thread-record.js';
 import { approvalReason } from '../approvals/approval-policy.js';
 import { FencedError, TurnStop } from './turn-stop.js';
 import { inSpan, SpanKind } from './turn-tracing.js';
+import { invokeThroughSandboxRestarts } from './tool-call-retry.js';
 import type { AgentHostMetrics } from '../metrics/agent-host-metrics.js';
 
 export interface TurnDependencies {
@@ -388,7 +389,9 @@ export class TurnStateMachine {
     } else {
       invoked = true;
       try {
-        const outcome = await this.deps.tools.invoke(
+        const info = this.toolInfos.get(call.name);
+        const outcome = await invokeThroughSandboxRestarts(
+          this.deps.tools,
           {
             name: call.name,
             version: ref.versionRange,
@@ -397,8 +400,10 @@ export class TurnStateMachine {
             // A human approved this call knowing what it asks for: let it use the tool's own grant.
             ...(call.approval?.state === 'approved' ? {} : { grants: this.agent.permissions ?? { networkHosts: [], secrets: [] } }),
           },
+          info?.idempotent === true || info?.readOnly === true,
           this.signal,
           (fraction, message) => !this.signal.aborted && this.session.log.append(this.turnId, { $case: 'toolCallProgress', toolCallProgress: { callId: call.callId, fraction, message } }),
+          (attempt, message) => this.deps.log.warn({ tool: call.name, callId: call.callId, attempt, reason: message }, 'tool-sandbox unreachable during an idempotent tool call; calling it again'),
         );
         if (outcome.ok) result = outcome.output;
         else failure = outcome.status;
