@@ -117,7 +117,25 @@ function defaultResponse(request: ModelRequest): ScriptedResponse {
   return words(`You said: ${userText}`);
 }
 
-/** Fills the tool's input schema from the user's words: strings get the text, numbers the first number in it. */
+/** A string field that wants a formula, not prose (a calculator's `expression`). */
+const ARITHMETIC_FIELD = /^(expression|expr|formula|equation|calculation|math|arithmetic)$/i;
+const ARITHMETIC_TOOL = /\b(calculat\w*|arithmetic|math\w*|evaluat\w*)\b/i;
+
+/** The longest run of digits, operators, parentheses and spaces holding a digit: "what is 2+3?" → "2+3". */
+export function arithmeticIn(text: string): string | undefined {
+  let best: string | undefined;
+  for (const run of text.match(/[\d.+\-*/%^()\s]+/g) ?? []) {
+    const candidate = run.trim();
+    if (/\d/.test(candidate) && candidate.length > (best?.length ?? 0)) best = candidate;
+  }
+  return best;
+}
+
+/**
+ * Fills the tool's input schema from the user's words: strings get the text
+ * (a formula field of a calculator-like tool only its arithmetic), numbers
+ * the first number in it.
+ */
 export function argumentsFor(tool: ModelToolSpec, userText: string): Record<string, unknown> {
   const schema = tool.parameters as { properties?: Record<string, { type?: string | string[] }>; required?: string[] };
   const properties = schema.properties ?? {};
@@ -132,6 +150,7 @@ export function argumentsFor(tool: ModelToolSpec, userText: string): Record<stri
     else if (type === 'boolean') args[name] = true;
     else if (type === 'array') args[name] = [userText];
     else if (type === 'object') args[name] = {};
+    else if (ARITHMETIC_FIELD.test(name) || (names.length === 1 && ARITHMETIC_TOOL.test(`${tool.name} ${tool.description}`))) args[name] = arithmeticIn(userText) ?? userText;
     else args[name] = userText;
   }
   return args;
