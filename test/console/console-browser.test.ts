@@ -221,6 +221,21 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await shot('10-tool-invoke');
   });
 
+  it('shows permissions asked vs granted and grants what a tool is missing', async () => {
+    await mesh.registerTool('weather', 'export default async function () { return { sunny: true }; }', {
+      description: 'Looks up the weather',
+      permissions: { networkHosts: ['api.weather.example'], secrets: ['WEATHER_KEY'] },
+    }, { grant: false });
+    await page.goto(`${mesh.url}/#/tools/weather`);
+    const permissions = page.getByRole('table', { name: 'Permissions asked and granted' });
+    await permissions.waitFor();
+    assert.match(await permissions.innerText(), /network hosts\s+api\.weather\.example\s+—\s+api\.weather\.example/);
+    await page.getByRole('button', { name: 'Grant what is missing' }).click();
+    await page.getByRole('button', { name: 'Grant what is missing' }).and(page.locator(':disabled')).waitFor();
+    assert.match(await permissions.innerText(), /secrets\s+WEATHER_KEY\s+WEATHER_KEY\s+—/);
+    await shot('10b-tool-granted');
+  });
+
   it('pages through thread history and stays usable at a phone width, by keyboard', async () => {
     await page.goto(`${mesh.url}/#/threads/adder`);
     await page.locator('table[aria-label="Threads"] tbody a').first().click();

@@ -239,6 +239,20 @@ describe('console gateway: browser JSON and Server-Sent Events over the real mes
     assert.deepEqual(options, { tls: { caFile: '/ca.pem' }, metadata: { authorization: '' } });
   });
 
+  it('starts a run, cancels it, and lists it as cancelled', async () => {
+    const created = await fetch(`${mesh.url}/api/chains`, json({ chain: { id: 'long-count', root: { id: 'count', tool: { tool: 'count-slowly', input: '{"to": 200}' } } } }));
+    assert.equal(created.status, 200);
+    const started = (await (await fetch(`${mesh.url}/api/chains/long-count/start`, json({ input: {} }))).json()) as { run: { id: string } };
+    const runId = started.run.id;
+    const watch = fetch(`${mesh.url}/api/runs/${runId}/events`).then(collectServerSentEvents);
+    const cancelled = (await (await fetch(`${mesh.url}/api/runs/${runId}/cancel`, json({ reason: 'not needed' }))).json()) as { run: { status: string } };
+    assert.ok(['RUN_STATUS_CANCELLED', 'RUN_STATUS_RUNNING'].includes(cancelled.run.status));
+    const events = (await watch).filter((e) => e.event === 'message');
+    assert.match(events.at(-1)!.data.runCancelled?.reason ?? '', /not needed/);
+    const listed = (await (await fetch(`${mesh.url}/api/runs?chainId=long-count&status=RUN_STATUS_CANCELLED`)).json()) as { runs: { id: string }[] };
+    assert.deepEqual(listed.runs.map((r) => r.id), [runId]);
+  });
+
   it('serves the UI build with client-side routes falling back to index.html, and nothing outside it', async () => {
     const index = await fetch(`${mesh.url}/chat/adder`);
     assert.equal(index.status, 200);
