@@ -3,6 +3,7 @@
 export { defineTool, isTool, DEFAULT_LIMITS } from './tool/define-tool.js';
 export type { Tool, ToolDefinition, ToolMetadata, InferToolInput, InferToolCallInput, InferToolOutput } from './tool/define-tool.js';
 export { ToolDefinitionError } from './tool/tool-definition-error.js';
+export { ToolInputError } from './tool/tool-input-error.js';
 export { toJsonSchema, JSON_SCHEMA_2020_12 } from './tool/tool-schema.js';
 export type { ToolSchema } from './tool/tool-schema.js';
 export type {

@@ -97,6 +97,28 @@ describe('tool sandbox engine (in-process)', function () {
     assert.match(error.message, /\/a/);
   });
 
+  it('a tool that refuses its input (code INVALID_ARGUMENT, the SDK\'s ToolInputError) fails the call with INVALID_ARGUMENT, not retried', async () => {
+    const { manifest, bundle } = toolFixture(
+      'picky',
+      `let calls = 0;
+      export default (input) => {
+        calls += 1;
+        if (input.expression.includes('?')) throw Object.assign(new Error('unexpected "?" at ' + input.expression.indexOf('?') + ' (calls ' + calls + ')'), { name: 'ToolInputError', code: 'INVALID_ARGUMENT' });
+        if (input.expression === 'boom') throw new Error('boom');
+        return { ok: true };
+      };`,
+      { inputSchema: { type: 'object', properties: { expression: { type: 'string' } }, required: ['expression'] }, idempotent: true },
+    );
+    await sandbox.register(manifest, bundle);
+    const refused = await failure(sandbox, { name: 'picky', input: { expression: 'what is 2+3?' } });
+    assert.equal(refused.code, GrpcCode.INVALID_ARGUMENT);
+    assert.equal(refused.reason, 'INVALID_TOOL_INPUT');
+    assert.match(refused.message, /unexpected "\?" at 11 \(calls 1\)/, 'one attempt: a refusal is not retried');
+    assert.deepEqual((await sandbox.call({ name: 'picky', input: { expression: '2+3' } })).output, { ok: true });
+    const crashed = await failure(sandbox, { name: 'picky', input: { expression: 'boom' } });
+    assert.equal(crashed.code, GrpcCode.INTERNAL, 'any other error stays the tool\'s failure');
+  });
+
   it('fails output that violates the schema with INTERNAL naming the tool version', async () => {
     const { manifest, bundle } = toolFixture('liar', 'export default () => ({ n: "not a number" });', {
       outputSchema: { type: 'object', properties: { n: { type: 'number' } } },

@@ -2,8 +2,15 @@
 // unary minus, constants and a few functions. Never eval(): the input comes
 // from a model.
 
-export class ExpressionError extends Error {
+import { ToolInputError } from '@elixirchain/plugin-sdk';
+
+/** An expression the calculator cannot evaluate: the caller's input is at fault (INVALID_ARGUMENT). */
+export class ExpressionError extends ToolInputError {
   override readonly name = 'ExpressionError';
+
+  constructor(message: string) {
+    super(message, 'expression');
+  }
 }
 
 const FUNCTIONS: Record<string, (...args: number[]) => number> = {

@@ -22,14 +22,15 @@ describe('calculator', () => {
     assert.equal((await tool.invoke({ expression: 'sqrt(2) ^ 2' })).output.value, 2);
   });
 
-  it('reports a malformed expression as a tool error with its message', async () => {
+  it('reports a malformed expression as INVALID_ARGUMENT with its message (a ToolInputError)', async () => {
     await assert.rejects(tool.invoke({ expression: '2 +' }), (error: Error & { code?: string; reason?: string }) => {
-      assert.equal(error.code, 'INTERNAL');
-      assert.equal(error.reason, 'TOOL_ERROR');
+      assert.equal(error.code, 'INVALID_ARGUMENT');
+      assert.equal(error.reason, 'INVALID_TOOL_INPUT');
       assert.match(error.message, /ends too early/);
       return true;
     });
-    await assert.rejects(tool.invoke({ expression: '1 / 0' }), /division by zero/);
+    await assert.rejects(tool.invoke({ expression: '1 / 0' }), { code: 'INVALID_ARGUMENT', message: /division by zero/ });
+    await assert.rejects(tool.invoke({ expression: 'what is 2+3?' }), { code: 'INVALID_ARGUMENT', message: /unexpected "\?" at position 12/ });
   });
 
   it('refuses input that breaks the schema before the tool runs', async () => {

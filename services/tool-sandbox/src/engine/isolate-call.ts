@@ -6,7 +6,7 @@ import type { DoneMessage, InvokeMessage, WorkerFailure } from './worker-protoco
 const EVENT_OPS = new Set(['log', 'progress', 'partial']);
 const MAX_HOST_MESSAGE = 4000;
 /** Failures after which the isolate is still in a known state and may serve the next call. */
-const REUSABLE_AFTER = new Set(['TOOL_ERROR', 'TOOL_LIMIT', 'INVALID_OUTPUT', 'OUTPUT_TOO_LARGE', 'PERMISSION_DENIED', 'INVALID_TOOL']);
+const REUSABLE_AFTER = new Set(['TOOL_ERROR', 'INVALID_TOOL_INPUT', 'TOOL_LIMIT', 'INVALID_OUTPUT', 'OUTPUT_TOO_LARGE', 'PERMISSION_DENIED', 'INVALID_TOOL']);
 /** Grace between aborting ctx.signal and disposing the isolate on cancel. */
 const ABORT_GRACE_MS = 50;
 
@@ -259,6 +259,8 @@ export class IsolateCall implements BridgeTarget {
       // A tool rethrowing our own refusal keeps its meaning; anything else is the tool's failure.
       if (e.code === 'PERMISSION_DENIED') return { code: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED', message, name };
       if (e.code === 'RESOURCE_EXHAUSTED') return { code: 'RESOURCE_EXHAUSTED', reason: 'TOOL_LIMIT', message, name };
+      // The tool refused its input (the SDK's ToolInputError): the caller's mistake, not the tool's failure; never retried.
+      if (e.code === 'INVALID_ARGUMENT') return { code: 'INVALID_ARGUMENT', reason: 'INVALID_TOOL_INPUT', message, name };
       return { code: 'INTERNAL', reason: 'TOOL_ERROR', message, name };
     } catch {
       return { code: 'INTERNAL', reason: 'BRIDGE_PROTOCOL', message: 'the sandbox returned an unreadable error' };
