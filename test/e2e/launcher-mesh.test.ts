@@ -44,7 +44,9 @@ describe('e2e: the mesh started by the launcher', function () {
       assert.equal(res.code, 0, `${res.stdout}\n${res.stderr}`);
       assert.match(res.stdout, /^demo › /m, 'streamed assistant text');
       assert.match(res.stdout, /⚙ calculator@\d+\.\d+\.\d+ \{"expression":/, 'the tool call as it starts');
-      assert.match(res.stdout, /[✓✗] calculator/, 'the tool call as it completes');
+      assert.match(res.stdout, /⚙ calculator@\d+\.\d+\.\d+ \{"expression":"2\+3"/, 'the scripted model passes the arithmetic, not the sentence');
+      assert.match(res.stdout, /✓ calculator/, 'the tool call succeeds');
+      assert.match(res.stdout, /"value":5\b/, 'the reply uses the result');
       assert.match(res.stdout, /\(completed · 2 model calls · 1 tool call/);
       assert.match(res.stderr, /thread: \S+/);
     });
@@ -122,6 +124,7 @@ describe('e2e: the mesh started by the launcher', function () {
         const thread = await messages(outcome.threadId);
         assert.deepEqual(thread.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_TOOL, Role.ROLE_ASSISTANT], 'one message per step, none lost or doubled');
         assert.equal(thread[0]!.content, content);
+        assert.equal(thread[2]!.isError, false, `the idempotent tool's result, not a failure: ${thread[2]!.content}`);
         assert.deepEqual(stripVolatile(await messages(baselineThread)), stripVolatile(baseline), 'the earlier thread is unchanged');
         assert.ok((await clients.agents().getAgent({ id: agent })).agent, 'the agent survived');
         assert.match(mesh.output, new RegExp(`${name} exited \\((signal ${signal}|exit code 0)\\); restarting`));
