@@ -231,8 +231,9 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await permissions.waitFor();
     assert.match(await permissions.innerText(), /network hosts\s+api\.weather\.example\s+—\s+api\.weather\.example/);
     await page.getByRole('button', { name: 'Grant what is missing' }).click();
-    await page.getByRole('button', { name: 'Grant what is missing' }).and(page.locator(':disabled')).waitFor();
-    assert.match(await permissions.innerText(), /secrets\s+WEATHER_KEY\s+WEATHER_KEY\s+—/);
+    await permissions.locator('tr', { hasText: /^secrets\s*WEATHER_KEY\s*WEATHER_KEY\s*—$/ }).waitFor();
+    await permissions.locator('tr', { hasText: /^network hosts\s*api\.weather\.example\s*api\.weather\.example\s*—$/ }).waitFor();
+    await page.getByRole('table', { name: 'Tools' }).locator('tr', { hasText: 'weather' }).getByText('active').waitFor();
     await shot('10b-tool-granted');
   });
 

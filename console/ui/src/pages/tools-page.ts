@@ -9,9 +9,10 @@ import { href } from '../router.js';
 export function ToolsPage({ name, version }: { name?: string; version?: string }) {
   const [tools, setTools] = useState<any[]>([]);
   const [error, setError] = useState<ApiErrorBody | undefined>();
+  const [changes, setChanges] = useState(0);
   useEffect(() => {
     api.get('/api/tools?pageSize=200').then((r) => setTools(r.tools ?? []), (e) => setError(errorOf(e)));
-  }, [name]);
+  }, [name, changes]);
   return html`<section aria-labelledby="tools-title">
     <h1 id="tools-title">Tools</h1>
     <${ErrorNotice} error=${error} />
@@ -27,12 +28,12 @@ export function ToolsPage({ name, version }: { name?: string; version?: string }
           ${tools.length === 0 ? html`<tr><td colspan="3" class="muted">No tools registered.</td></tr>` : null}
         </tbody>
       </table>
-      <div class="detail">${name ? html`<${ToolDetail} key=${`${name}@${version ?? ''}`} name=${name} version=${version} />` : html`<p class="muted">Choose a tool.</p>`}</div>
+      <div class="detail">${name ? html`<${ToolDetail} key=${`${name}@${version ?? ''}`} name=${name} version=${version} onChanged=${() => setChanges((n) => n + 1)} />` : html`<p class="muted">Choose a tool.</p>`}</div>
     </div>
   </section>`;
 }
 
-function ToolDetail({ name, version }: { name: string; version?: string }) {
+function ToolDetail({ name, version, onChanged }: { name: string; version?: string; onChanged: () => void }) {
   const [tool, setTool] = useState<any>();
   const [versions, setVersions] = useState<any[]>([]);
   const [grant, setGrant] = useState<any>();
@@ -54,8 +55,11 @@ function ToolDetail({ name, version }: { name: string; version?: string }) {
   async function changeGrant(kind: 'grant' | 'revoke', permissions: object) {
     setError(undefined);
     try {
-      await api.post(`/api/tools/${encodeURIComponent(name)}/${kind}`, { permissions });
+      const r = await api.post(`/api/tools/${encodeURIComponent(name)}/${kind}`, { permissions });
+      // The answer carries the grant as it is now; the tool's state is read again.
+      setGrant(r.grant);
       setReload((n) => n + 1);
+      onChanged();
     } catch (e) {
       setError(errorOf(e));
     }
