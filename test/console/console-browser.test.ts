@@ -133,6 +133,21 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await shot('03-chat-tool-call');
   });
 
+  it('shows a tool call\'s progress live in the chat', async () => {
+    await post(`${mesh.url}/api/agents`, {
+      agent: { id: 'counter', tools: [{ name: 'count-slowly' }], model: { provider: 'scripted', script: [{ events: [{ toolCall: { name: 'count-slowly', arguments: { to: 10 } } }] }, { events: [{ text: 'Counted to 10.' }] }] } },
+    });
+    await page.goto(`${mesh.url}/#/chat/counter`);
+    await page.getByLabel('Message').fill('count to ten');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const call = page.locator('.tool-call[data-tool="count-slowly"]');
+    await call.getByLabel('Tool progress').waitFor();
+    await call.getByText(/counted \d+/).waitFor();
+    await shot('03b-chat-tool-progress');
+    await page.locator('[data-testid="assistant-text"]', { hasText: 'Counted to 10.' }).waitFor();
+    assert.match(await call.innerText(), /"counted": 10/);
+  });
+
   it('approves a destructive tool call inline', async () => {
     const created = await post(`${mesh.url}/api/agents`, {
       agent: {
