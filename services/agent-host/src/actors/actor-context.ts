@@ -16,6 +16,8 @@ export interface ActorOptions {
   flushEveryBytes: number;
   /** Sequence numbers skipped when a turn resumes in a new process, past events a client may have seen unpersisted. */
   resumeSequenceGap: number;
+  /** How long a checkpoint retries while memory is unreachable before the turn fails (default 60 s). */
+  memoryOutageBudgetMs?: number;
 }
 
 /** What every actor of one host shares. */

@@ -1,11 +1,15 @@
 import { TurnStatus } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { Supervisor, errors, toRpcStatus, type ExitReason, type RestartIntensity } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, Supervisor, errors, toRpcStatus, type ExitReason, type RestartIntensity } from '@elixirchain/runtime';
 import { AgentActor, type Mailbox } from './agent-actor.js';
 import type { ActorContext } from './actor-context.js';
 import type { AgentHostLoad } from '../metrics/agent-host-metrics.js';
 import { activeTurnPrefix, resumeSequenceBase } from '../threads/thread-record.js';
 import { ThreadSession } from '../threads/thread-session.js';
+
+/** How often, and for how long, an agent stopped by an outage of memory is started again. */
+const OUTAGE_RETRY_MS = 2_000;
+const OUTAGE_RECOVERY_MS = 15 * 60_000;
 
 /**
  * The DynamicSupervisor of agent actors, on the runtime's one-for-one
@@ -25,6 +29,9 @@ export class AgentSupervisor {
   onStopped: (agentId: string) => void = () => {};
   /** Agents with turns a previous process left unfinished: their first start resumes them. */
   private readonly needsResume = new Set<string>();
+  /** Agents stopped by an outage of memory, with the timer of their next start. */
+  private readonly recovering = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
 
   constructor(
     private readonly ctx: ActorContext,
@@ -33,7 +40,10 @@ export class AgentSupervisor {
     this.supervisor = new Supervisor({ name: 'agents', intensity, restartDelayMs: (n) => 20 * n });
     this.supervisor.on('exit', (id, reason) => this.onExit(id, reason));
     this.supervisor.on('restarted', () => (this.restarts += 1));
-    this.supervisor.on('gaveUp', (id, reason) => void this.giveUp(id, reason).catch((err) => this.ctx.log.error({ err, agentId: id }, 'failed to fail the turns of a stopped agent')));
+    this.supervisor.on('gaveUp', (id, reason) => {
+      if (ElixirError.is(reason.error, GrpcCode.UNAVAILABLE)) this.waitOutOutage(id, reason);
+      else void this.giveUp(id, reason).catch((err) => this.ctx.log.error({ err, agentId: id }, 'failed to fail the turns of a stopped agent'));
+    });
   }
 
   private onExit(agentId: string, reason: ExitReason): void {
@@ -87,9 +97,16 @@ export class AgentSupervisor {
               const inherited = this.mailboxes.get(agentId);
               this.mailboxes.delete(agentId);
               const resuming = this.needsResume.delete(agentId);
-              const next = await AgentActor.start(agentId, this.ctx, resume || resuming || launches > 1, inherited);
-              this.lastIncarnation.set(agentId, next);
-              return next;
+              try {
+                const next = await AgentActor.start(agentId, this.ctx, resume || resuming || launches > 1, inherited);
+                this.lastIncarnation.set(agentId, next);
+                return next;
+              } catch (error) {
+                // Not started (memory unreachable): the next start still owes the resume and the mailbox.
+                if (resuming) this.needsResume.add(agentId);
+                if (inherited && !this.mailboxes.has(agentId)) this.mailboxes.set(agentId, inherited);
+                throw error;
+              }
             },
           })
           .finally(() => this.starting.delete(agentId));
@@ -152,6 +169,38 @@ export class AgentSupervisor {
     await this.supervisor.terminateChild(agentId);
   }
 
+  /**
+   * Past the restart intensity because memory is unreachable: not the
+   * agent's fault, and failing its turns would need memory too. Its turns and
+   * mailbox are kept; it is started again (resuming them) every few seconds
+   * until memory answers, and a new message starts it as well.
+   */
+  private waitOutOutage(agentId: string, reason: ExitReason): void {
+    if (this.recovering.has(agentId) || this.stopped) return;
+    this.ctx.log.warn({ agentId, err: reason.error }, 'agent actor stopped while memory is unreachable; it resumes its turns once memory is back');
+    const mailbox = this.lastIncarnation.get(agentId)?.takeMailbox();
+    if (mailbox && mailbox.size > 0) this.mailboxes.set(agentId, mailbox);
+    this.needsResume.add(agentId);
+    const deadline = Date.now() + OUTAGE_RECOVERY_MS;
+    const attempt = () => {
+      this.recovering.set(
+        agentId,
+        setTimeout(() => {
+          void this.actorFor(agentId, true).then(
+            () => this.recovering.delete(agentId),
+            (error: unknown) => {
+              this.recovering.delete(agentId);
+              if (this.stopped || this.resident(agentId)) return;
+              if (ElixirError.is(error, GrpcCode.UNAVAILABLE) && Date.now() < deadline) attempt();
+              else this.ctx.log.error({ err: error, agentId }, 'agent could not be started again after an outage of memory; its next message starts it');
+            },
+          );
+        }, OUTAGE_RETRY_MS),
+      );
+    };
+    attempt();
+  }
+
   /** Past the restart intensity: fail every unfinished turn and waiting message of the agent. */
   private async giveUp(agentId: string, reason: ExitReason): Promise<void> {
     const message = (reason.error as Error)?.message ?? 'crashed';
@@ -200,6 +249,9 @@ export class AgentSupervisor {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
+    for (const timer of this.recovering.values()) clearTimeout(timer);
+    this.recovering.clear();
     await this.supervisor.stop();
   }
 }

@@ -69,7 +69,7 @@ export class AgentHost {
   constructor(private readonly options: AgentHostOptions) {
     this.registry = new AgentRegistry(options.memory);
     const ownership = options.ownership;
-    this.store = new ThreadStore(options.memory, ownership ? (agentId) => ownership.requireFence(agentId) : undefined);
+    this.store = new ThreadStore(options.memory, ownership ? (agentId) => ownership.requireFence(agentId) : undefined, options.actor?.memoryOutageBudgetMs);
     const factory = new ModelProviderFactory(options.models);
     this.highWater = options.streamHighWaterBytes ?? 1 << 20;
     this.ctx = {
