@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
+import { connect } from '@elixirchain/runtime';
 import { buildUi } from '@elixirchain/console';
 import { startConsoleMesh, type ConsoleMesh } from './support/console-mesh.js';
 
@@ -27,6 +29,8 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
       console.warn(`    skipping the console browser tests: no chromium at ${CHROMIUM} (bash console/scripts/install-browser.sh installs Debian's, or set ELIXIRCHAIN_CHROMIUM_PATH)`);
       this.skip();
     }
+    // This run's screenshots only.
+    rmSync(ARTIFACTS, { recursive: true, force: true });
     mkdirSync(ARTIFACTS, { recursive: true });
     // A fresh build of the UI as it is now, not whatever console/ui/dist holds (~2 s).
     uiDir = mkdtempSync(join(tmpdir(), 'console-ui-build-'));
@@ -260,9 +264,34 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.goto(`${mesh.url}/#/health`);
     await page.getByRole('table', { name: 'Agent activity' }).getByRole('link', { name: 'adder' }).waitFor();
     await shot('12-health-activity');
+    // A few memories straight through the memory service, then searched in the console.
+    const health = (await (await fetch(`${mesh.url}/api/health`)).json()) as { services: { service: string; address: string }[] };
+    const memory = connect(MemoryServiceDefinition, health.services.find((x) => x.service === 'memory')!.address);
+    try {
+      await memory.upsertMemories({
+        namespace: 'support-notes',
+        memories: [
+          { text: 'The customer asked about a refund for a double billing charge', metadata: { topic: 'billing' } },
+          { text: 'Invoice emails go out on the first of each month', metadata: { topic: 'billing' } },
+          { text: 'The office plants need water on Fridays', metadata: { topic: 'office' } },
+        ],
+      });
+    } finally {
+      memory.close();
+    }
     await page.goto(`${mesh.url}/#/memory`);
-    await page.getByRole('heading', { name: 'Memory' }).waitFor();
-    await shot('13-memory');
+    await page.getByRole('table', { name: 'Namespaces' }).getByText('support-notes').waitFor();
+    await page.getByLabel('Query').fill('refund for a billing charge');
+    await page.getByLabel('Metadata filter (JSON)').fill('{"all":[{"field":"topic","eq":"billing"}]}');
+    await page.getByRole('button', { name: 'Search' }).click();
+    const results = page.getByRole('table', { name: 'Search results' });
+    await results.locator('tbody tr').first().waitFor();
+    const rows = await results.locator('tbody tr').allInnerTexts();
+    assert.ok(rows.length >= 1 && rows.length <= 2, `only billing memories (${rows.length})`);
+    assert.match(rows[0]!, /refund/, 'the closest memory first');
+    assert.ok(rows.every((r) => !/plants/.test(r)), 'the filter keeps office notes out');
+    assert.match(rows[0]!, /\d\.\d{3}/, 'with its score');
+    await shot('13-memory-search');
 
     await page.setViewportSize({ width: 390, height: 800 });
     await page.goto(`${mesh.url}/#/chat/adder`);
