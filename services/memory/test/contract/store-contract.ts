@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import type { MetadataFilter } from '@elixirchain/proto/memory';
 import { Role } from '@elixirchain/proto/memory';
-import type { MemoryInput, MessageInput, Store } from '../../src/store/store.js';
+import type { MemoryInput, MessageInput, Store, WriteOperation } from '../../src/store/store.js';
+import { withBatchRequestIds } from '../../src/service/memory-service.js';
 import { matchesMetadataFilter } from '../../src/store/metadata-filter.js';
 
 const ABORTED = 10;
@@ -699,6 +700,40 @@ export function runStoreContractSuite(
         assert.equal((await store.getThread('t')).version, 1);
         assert.equal((await store.getState('k')).version, 1);
       });
+
+      it('replays a retried batch of compare-and-sets by its request_id instead of conflicting', async () => {
+        await store.putState({ key: 'gone', value: v(0) });
+        // What the service does with BatchWriteRequest.request_id: one id per operation, derived from it.
+        const ops = withBatchRequestIds(
+          [
+            { $case: 'appendMessages', appendMessages: { threadId: 't', messages: [msg('a')], expectedVersion: 0 } },
+            { $case: 'putState', putState: { key: 'k', value: v(1), expectedVersion: 0 } },
+            { $case: 'deleteState', deleteState: { key: 'gone', expectedVersion: 1 } },
+          ],
+          'batch-cas',
+        );
+        const first = await store.batchWrite({ atomic: true, operations: ops });
+        const again = await store.batchWrite({ atomic: true, operations: ops });
+        assert.deepEqual(again.map((o) => o.$case), ['appendMessages', 'putState', 'deleteState']);
+        assert.equal(again[0].$case === 'appendMessages' && again[0].appendMessages.messages[0]?.id, first[0].$case === 'appendMessages' && first[0].appendMessages.messages[0]?.id);
+        assert.equal(again[1].$case === 'putState' && again[1].putState.version, 1);
+        assert.equal(again[2].$case === 'deleteState' && again[2].deleteState.deleted, true);
+        assert.equal((await store.getThread('t')).version, 1);
+        assert.equal((await store.getState('k')).version, 1);
+        // Without the id the same batch conflicts.
+        await rejectsWith(store.batchWrite({ atomic: true, operations: withBatchRequestIds(ops.map(withoutRequestId), '') }), ABORTED);
+      });
     });
   });
+}
+
+function withoutRequestId(op: WriteOperation): WriteOperation {
+  switch (op.$case) {
+    case 'appendMessages':
+      return { $case: 'appendMessages', appendMessages: { ...op.appendMessages, requestId: undefined } };
+    case 'putState':
+      return { $case: 'putState', putState: { ...op.putState, requestId: undefined } };
+    case 'deleteState':
+      return { $case: 'deleteState', deleteState: { ...op.deleteState, requestId: undefined } };
+  }
 }
