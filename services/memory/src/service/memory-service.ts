@@ -486,11 +486,14 @@ export function memoryServiceBinding({ store: sharedStore, embedders, audit }: M
 }
 
 /**
- * A batch's request_id makes it idempotent: each operation without a request
+ * A batch's request_id makes it idempotent: each operation that a second
+ * application would change (an append, a compare-and-set) and has no request
  * id of its own gets one derived from it, so a retried batch whose first
- * attempt committed (its reply lost) replays each operation's first outcome
- * instead of failing its compare-and-set. Every store already replays single
- * writes by request id, inside the batch's transaction.
+ * attempt committed (its reply lost) replays those operations' first outcome
+ * instead of appending twice or failing its compare-and-set. Every store
+ * replays single writes by request id, inside the batch's transaction.
+ * Unconditional puts and deletes just apply again (same value; a request row
+ * each would only cost writes on the hot path).
  */
 export function withBatchRequestIds(operations: WriteOperation[], batchRequestId: string): WriteOperation[] {
   if (!batchRequestId) return operations;
@@ -500,9 +503,9 @@ export function withBatchRequestIds(operations: WriteOperation[], batchRequestId
       case 'appendMessages':
         return op.appendMessages.requestId ? op : { $case: 'appendMessages', appendMessages: { ...op.appendMessages, requestId } };
       case 'putState':
-        return op.putState.requestId ? op : { $case: 'putState', putState: { ...op.putState, requestId } };
+        return op.putState.requestId || op.putState.expectedVersion === undefined ? op : { $case: 'putState', putState: { ...op.putState, requestId } };
       case 'deleteState':
-        return op.deleteState.requestId ? op : { $case: 'deleteState', deleteState: { ...op.deleteState, requestId } };
+        return op.deleteState.requestId || op.deleteState.expectedVersion === undefined ? op : { $case: 'deleteState', deleteState: { ...op.deleteState, requestId } };
     }
   });
 }
