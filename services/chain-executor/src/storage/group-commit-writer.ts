@@ -23,9 +23,10 @@ interface Pending {
  * in the next one, so many runs checkpointing at once cost one BatchWrite
  * round trip, not one each. Each caller's promise resolves only once its
  * writes are durable; batches are sent one after another, so writes keep
- * their order. While memory answers UNAVAILABLE a batch is retried (its
- * writes are unconditional puts and deletes, or compare-and-sets that a
- * replayed request_id answers), up to the outage budget.
+ * their order. While memory answers UNAVAILABLE a batch is retried, up to
+ * the outage budget: run checkpoints are unconditional puts of the same
+ * values, so a batch that committed before its reply was lost applies
+ * again harmlessly.
  */
 export class GroupCommitWriter {
   private queue: Pending[] = [];
