@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { asElixirError, ElixirError, errors, GrpcCode, SHARED_TENANT, type FieldViolation, type Logger } from '@elixirchain/runtime';
+import { asElixirError, ElixirError, errors, GrpcCode, type FieldViolation, type Logger } from '@elixirchain/runtime';
 import type { Tool, ToolManifest } from '@elixirchain/proto/sandbox';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings, type OperatorLimits, type PoolSettings } from '../config/operator-limits.js';
 import { REALM_LIMITS } from '../engine/tool-realm.js';
@@ -15,6 +15,12 @@ import { SecretRedactor } from '../secrets/secret-redactor.js';
 import { SecretStore } from '../secrets/secret-store.js';
 import { EventChannel } from './event-channel.js';
 import { ToolContextBridge, type BridgeEvent } from './tool-context-bridge.js';
+
+/**
+ * The tenant that holds tools an operator shared with every tenant (the runtime's
+ * SHARED_TENANT; spelled here because the SDK bundles this file with the runtime's errors only).
+ */
+export const SHARED_TENANT = '_shared';
 
 export type SandboxEvent =
   | { sequence: number; type: 'started'; callId: string; toolVersion: string; attempt: number }
