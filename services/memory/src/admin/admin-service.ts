@@ -1,7 +1,8 @@
 // AdminService handlers: API keys (created, listed, revoked by admins;
-// read by services to verify bearer keys) and the audit log. Admins are the
-// operators of the mesh: they manage keys of every tenant.
-import { defineService, errors, effectiveTenant, isRole, type ServiceBinding } from '@elixirchain/runtime';
+// read by services to verify bearer keys) and the audit log. Admins of tenant
+// "default" are the operators of the mesh and manage every tenant; an admin of
+// any other tenant manages only its own tenant's keys and sees only its events.
+import { defineService, effectiveActor, errors, effectiveTenant, isRole, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
 import { AdminServiceDefinition, type ApiKey } from '@elixirchain/proto/admin';
 import type { AuditLog } from '../audit/audit-log.js';
 import { decodePageToken, encodePageToken, queryFingerprint } from '../service/page-token.js';
@@ -25,6 +26,18 @@ function toApiKey(r: StoredApiKey, withHash = false): ApiKey {
   };
 }
 
+/** The one tenant an admin may manage, or undefined for an operator (admin of "default"). */
+function managedTenant(call: CallContext): string | undefined {
+  const actor = effectiveActor(call.principal);
+  return actor.tenant === 'default' ? undefined : actor.tenant;
+}
+
+/** Another tenant's key is NOT_FOUND to a tenant admin, like every other resource. */
+function requireManaged(call: CallContext, tenant: string, id: string): void {
+  const own = managedTenant(call);
+  if (own !== undefined && own !== tenant) throw errors.notFound('api_key', id);
+}
+
 export function adminServiceBinding({ keys, audit }: { keys: StoredApiKeys; audit: AuditLog }): ServiceBinding {
   return defineService(AdminServiceDefinition, {
     async createApiKey(req, call) {
@@ -35,6 +48,8 @@ export function adminServiceBinding({ keys, audit }: { keys: StoredApiKeys; audi
       v.requestId('request_id', req.requestId);
       if (req.expireTime && req.expireTime.getTime() <= Date.now()) v.add('expire_time', 'must be in the future');
       v.throwIfAny();
+      const own = managedTenant(call);
+      if (own !== undefined && own !== req.tenant) throw errors.permissionDenied('OTHER_TENANT', `an admin of tenant ${own} creates keys of tenant ${own} only`);
       const { token, record } = await keys.create({
         tenant: req.tenant,
         role: req.role as 'admin' | 'developer' | 'user',
@@ -50,11 +65,14 @@ export function adminServiceBinding({ keys, audit }: { keys: StoredApiKeys; audi
       return { key: toApiKey(record), token: token ?? '' };
     },
 
-    async listApiKeys(req) {
+    async listApiKeys(req, call) {
       const v = new Violations();
       const limit = v.pageSize('page_size', req.pageSize);
       v.id('tenant', req.tenant, 128, true);
       v.throwIfAny();
+      const own = managedTenant(call);
+      if (own !== undefined && req.tenant && req.tenant !== own) return { keys: [], nextPageToken: '' };
+      if (own !== undefined) req = { ...req, tenant: own };
       const fp = queryFingerprint('api-keys', req.tenant, req.includeRevoked);
       const afterId = decodePageToken<string>(req.pageToken, fp, 'string');
       const res = await keys.list({ tenant: req.tenant || undefined, includeRevoked: req.includeRevoked, limit, afterId });
@@ -68,6 +86,7 @@ export function adminServiceBinding({ keys, audit }: { keys: StoredApiKeys; audi
       v.throwIfAny();
       const before = await keys.get(req.id);
       if (!before) throw errors.notFound('api_key', req.id);
+      requireManaged(call, before.tenant, req.id);
       const record = await keys.revoke(req.id);
       if (!before.revokedAt) await audit.record(call, { action: 'api_key.revoke', resource: `api_key/${record.id}`, tenant: record.tenant });
       return { key: toApiKey(record) };
@@ -82,7 +101,10 @@ export function adminServiceBinding({ keys, audit }: { keys: StoredApiKeys; audi
       return { key: toApiKey(record, true) };
     },
 
-    async listAuditEvents(req) {
+    async listAuditEvents(req, call) {
+      const own = managedTenant(call);
+      if (own !== undefined && req.tenant && req.tenant !== own) return { events: [], nextPageToken: '' };
+      if (own !== undefined) req = { ...req, tenant: own };
       const v = new Violations();
       const limit = v.pageSize('page_size', req.pageSize);
       v.id('tenant', req.tenant, 128, true);

@@ -36,7 +36,7 @@ describe('memory: API keys, tenants and the audit log', function () {
       dataDir: dir,
       auth: { serviceTokens: new Map([[SANDBOX_TOKEN, 'tool-sandbox']]), keyCacheMs: 0 },
     });
-    ({ token: adminToken } = (await new StoredApiKeys(server.store).create({ tenant: 'ops', role: 'admin', createdBy: 'test' })) as { token: string });
+    ({ token: adminToken } = (await new StoredApiKeys(server.store).create({ tenant: 'default', role: 'admin', createdBy: 'test' })) as { token: string });
   });
   after(async () => {
     await server.stop();
@@ -74,6 +74,19 @@ describe('memory: API keys, tenants and the audit log', function () {
     assert.equal(await code(sandbox.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
     const id = token.split('_')[1]!;
     assert.match((await sandbox.getApiKey({ id })).key!.secretSha256, /^[0-9a-f]{64}$/);
+  });
+
+  it('lets an admin of a tenant manage only its own tenant’s keys and audit events; operators (tenant default) manage all', async () => {
+    const root = as(adminToken).admin;
+    const globexKey = await root.createApiKey({ tenant: 'globex', role: 'developer' });
+    const acmeAdmin = as((await root.createApiKey({ tenant: 'acme', role: 'admin' })).token).admin;
+    assert.equal((await acmeAdmin.createApiKey({ tenant: 'acme', role: 'user' })).key?.tenant, 'acme');
+    assert.equal(await code(acmeAdmin.createApiKey({ tenant: 'globex', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
+    assert.ok((await acmeAdmin.listApiKeys({})).keys.every((k) => k.tenant === 'acme'));
+    assert.deepEqual((await acmeAdmin.listApiKeys({ tenant: 'globex' })).keys, []);
+    assert.equal(await code(acmeAdmin.revokeApiKey({ id: globexKey.key!.id })), GrpcCode.NOT_FOUND);
+    assert.ok((await acmeAdmin.listAuditEvents({ pageSize: 1000 })).events.every((e) => e.tenant === 'acme'));
+    assert.ok((await root.listAuditEvents({ pageSize: 1000 })).events.some((e) => e.tenant === 'globex'));
   });
 
   it('keeps each tenant inside its own threads, namespaces and state: a foreign id is NOT_FOUND', async () => {

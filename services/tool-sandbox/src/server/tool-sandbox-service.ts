@@ -1,4 +1,4 @@
-import { defineService, effectiveTenant, errors, SHARED_TENANT, toRpcStatus, type AuditReporter, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
+import { defineService, effectiveActor, effectiveTenant, errors, SHARED_TENANT, toRpcStatus, type AuditReporter, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
 import { ToolSandboxServiceDefinition, type Grant, type InvokeToolResponse, type ToolPermissions } from '@elixirchain/proto/sandbox';
 import type { DeepPartial } from '@elixirchain/runtime';
 import { validToolName } from '../manifest/tool-manifest.js';
@@ -46,10 +46,13 @@ function tenantOf(call: CallContext): string {
   return tenant === '*' ? 'default' : tenant;
 }
 
-/** Shared tools are the operator's: only an admin publishes, deletes or grants them. */
+/** Shared tools are the operator's: only an admin of tenant "default" publishes, deletes or grants them. */
 function targetTenant(call: CallContext, shared: boolean): string {
   if (!shared) return tenantOf(call);
-  if (call.principal.role !== 'admin') throw errors.permissionDenied('SHARED_TOOLS_ADMIN_ONLY', 'only an admin may publish, delete or grant shared tools');
+  const actor = effectiveActor(call.principal);
+  if (actor.role !== 'admin' || actor.tenant !== 'default') {
+    throw errors.permissionDenied('SHARED_TOOLS_OPERATOR_ONLY', 'only an admin of tenant "default" (an operator) may publish, delete or grant shared tools');
+  }
   return SHARED_TENANT;
 }
 
