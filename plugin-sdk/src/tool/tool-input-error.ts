@@ -7,8 +7,12 @@
  */
 export class ToolInputError extends Error {
   override readonly name: string = 'ToolInputError';
-  /** What the sandbox reads to map the failure; one of ToolErrorCode. */
-  readonly code = 'INVALID_ARGUMENT';
+  /**
+   * What the sandbox maps to INVALID_ARGUMENT. Not 'INVALID_ARGUMENT' itself:
+   * that code marks the sandbox's own refusals of a tool's bridge calls,
+   * which are the tool's bug (INTERNAL) when it lets them through.
+   */
+  readonly code = 'INVALID_TOOL_INPUT';
   /** The input field at fault, when there is one. */
   readonly field: string | undefined;
 

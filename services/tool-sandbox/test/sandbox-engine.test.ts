@@ -97,13 +97,13 @@ describe('tool sandbox engine (in-process)', function () {
     assert.match(error.message, /\/a/);
   });
 
-  it('a tool that refuses its input (code INVALID_ARGUMENT, the SDK\'s ToolInputError) fails the call with INVALID_ARGUMENT, not retried', async () => {
+  it('a tool that refuses its input (code INVALID_TOOL_INPUT, the SDK\'s ToolInputError) fails the call with INVALID_ARGUMENT, not retried', async () => {
     const { manifest, bundle } = toolFixture(
       'picky',
       `let calls = 0;
       export default (input) => {
         calls += 1;
-        if (input.expression.includes('?')) throw Object.assign(new Error('unexpected "?" at ' + input.expression.indexOf('?') + ' (calls ' + calls + ')'), { name: 'ToolInputError', code: 'INVALID_ARGUMENT' });
+        if (input.expression.includes('?')) throw Object.assign(new Error('unexpected "?" at ' + input.expression.indexOf('?') + ' (calls ' + calls + ')'), { name: 'ToolInputError', code: 'INVALID_TOOL_INPUT' });
         if (input.expression === 'boom') throw new Error('boom');
         return { ok: true };
       };`,

@@ -260,7 +260,8 @@ export class IsolateCall implements BridgeTarget {
       if (e.code === 'PERMISSION_DENIED') return { code: 'PERMISSION_DENIED', reason: 'PERMISSION_DENIED', message, name };
       if (e.code === 'RESOURCE_EXHAUSTED') return { code: 'RESOURCE_EXHAUSTED', reason: 'TOOL_LIMIT', message, name };
       // The tool refused its input (the SDK's ToolInputError): the caller's mistake, not the tool's failure; never retried.
-      if (e.code === 'INVALID_ARGUMENT') return { code: 'INVALID_ARGUMENT', reason: 'INVALID_TOOL_INPUT', message, name };
+      // (A bridge refusal the tool let through carries INVALID_ARGUMENT and stays the tool's failure.)
+      if (e.code === 'INVALID_TOOL_INPUT') return { code: 'INVALID_ARGUMENT', reason: 'INVALID_TOOL_INPUT', message, name };
       return { code: 'INTERNAL', reason: 'TOOL_ERROR', message, name };
     } catch {
       return { code: 'INTERNAL', reason: 'BRIDGE_PROTOCOL', message: 'the sandbox returned an unreadable error' };
