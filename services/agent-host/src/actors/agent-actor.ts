@@ -108,14 +108,18 @@ export class AgentActor implements Supervised {
     }
   }
 
-  /** The resident session of a thread, loading it (or creating it) on first use. */
-  async session(threadId: string): Promise<ThreadSession> {
+  /**
+   * The resident session of a thread, loading it (or creating it) on first use.
+   * `newThread`: the id was just generated here, so there is nothing to load
+   * (its first checkpoint still insists, by compare-and-set, that it does not exist).
+   */
+  async session(threadId: string, newThread = false): Promise<ThreadSession> {
     const resident = this.sessions.get(threadId);
     if (resident) return resident;
     let loading = this.loading.get(threadId);
     if (!loading) {
       loading = (async () => {
-        const loaded = await this.ctx.store.load(threadId);
+        const loaded = newThread ? undefined : await this.ctx.store.load(threadId);
         if (loaded && loaded.record.agentId !== this.id) {
           throw errors.failedPrecondition('THREAD_OF_ANOTHER_AGENT', `thread ${threadId} belongs to agent ${loaded.record.agentId}`, { agentId: loaded.record.agentId });
         }
@@ -139,9 +143,9 @@ export class AgentActor implements Supervised {
     return this.sessions.get(threadId);
   }
 
-  async submit(message: Submission, subscriber?: EventSubscriber): Promise<SubmitResult> {
+  async submit(message: Submission, subscriber?: EventSubscriber, options: { newThread?: boolean } = {}): Promise<SubmitResult> {
     this.assertAlive();
-    const session = await this.session(message.threadId);
+    const session = await this.session(message.threadId, options.newThread);
     this.assertAlive();
     if (subscriber) session.log.subscribe(subscriber);
     if (message.requestId) {

@@ -217,6 +217,7 @@ export class AgentHost {
       result = await actor.submit(
         { threadId, turnId: mine.turnId, content: request.content, requestId: request.requestId, onBusy: request.onBusy, ...(request.metadata ? { metadata: request.metadata } : {}) },
         subscriber,
+        { newThread: !request.threadId },
       );
     } catch (error) {
       subscriber.close();
