@@ -25,7 +25,7 @@ const workspace = join(root, '..');
 // The sandbox library needs only the runtime's error types, not its servers,
 // telemetry and logging: bundle just that part.
 const workspaceAliases: Record<string, string> = {
-  '@elixirchain/runtime': join(workspace, 'services/runtime/src/errors/index.ts'),
+  '@elixirchain/runtime': join(workspace, 'services/runtime/src/core.ts'),
   '@elixirchain/tool-sandbox': join(workspace, 'services/tool-sandbox/src/sandbox/tool-sandbox.ts'),
 };
 const workerEntry = join(workspace, 'services/tool-sandbox/src/engine/tool-worker-main.ts');

@@ -170,8 +170,7 @@ export class Authenticator {
 /** Tenant names a credential may carry; "_"-prefixed names are reserved for the mesh (e.g. "_shared"). */
 const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-/** The tenant that holds tools an operator shared with every tenant. */
-export const SHARED_TENANT = '_shared';
+export { SHARED_TENANT } from './principal.js';
 
 /**
  * Call options metadata that pins a service's call to one tenant, for work

@@ -37,3 +37,6 @@ export function effectiveTenant(principal: Principal): string {
 export function effectiveActor(principal: Principal): Actor {
   return principal.onBehalfOf ?? { subject: principal.subject, tenant: principal.tenant, role: principal.role };
 }
+
+/** The tenant that holds tools an operator shared with every tenant. */
+export const SHARED_TENANT = '_shared';
