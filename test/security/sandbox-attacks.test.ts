@@ -5,7 +5,7 @@ import { connect, ElixirError, GrpcCode } from '@elixirchain/runtime';
 import { ToolSandboxServiceDefinition, type InvokeToolResponse } from '@elixirchain/proto/sandbox';
 import { startToolSandboxServer, type ToolSandboxServer } from '@elixirchain/tool-sandbox';
 import { toolFixture, type FixtureOptions } from '../../services/tool-sandbox/test/fixtures/tool-fixture.js';
-import { checkHealth } from './health-probe.js';
+import { checkHealth } from '../../cli/src/launcher/health-probe.js';
 
 /**
  * Attack tools run through the real service over gRPC. Each one asserts
@@ -661,7 +661,7 @@ describe('tool sandbox security: attack tools through the real service', functio
   });
 
   it('is still healthy and serving after the suite', async () => {
-    assert.equal(await checkHealth(service.address), 'SERVING');
+    assert.equal((await checkHealth(service.address)).status, 'SERVING');
     const { manifest, bundle } = toolFixture('after-suite', 'export default (i) => i.n + 1;');
     await client.registerTool({ manifest, bundle });
     const results = await Promise.all(Array.from({ length: 20 }, (_, n) => invoke('after-suite', { n })));

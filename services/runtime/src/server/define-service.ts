@@ -177,6 +177,20 @@ async function authenticate(call: grpc.ServerUnaryCall<any, any> | grpc.ServerWr
   ctx.log = ctx.log.child({ principal: ctx.principal.subject, tenant: ctx.principal.tenant });
 }
 
+/** What every call passes before its handler runs: not draining, authenticated, implemented, decodable. */
+async function admit(
+  call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>,
+  ctx: CallContext,
+  method: MethodDefinition,
+  handler: ((...args: any[]) => any) | undefined,
+  tracker: CallTracker,
+): Promise<{ request: unknown; handle: (...args: any[]) => any }> {
+  if (tracker.draining) throw errors.unavailable('DRAINING', 'the server is shutting down; retry on another replica');
+  await authenticate(call, ctx, tracker);
+  if (!handler) throw errors.unimplemented(ctx.method);
+  return { request: requestOrThrow(call.request, method), handle: handler };
+}
+
 function requestOrThrow(request: unknown, method: MethodDefinition): unknown {
   if (request instanceof UndecodableRequest) {
     throw errors.invalidArgument('request', `the bytes are not a valid ${method.name} request`, 'MALFORMED_REQUEST');
@@ -189,11 +203,8 @@ function serveUnary(path: string, method: MethodDefinition, handler: ((...args: 
     const open = openCall(path, call, tracker);
     const run = async () => {
       try {
-        if (tracker.draining) throw errors.unavailable('DRAINING', 'the server is shutting down; retry on another replica');
-        await authenticate(call, open.ctx, tracker);
-        if (!handler) throw errors.unimplemented(path);
-        const request = requestOrThrow(call.request, method);
-        const response = await handler(request, open.ctx);
+        const { request, handle } = await admit(call, open.ctx, method, handler, tracker);
+        const response = await handle(request, open.ctx);
         open.close(0);
         callback(null, response ?? {});
       } catch (error) {
@@ -252,11 +263,8 @@ function serveStream(path: string, method: MethodDefinition, handler: ((...args:
 
     const run = async () => {
       try {
-        if (tracker.draining) throw errors.unavailable('DRAINING', 'the server is shutting down; retry on another replica');
-        await authenticate(call, open.ctx, tracker);
-        if (!handler) throw errors.unimplemented(path);
-        const request = requestOrThrow(call.request, method);
-        await handler(request, stream, open.ctx);
+        const { request, handle } = await admit(call, open.ctx, method, handler, tracker);
+        await handle(request, stream, open.ctx);
         finish();
       } catch (error) {
         // A handler that stopped because the client went away has nobody to tell.
