@@ -43,12 +43,24 @@ function scrub(details: JsonObject | undefined): JsonObject {
 }
 
 export class AuditLog {
+  // Events recorded in the same millisecond still sort newest first: an inverted count within it.
+  private lastMs = 0;
+  private inMs = 0;
+
   constructor(private readonly store: Store) {}
+
+  private nextId(ms: number): string {
+    this.inMs = ms === this.lastMs ? this.inMs + 1 : 0;
+    this.lastMs = ms;
+    const time = String(TIME_CEILING - ms).padStart(13, '0');
+    const order = String(999_999 - Math.min(this.inMs, 999_999)).padStart(6, '0');
+    return `${time}-${order}-${randomBytes(6).toString('hex')}`;
+  }
 
   /** Records what the caller of `call` did (a service's forwarded caller counts as the actor). */
   async record(call: Pick<CallContext, 'principal' | 'peer'>, entry: AuditEntry): Promise<AuditEvent> {
     const now = new Date();
-    const id = `${String(TIME_CEILING - now.getTime()).padStart(13, '0')}-${randomBytes(6).toString('hex')}`;
+    const id = this.nextId(now.getTime());
     const actor = effectiveActor(call.principal);
     const event: AuditEvent = {
       id,
