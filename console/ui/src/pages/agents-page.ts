@@ -189,6 +189,11 @@ function AgentEditor({ agentId, onSaved }: { agentId?: string; onSaved: (agent: 
   const text = (key: keyof AgentForm, path: string, extra: Record<string, unknown> = {}) =>
     html`<input id=${`agent-${key}`} value=${form[key]} onInput=${set(key)} aria-invalid=${problems[path] ? 'true' : 'false'} aria-describedby=${`agent-${key}-hint agent-${key}-error`} ...${extra} />`;
 
+  // Until the current definition has loaded there is nothing to edit: showing the form
+  // earlier let the arriving definition overwrite what the user had already typed.
+  if (!creating && version === undefined) {
+    return error ? html`<${ErrorNotice} error=${error} />` : html`<p class="muted">Loading…</p>`;
+  }
   return html`<form onSubmit=${save} aria-label=${creating ? 'New agent' : `Edit ${agentId}`} novalidate>
     <h2>${creating ? 'New agent' : `Edit ${agentId} (v${version ?? '…'})`}</h2>
     <${ErrorNotice} error=${error} />
