@@ -329,6 +329,11 @@ export interface TurnStarted {
   agentId: string;
   agentVersion: number;
   userMessageId: string;
+  /**
+   * W3C trace id (32 hex digits) of the trace the turn's spans belong to, when
+   * tracing is on: e.g. <jaeger>/trace/<trace_id>. Empty without tracing.
+   */
+  traceId: string;
 }
 
 export interface TextDelta {
@@ -2995,7 +3000,7 @@ export const TurnQueued: MessageFns<TurnQueued> = {
 };
 
 function createBaseTurnStarted(): TurnStarted {
-  return { turnId: "", agentId: "", agentVersion: 0, userMessageId: "" };
+  return { turnId: "", agentId: "", agentVersion: 0, userMessageId: "", traceId: "" };
 }
 
 export const TurnStarted: MessageFns<TurnStarted> = {
@@ -3011,6 +3016,9 @@ export const TurnStarted: MessageFns<TurnStarted> = {
     }
     if (message.userMessageId !== "") {
       writer.uint32(34).string(message.userMessageId);
+    }
+    if (message.traceId !== "") {
+      writer.uint32(42).string(message.traceId);
     }
     return writer;
   },
@@ -3060,6 +3068,14 @@ export const TurnStarted: MessageFns<TurnStarted> = {
             message.userMessageId = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3094,6 +3110,11 @@ export const TurnStarted: MessageFns<TurnStarted> = {
         : isSet(object.user_message_id)
         ? globalThis.String(object.user_message_id)
         : "",
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -3111,6 +3132,9 @@ export const TurnStarted: MessageFns<TurnStarted> = {
     if (message.userMessageId !== "") {
       obj.userMessageId = message.userMessageId;
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
     return obj;
   },
 
@@ -3123,6 +3147,7 @@ export const TurnStarted: MessageFns<TurnStarted> = {
     message.agentId = object.agentId ?? "";
     message.agentVersion = object.agentVersion ?? 0;
     message.userMessageId = object.userMessageId ?? "";
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };

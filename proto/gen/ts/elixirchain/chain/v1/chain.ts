@@ -410,7 +410,15 @@ export interface Run {
 export interface RunStarted {
   chainId: string;
   chainVersion: number;
-  input?: any | undefined;
+  input?:
+    | any
+    | undefined;
+  /**
+   * W3C trace id (32 hex digits) of the trace this stretch of the run's spans
+   * belong to, when tracing is on (a resumed run starts again, possibly in
+   * another trace). Empty without tracing.
+   */
+  traceId: string;
 }
 
 export interface StepStarted {
@@ -3506,7 +3514,7 @@ export const Run: MessageFns<Run> = {
 };
 
 function createBaseRunStarted(): RunStarted {
-  return { chainId: "", chainVersion: 0, input: undefined };
+  return { chainId: "", chainVersion: 0, input: undefined, traceId: "" };
 }
 
 export const RunStarted: MessageFns<RunStarted> = {
@@ -3519,6 +3527,9 @@ export const RunStarted: MessageFns<RunStarted> = {
     }
     if (message.input !== undefined) {
       Value.encode(Value.wrap(message.input), writer.uint32(26).fork()).join();
+    }
+    if (message.traceId !== "") {
+      writer.uint32(34).string(message.traceId);
     }
     return writer;
   },
@@ -3560,6 +3571,14 @@ export const RunStarted: MessageFns<RunStarted> = {
             message.input = Value.unwrap(Value.decode(reader, reader.uint32()));
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.traceId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3585,6 +3604,11 @@ export const RunStarted: MessageFns<RunStarted> = {
         ? globalThis.Number(object.chain_version)
         : 0,
       input: isSet(object?.input) ? object.input : undefined,
+      traceId: isSet(object.traceId)
+        ? globalThis.String(object.traceId)
+        : isSet(object.trace_id)
+        ? globalThis.String(object.trace_id)
+        : "",
     };
   },
 
@@ -3599,6 +3623,9 @@ export const RunStarted: MessageFns<RunStarted> = {
     if (message.input !== undefined) {
       obj.input = message.input;
     }
+    if (message.traceId !== "") {
+      obj.traceId = message.traceId;
+    }
     return obj;
   },
 
@@ -3610,6 +3637,7 @@ export const RunStarted: MessageFns<RunStarted> = {
     message.chainId = object.chainId ?? "";
     message.chainVersion = object.chainVersion ?? 0;
     message.input = object.input === undefined ? undefined : object.input;
+    message.traceId = object.traceId ?? "";
     return message;
   },
 };
