@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
+import { NodeStatusServiceDefinition } from '@elixirchain/proto/admin/node-status';
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
@@ -16,7 +17,7 @@ describe('the role table', () => {
   });
 
   it('names every RPC of every service, and nothing else', () => {
-    const rpcs = [AdminServiceDefinition, MemoryServiceDefinition, ToolSandboxServiceDefinition, AgentServiceDefinition, ChainServiceDefinition].flatMap((d) =>
+    const rpcs = [AdminServiceDefinition, NodeStatusServiceDefinition, MemoryServiceDefinition, ToolSandboxServiceDefinition, AgentServiceDefinition, ChainServiceDefinition].flatMap((d) =>
       Object.values(d.methods).map((m) => `${d.fullName}/${m.name}`),
     );
     assert.deepEqual([...rpcs].sort(), Object.keys(RPC_ROLES).sort());

@@ -20,6 +20,9 @@ export type { ChildInfo, ChildSpec, ChildStatus, ExitReason, RestartIntensity, R
 export { nodeArgsFor, superviseProcess } from './supervisor/child-process.js';
 export type { SupervisedProcess } from './supervisor/child-process.js';
 export { initTelemetry } from './telemetry/sdk.js';
+export { activeTraceId } from './telemetry/tracing.js';
+export { nodeStatusService } from './status/node-status-service.js';
+export type { NodeStatusBinding, NodeStatusDetails, NodeStatusOptions } from './status/node-status-service.js';
 export type { Telemetry } from './telemetry/sdk.js';
 export { spawnService } from './testing/spawn-service.js';
 export type { SpawnedService, SpawnServiceOptions } from './testing/spawn-service.js';

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
+import { NodeStatusServiceDefinition } from '@elixirchain/proto/admin/node-status';
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
@@ -25,7 +26,7 @@ import {
 import type { ApiKeyRecord, CallContext, Principal, RunningServer, ServiceDefinition } from '../src/index.js';
 import { nodeArgsFor, superviseProcess } from '../src/index.js';
 
-const definitions: ServiceDefinition[] = [AdminServiceDefinition, MemoryServiceDefinition, ToolSandboxServiceDefinition, AgentServiceDefinition, ChainServiceDefinition];
+const definitions: ServiceDefinition[] = [AdminServiceDefinition, NodeStatusServiceDefinition, MemoryServiceDefinition, ToolSandboxServiceDefinition, AgentServiceDefinition, ChainServiceDefinition];
 
 /** Handlers for every method that record who called and answer with an empty message. */
 function recordingHandlers(definition: ServiceDefinition, seen: Principal[]) {

@@ -9,6 +9,7 @@ const S = 'elixirchain.sandbox.v1.ToolSandboxService';
 const A = 'elixirchain.agent.v1.AgentService';
 const C = 'elixirchain.chain.v1.ChainService';
 const AD = 'elixirchain.admin.v1.AdminService';
+const NS = 'elixirchain.admin.v1.NodeStatusService';
 
 type NonAdmin = Exclude<Role, 'admin'>;
 
@@ -75,6 +76,9 @@ export const RPC_ROLES: Record<string, NonAdmin[]> = {
   [`${AD}/ListAuditEvents`]: [],
   [`${AD}/GetApiKey`]: ['service'],
   [`${AD}/RecordAuditEvent`]: ['service'],
+
+  // Served by every service: its load (agents, mailboxes, workers, runs, caches) across tenants, so admins only (operators included).
+  [`${NS}/GetNodeStatus`]: [],
 };
 
 /** What each service may ask of the others (service principals are named by their service). */

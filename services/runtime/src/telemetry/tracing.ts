@@ -54,3 +54,13 @@ export function endSpan(span: Span, code: number, message?: string): void {
 }
 
 export { context, trace };
+
+/**
+ * The W3C trace id (32 hex digits) of the span active here, or '' when there
+ * is none or tracing is off: what a turn or run tells its watchers, so they
+ * can open the trace (e.g. in Jaeger).
+ */
+export function activeTraceId(): string {
+  const spanContext = trace.getActiveSpan()?.spanContext();
+  return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : '';
+}
