@@ -8,6 +8,7 @@ import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
 import { agentServiceBinding } from './server.js';
+import { agentHostNodeStatus } from './status/node-status.js';
 import type { ModelProviderSettings } from './model/model-provider-factory.js';
 import type { ActorOptions } from './actors/actor-context.js';
 
@@ -109,7 +110,9 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
     options.logger,
   );
   const unfinished = (options.resume ?? true) ? await host.findUnfinished() : [];
-  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(hosts, forwarder)], logger: options.logger });
+  const status = agentHostNodeStatus(ownership?.replicaId);
+  const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(hosts, forwarder), status.binding], logger: options.logger });
+  status.setAddress(options.replicas?.advertiseAddress ?? server.address);
   // Running turns stay checkpointed; the next process (or another replica) resumes them.
   server.onDrain(async () => {
     await host.stop();

@@ -6,6 +6,7 @@ import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
 import { agentServiceBinding } from './server.js';
+import { agentHostNodeStatus } from './status/node-status.js';
 
 const config = loadConfigOrExit('agent-host', () => ({
   address: meshAddresses().agentHost,
@@ -49,10 +50,11 @@ const audit = new AuditReporter(config.memoryAddress);
 // Find the turns a previous process left unfinished before taking new messages, so none is started without its resume.
 const unfinished = await host.findUnfinished();
 
+const status = agentHostNodeStatus(ownership?.replicaId);
 const server = await runService({
   name: 'agent-host',
   address: config.address,
-  services: [agentServiceBinding(hosts, forwarder, { audit })],
+  services: [agentServiceBinding(hosts, forwarder, { audit }), status.binding],
   onStop: async () => {
     await host.stop();
     await hosts.stop();
@@ -68,6 +70,7 @@ server.onDrain(async () => {
   await hosts.stop();
 });
 ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
+status.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 // Those turns pick up where their checkpoints stand.
 await host.resume(unfinished);
 const tenants = await hosts.resumeKnownTenants();

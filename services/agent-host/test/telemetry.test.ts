@@ -5,6 +5,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { initTelemetry, type Telemetry } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
+import { processAgentHostLoad } from '../src/metrics/agent-host-metrics.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 import { waitFor } from './mesh-fixture.js';
@@ -112,6 +113,9 @@ describe('agent-host telemetry: turn metrics and GenAI model spans', function ()
     await waitFor(async () => (await sum('elixirchain.agent.mailbox.depth')) === 1, 'one message waiting in the mailbox');
     assert.equal(await sum('elixirchain.agent.active'), 1);
     assert.equal(await sum('elixirchain.agent.turns.running'), 1);
+    // What NodeStatusService reports: the same sum, with the deepest single mailbox.
+    const load = processAgentHostLoad();
+    assert.deepEqual([load.activeAgents, load.runningTurns, load.mailboxDepth, load.mailboxMaxDepth], [1, 1, 1, 1]);
     await Promise.all([collect(first), collect(second)]);
     assert.equal(await sum('elixirchain.agent.mailbox.depth'), 0);
     assert.equal(await sum('elixirchain.agent.active'), 0);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { OnBusy, TurnStatus, type Agent } from '@elixirchain/proto/agent';
-import { ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
+import { activeTraceId, ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
 import { effectiveLimits } from '../agents/agent-limits.js';
 import { ThreadSession } from '../threads/thread-session.js';
 import { activeTurnPrefix, newThreadRecord, REQUESTS_REMEMBERED, resumeSequenceBase, type QueuedMessage, type TurnCheckpoint } from '../threads/thread-record.js';
@@ -239,6 +239,7 @@ export class AgentActor implements Supervised {
       session.runningTurnId = message.turnId;
       session.starting = false;
       session.startingRequest = message.requestId ? { requestId: message.requestId, turnId: message.turnId, firstSequence } : undefined;
+      // traceId: the span active here is the parent of the turn's invoke_agent span (same async context), so it names the turn's trace.
       await session.commit({
         messages: [{ id: checkpoint.userMessageId, threadId: session.threadId, role: 2, content: message.content, turnId: message.turnId, ...(message.metadata ? { metadata: message.metadata } : {}) }],
         activeIndex: 'put',
@@ -246,7 +247,7 @@ export class AgentActor implements Supervised {
           r.activeTurn = checkpoint;
           if (message.requestId) r.requests = [...r.requests, { requestId: message.requestId, turnId: message.turnId, firstSequence }].slice(-REQUESTS_REMEMBERED);
         },
-        stage: [{ turnId: message.turnId, body: { $case: 'turnStarted', turnStarted: { turnId: message.turnId, agentId: agent.id, agentVersion: agent.version, userMessageId: checkpoint.userMessageId } } }],
+        stage: [{ turnId: message.turnId, body: { $case: 'turnStarted', turnStarted: { turnId: message.turnId, agentId: agent.id, agentVersion: agent.version, userMessageId: checkpoint.userMessageId, traceId: activeTraceId() } } }],
       });
     } catch (error) {
       session.startingRequest = undefined;

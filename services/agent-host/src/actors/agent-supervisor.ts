@@ -119,7 +119,7 @@ export class AgentSupervisor {
 
   /** Resident actors, busy ones, running turns and waiting messages, for the metrics gauges. */
   load(): AgentHostLoad {
-    const load = { residentAgents: 0, activeAgents: 0, runningTurns: 0, mailboxDepth: 0 };
+    const load = { residentAgents: 0, activeAgents: 0, runningTurns: 0, mailboxDepth: 0, mailboxMaxDepth: 0 };
     for (const info of this.supervisor.which()) {
       const actor = this.supervisor.child<AgentActor>(info.id);
       if (!actor?.alive) continue;
@@ -128,6 +128,7 @@ export class AgentSupervisor {
       if (running > 0) load.activeAgents += 1;
       load.runningTurns += running;
       load.mailboxDepth += actor.queuedMessages;
+      load.mailboxMaxDepth = Math.max(load.mailboxMaxDepth, actor.queuedMessages);
     }
     return load;
   }

@@ -8,6 +8,8 @@ export interface AgentHostLoad {
   runningTurns: number;
   /** Messages accepted and waiting in thread mailboxes. */
   mailboxDepth: number;
+  /** The most messages any one agent has waiting. */
+  mailboxMaxDepth: number;
 }
 
 // Seconds, from a fast scripted turn to a long tool-using one.
@@ -32,14 +34,7 @@ function ensureGauges(): void {
   const mailbox = m.createObservableGauge('elixirchain.agent.mailbox.depth', { description: 'Messages waiting in thread mailboxes' });
   const observables = [resident, active, running, mailbox];
   const callback = (result: Parameters<Parameters<typeof m.addBatchObservableCallback>[0]>[0]) => {
-    const total: AgentHostLoad = { residentAgents: 0, activeAgents: 0, runningTurns: 0, mailboxDepth: 0 };
-    for (const load of loadSources) {
-      const now = load();
-      total.residentAgents += now.residentAgents;
-      total.activeAgents += now.activeAgents;
-      total.runningTurns += now.runningTurns;
-      total.mailboxDepth += now.mailboxDepth;
-    }
+    const total = processAgentHostLoad();
     result.observe(resident, total.residentAgents);
     result.observe(active, total.activeAgents);
     result.observe(running, total.runningTurns);
@@ -47,6 +42,20 @@ function ensureGauges(): void {
   };
   m.addBatchObservableCallback(callback, observables);
   gauges = { provider, unregister: () => m.removeBatchObservableCallback(callback, observables) };
+}
+
+/** What the gauges report: every AgentHost of this process (NodeStatusService reads it too). */
+export function processAgentHostLoad(): AgentHostLoad {
+  const total: AgentHostLoad = { residentAgents: 0, activeAgents: 0, runningTurns: 0, mailboxDepth: 0, mailboxMaxDepth: 0 };
+  for (const load of loadSources) {
+    const now = load();
+    total.residentAgents += now.residentAgents;
+    total.activeAgents += now.activeAgents;
+    total.runningTurns += now.runningTurns;
+    total.mailboxDepth += now.mailboxDepth;
+    total.mailboxMaxDepth = Math.max(total.mailboxMaxDepth, now.mailboxMaxDepth);
+  }
+  return total;
 }
 
 /**
