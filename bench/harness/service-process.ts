@@ -47,8 +47,19 @@ export interface SpawnServiceOptions {
   showLogs?: boolean;
 }
 
+/**
+ * ELIXIRCHAIN_BENCH_CPU_PROF=<dir>: every service child writes a V8 CPU profile
+ * `<name>-<time>.cpuprofile` into <dir> when it exits (services exit through
+ * process.exit after a SIGTERM drain, which is when Node writes it).
+ */
+function cpuProfileFlags(name: string): string[] {
+  const dir = process.env.ELIXIRCHAIN_BENCH_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}-${Date.now()}.cpuprofile`] : [];
+}
+
 export async function spawnServiceProcess(options: SpawnServiceOptions): Promise<ServiceProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', '--no-node-snapshot', options.entry], {
+  const args = [...cpuProfileFlags(options.name), '--import', 'tsx', '--no-node-snapshot', options.entry];
+  const child: ChildProcess = spawn(process.execPath, args, {
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'ignore', options.showLogs ? 'inherit' : 'pipe'],
   });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as grpc from '@grpc/grpc-js';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
 import { asElixirError, connect, defineService, ElixirError, errors, GrpcCode, startServer } from '../src/index.js';
@@ -198,6 +199,62 @@ describe('runtime server', () => {
     assert.ok(written < 200, `producer wrote ${written} messages while the client read one`);
     stream.cancel();
     await finished;
+    client.close();
+  });
+});
+
+describe('leaving a server stream early', () => {
+  const servers: RunningServer[] = [];
+  afterEach(async () => {
+    for (const s of servers.splice(0)) await s.drain(1000);
+  });
+
+  async function serveStream(invokeTool: Parameters<typeof defineService<typeof ToolSandboxServiceDefinition>>[1]['invokeTool']) {
+    const server = await startServer({ name: 'leave', address: '127.0.0.1:0', services: [defineService(ToolSandboxServiceDefinition, { invokeTool })] });
+    servers.push(server);
+    return connect(ToolSandboxServiceDefinition, server.address);
+  }
+
+  it('at the last message lets the call end OK instead of resetting it', async () => {
+    const client = await serveStream(async (_req, stream) => {
+      await stream.write({ sequence: 1, event: { $case: 'started', started: { toolVersion: '1' } } });
+      await stream.write({ sequence: 2, event: { $case: 'result', result: { toolVersion: '1' } } });
+    });
+    const statuses: number[] = [];
+    const original = grpc.Client.prototype.makeServerStreamRequest;
+    grpc.Client.prototype.makeServerStreamRequest = function (this: grpc.Client, ...args: Parameters<typeof original>) {
+      const call = original.apply(this, args);
+      call.on('status', (status) => statuses.push(status.code));
+      return call;
+    } as typeof original;
+    try {
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          for await (const response of client.invokeTool({ name: 'x' })) if (response.event?.$case === 'result') return;
+          assert.fail('no result');
+        }),
+      );
+      const deadline = Date.now() + 5000;
+      while (statuses.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      grpc.Client.prototype.makeServerStreamRequest = original;
+    }
+    assert.deepEqual(statuses, Array(20).fill(grpc.status.OK));
+    client.close();
+  });
+
+  it('while the server goes on sending cancels the call on the server', async () => {
+    let aborted!: () => void;
+    const serverSawAbort = new Promise<void>((r) => (aborted = r));
+    const client = await serveStream(async (_req, stream) => {
+      stream.signal.addEventListener('abort', () => aborted());
+      for (let i = 1; !stream.closed; i++) {
+        await stream.write({ sequence: i, event: { $case: 'log', log: { level: 'info', message: `line ${i}` } } });
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    });
+    for await (const response of client.invokeTool({ name: 'x' })) if (response.sequence === 2) break;
+    await serverSawAbort;
     client.close();
   });
 });

@@ -79,6 +79,32 @@ const sleep = (ms: number, signal?: AbortSignal) =>
     }, { once: true });
   });
 
+function ignoreError(): void {
+  // Deliberately nothing: see the stream's 'error' listener.
+}
+
+const LEFT_STREAM_GRACE_MS = 500;
+
+/**
+ * The consumer left a stream before its status arrived. Usually it stopped at
+ * the last message (a tool's result) and the server's trailers are on their
+ * way: cancelling now turns a finished call into a CANCELLED one, for which
+ * grpc-js builds an error with two formatted (source-mapped) stacks, a
+ * measurable share of the call's CPU; and resetting thousands of streams back
+ * to back made the server close the whole connection ("Session closed with
+ * error code 2", failing every call on it). So the stream is read on and the
+ * cancel waits: at once if the server sends another message, else after a
+ * short grace, and not at all once the call has ended.
+ */
+function cancelUnlessEnded(call: grpc.ClientReadableStream<unknown>, ended: () => boolean): void {
+  const cancel = () => {
+    if (!ended()) call.cancel();
+  };
+  const timer = setTimeout(cancel, LEFT_STREAM_GRACE_MS).unref();
+  call.once('status', () => clearTimeout(timer));
+  call.on('data', cancel);
+}
+
 /**
  * A promise-based client for one service, derived from its generic
  * definition. Deadlines propagate: a call made while serving a call gets at
@@ -176,10 +202,15 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
         if (callOptions.signal?.aborted) call.cancel();
         else callOptions.signal?.addEventListener('abort', onAbort, { once: true });
         let status = 0;
+        let ended = false;
+        call.once('status', () => (ended = true));
+        // Errors reach the consumer through the iterator while it reads; after it stopped, nobody listens.
+        call.on('error', ignoreError);
         async function* iterate() {
           let finished = false;
           try {
-            for await (const message of call) yield message;
+            // Not destroyed when the consumer leaves early: that would build an AbortError (with a stack) per call.
+            for await (const message of call.iterator({ destroyOnReturn: false })) yield message;
             finished = true;
           } catch (error) {
             finished = true;
@@ -188,7 +219,7 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
             throw e;
           } finally {
             callOptions.signal?.removeEventListener('abort', onAbort);
-            if (!finished) call.cancel();
+            if (!finished && !ended) cancelUnlessEnded(call, () => ended);
             endSpan(span, status);
           }
         }
