@@ -1,25 +1,67 @@
-// CPU time and resident memory of this process and of child processes (by pid),
+// CPU time and resident memory of this process and of child processes (by pid, CPU with their descendants),
 // read from /proc so a multi-process row can say where its CPU went.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 // Linux reports utime/stime in clock ticks; USER_HZ is 100 on every mainstream kernel.
 const TICKS_PER_SECOND = 100;
 
-/** User + system CPU milliseconds a process has used so far; NaN if it is gone. */
+interface ProcStat {
+  ppid: number;
+  /** utime + stime + cutime + cstime: its own CPU and that of its exited, reaped children. */
+  ticks: number;
+}
+
+function readStat(pid: number): ProcStat | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the parenthesised command name; the name itself may contain spaces.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live process under `root` (children, grandchildren, ...). */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid)) continue;
+    const stat = readStat(pid);
+    if (!stat) continue;
+    const list = children.get(stat.ppid) ?? [];
+    list.push(pid);
+    children.set(stat.ppid, list);
+  }
+  const found: number[] = [];
+  const queue = [...(children.get(root) ?? [])];
+  while (queue.length > 0) {
+    const pid = queue.pop()!;
+    found.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return found;
+}
+
+/**
+ * User + system CPU milliseconds a process has used so far; NaN if it is gone.
+ * Another process's figure includes its descendants (tool-sandbox's isolate
+ * workers run every tool call): the live ones, and through cutime/cstime the
+ * ones that exited and were reaped, so a difference of two readings counts
+ * every child's CPU in between exactly once. This process's own figure does
+ * not include its children (the services a row starts are measured apart).
+ */
 export function cpuTimeMs(pid: number = process.pid): number {
   if (pid === process.pid) {
     const { user, system } = process.cpuUsage();
     return (user + system) / 1000;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the parenthesised command name; the name itself may contain spaces.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return (ticks * 1000) / TICKS_PER_SECOND;
-  } catch {
-    return Number.NaN;
-  }
+  const own = readStat(pid);
+  if (!own) return Number.NaN;
+  let ticks = own.ticks;
+  for (const child of descendants(pid)) ticks += readStat(child)?.ticks ?? 0;
+  return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
 /** Resident set size in bytes; NaN if the process is gone. */
