@@ -16,7 +16,7 @@ describe('chat: following a turn across a broken stream', function () {
 
   const event = (sequence: number, body: ThreadEvent['event']): ThreadEvent => ({ sequence, threadId: 't1', turnId: 'turn-1', time: new Date(), event: body });
   const TURN: ThreadEvent[] = [
-    event(1, { $case: 'turnStarted', turnStarted: { turnId: 'turn-1', agentId: 'a', agentVersion: 1, userMessageId: 'm1' } }),
+    event(1, { $case: 'turnStarted', turnStarted: { turnId: 'turn-1', agentId: 'a', agentVersion: 1, userMessageId: 'm1', traceId: '' } }),
     event(2, { $case: 'textDelta', textDelta: { text: 'Hel' } }),
     event(3, { $case: 'textDelta', textDelta: { text: 'lo' } }),
     event(4, { $case: 'approvalRequired', approvalRequired: { approvalId: 'ap1', callId: 'c1', toolName: 'rm', arguments: {}, reason: 'destructive' } }),

@@ -50,7 +50,7 @@ async function sendMessage(call: grpc.ServerWritableStream<SendMessageRequest, S
   };
   await append(threadId, [message(threadId, Role.ROLE_USER, call.request.content)]);
   await listMessages(threadId);
-  emit({ $case: 'turnStarted', turnStarted: { turnId, agentId: call.request.agentId, agentVersion: 1, userMessageId: 'm1' } });
+  emit({ $case: 'turnStarted', turnStarted: { turnId, agentId: call.request.agentId, agentVersion: 1, userMessageId: 'm1', traceId: '' } });
   const result = await invokeTool('call_1');
   await append(threadId, [
     message(threadId, Role.ROLE_ASSISTANT, '', { toolCalls: [{ id: 'call_1', name: TOOL_NAME, arguments: { ...TOOL_ARGUMENTS } }] }),
