@@ -9,6 +9,7 @@ import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
 import { chainService } from './server/chain-service.js';
 import { TenantChainExecutors } from './tenancy/tenant-chain-executors.js';
 import { MemoryStateStore } from './storage/memory-state-store.js';
+import { chainExecutorNodeStatus } from './status/node-status.js';
 
 export { ChainExecutor, DEFAULT_EXECUTOR_LIMITS } from './chain-executor.js';
 export type { ChainExecutorOptions, ExecutorLimits } from './chain-executor.js';
@@ -74,7 +75,9 @@ export async function startChainExecutorServer(options: ChainExecutorServerOptio
     state.forTenant('default'),
     options.logger,
   );
-  const server = await startServer({ name: 'chain-executor', address: options.address, services: [chainService(tenants)], logger: options.logger });
+  const status = chainExecutorNodeStatus(tenants, leases?.holder);
+  const server = await startServer({ name: 'chain-executor', address: options.address, services: [chainService(tenants), status.binding], logger: options.logger });
+  status.setAddress(replicas?.advertiseAddress ?? server.address);
   server.onDrain(async () => {
     await executor.stop();
     await tenants.stop();

@@ -7,6 +7,7 @@ import { GrpcToolStepRunner } from './execution/grpc-tool-step-runner.js';
 import { chainService } from './server/chain-service.js';
 import { MemoryStateStore } from './storage/memory-state-store.js';
 import { TenantChainExecutors } from './tenancy/tenant-chain-executors.js';
+import { chainExecutorNodeStatus } from './status/node-status.js';
 
 const config = loadConfigOrExit('chain-executor', () => {
   const addresses = meshAddresses();
@@ -46,10 +47,11 @@ const tenants = new TenantChainExecutors(
 );
 const audit = new AuditReporter(config.addresses.memory, logger);
 
+const status = chainExecutorNodeStatus(tenants, leases?.holder);
 const server = await runService({
   name: 'chain-executor',
   address: config.addresses.chainExecutor,
-  services: [chainService(tenants, { audit })],
+  services: [chainService(tenants, { audit }), status.binding],
   logger,
   onStop: async () => {
     await executor.stop();
@@ -68,6 +70,7 @@ server.onDrain(async () => {
   await tenants.stop();
 });
 executor.runs.ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
+status.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 executor.runs.startTakeover(config.scaleOut.takeoverScanMs);
 executor.recover().catch((error) => logger.error({ err: error }, 'could not resume unfinished runs'));
 tenants.resumeKnownTenants().catch((error) => logger.error({ err: error }, 'could not resume tenants’ unfinished runs'));

@@ -6,6 +6,7 @@ import { RedisCacheInvalidation } from './cache/redis-cache-invalidation.js';
 import { bootstrapAdminKey } from './admin/bootstrap-admin-key.js';
 import { registerMemoryMetrics } from './metrics/memory-metrics.js';
 import { createMemoryService } from './server.js';
+import { memoryNodeStatus } from './status/node-status.js';
 import { describeStoreBackend, resolveStoreBackend } from './store/create-store.js';
 
 const config = loadConfigOrExit('memory', () => ({
@@ -27,10 +28,11 @@ const service = await createMemoryService({
 registerMemoryMetrics(service.stats);
 const invalidation =
   config.redisUrl && service.store instanceof CachedStore ? await RedisCacheInvalidation.attach(service.store, config.redisUrl, config.redisPrefix) : undefined;
+const status = memoryNodeStatus(service.stats);
 const server = await runService({
   name: 'memory',
   address: config.address,
-  services: [service.binding, service.adminBinding],
+  services: [service.binding, service.adminBinding, status.binding],
   // Keys are verified against this memory's own store.
   apiKeys: service.keys,
   // The keys are here: a revocation holds from the next call on.
@@ -40,6 +42,7 @@ const server = await runService({
     await service.store.close();
   },
 });
+status.setAddress(server.address);
 server.logger.info({ store: describeStoreBackend(resolveStoreBackend()), dataDir: config.dataDir }, 'memory store open');
 if (config.bootstrapAdminKeyFile) {
   try {

@@ -13,6 +13,7 @@ import { createStore, resolveStoreBackend, type StoreConfig } from './store/crea
 import type { Store } from './store/store.js';
 import { SqliteStore } from './store/sqlite/sqlite-store.js';
 import type { VectorCacheStats } from './store/sqlite/vector-cache.js';
+import { memoryNodeStatus } from './status/node-status.js';
 
 export interface MemoryServerOptions {
   /** host:port; '127.0.0.1:0' picks a free port. */
@@ -94,17 +95,19 @@ export async function createMemoryService(options: Omit<MemoryServerOptions, 'ad
 export async function startMemoryServer(options: MemoryServerOptions): Promise<MemoryServer> {
   const service = await createMemoryService(options);
   let server: RunningServer;
+  const status = memoryNodeStatus(service.stats);
   try {
     server = await startServer({
       name: 'memory',
       address: options.address,
-      services: [service.binding, service.adminBinding],
+      services: [service.binding, service.adminBinding, status.binding],
       auth: options.auth ? { mode: 'required', authenticator: new Authenticator({ ...options.auth, apiKeys: service.keys }) } : undefined,
     });
   } catch (error) {
     await service.store.close();
     throw error;
   }
+  status.setAddress(server.address);
   let stopping: Promise<void> | undefined;
   return {
     address: server.address,

@@ -4,6 +4,7 @@ import { MemoryServiceToolStore } from './registry/memory-service-tool-store.js'
 import type { ToolStore } from './registry/tool-store.js';
 import { toolSandboxService } from './server/tool-sandbox-service.js';
 import { ToolSandbox, type SandboxOptions } from './sandbox/tool-sandbox.js';
+import { toolSandboxNodeStatus } from './status/node-status.js';
 
 export { createSandbox, ToolSandbox } from './sandbox/tool-sandbox.js';
 export type { InvokeOptions, InvokeRequest, SandboxEvent, SandboxOptions } from './sandbox/tool-sandbox.js';
@@ -39,7 +40,9 @@ export async function startToolSandboxServer(options: ToolSandboxServerOptions):
   await sandbox.start();
   let server;
   try {
-    server = await startServer({ name: 'tool-sandbox', address: options.address, services: [toolSandboxService(sandbox)], logger: options.logger });
+    const status = toolSandboxNodeStatus(sandbox);
+    server = await startServer({ name: 'tool-sandbox', address: options.address, services: [toolSandboxService(sandbox), status.binding], logger: options.logger });
+    status.setAddress(server.address);
   } catch (error) {
     await sandbox.stop();
     throw error;

@@ -7,6 +7,7 @@ import type { ToolStore } from './registry/tool-store.js';
 import { SecretStore } from './secrets/secret-store.js';
 import { toolSandboxService } from './server/tool-sandbox-service.js';
 import { ToolSandbox } from './sandbox/tool-sandbox.js';
+import { toolSandboxNodeStatus } from './status/node-status.js';
 
 const pool = defaultPoolSettings();
 const config = loadConfigOrExit('tool-sandbox', () => ({
@@ -41,13 +42,15 @@ const sandbox = new ToolSandbox({ ...config, store, logger });
 await sandbox.start();
 const audit = new AuditReporter(config.memoryAddress, logger);
 
-await runService({
+const status = toolSandboxNodeStatus(sandbox);
+const server = await runService({
   name: 'tool-sandbox',
   address: config.address,
-  services: [toolSandboxService(sandbox, { audit })],
+  services: [toolSandboxService(sandbox, { audit }), status.binding],
   logger,
   onStop: async () => {
     await sandbox.stop();
     audit.close();
   },
 });
+status.setAddress(server.address);

@@ -66,6 +66,12 @@ export class TenantChainExecutors {
     return count;
   }
 
+  /** Every executor started so far, the default one first (NodeStatusService sums their runs). */
+  async started(): Promise<ChainExecutor[]> {
+    const executors = await Promise.allSettled([...this.executors.values()]);
+    return [this.defaultExecutor, ...executors.flatMap((e) => (e.status === 'fulfilled' ? [e.value] : []))];
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     const executors = await Promise.allSettled([...this.executors.values()]);

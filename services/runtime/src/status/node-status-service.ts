@@ -13,7 +13,7 @@ export interface NodeStatusOptions {
   /** Default: host, pid and a random suffix (two servers in one process stay apart). */
   instanceId?: string;
   /** Reads the service's load; the same sources its OpenTelemetry gauges read. */
-  details?: () => NodeStatusDetails | undefined;
+  details?: () => NodeStatusDetails | undefined | Promise<NodeStatusDetails | undefined>;
 }
 
 export interface NodeStatusBinding {
@@ -34,9 +34,9 @@ export function nodeStatusService(options: NodeStatusOptions): NodeStatusBinding
   const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   let address = '';
   const binding = defineService(NodeStatusServiceDefinition, {
-    getNodeStatus: () => {
+    getNodeStatus: async () => {
+      const details = await options.details?.();
       const uptimeMs = Date.now() - startTime.getTime();
-      const details = options.details?.();
       return {
         status: {
           service: options.service,

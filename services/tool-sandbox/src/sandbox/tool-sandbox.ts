@@ -4,6 +4,7 @@ import type { Tool, ToolManifest } from '@elixirchain/proto/sandbox';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings, type OperatorLimits, type PoolSettings } from '../config/operator-limits.js';
 import { REALM_LIMITS } from '../engine/tool-realm.js';
 import { WorkerSupervisor, type WorkerInfo } from '../engine/worker-supervisor.js';
+import type { PoolUtilisation } from '../metrics/sandbox-pool-metrics.js';
 import type { CallLimits, DoneMessage, WorkerFailure } from '../engine/worker-protocol.js';
 import { SchemaCompiler } from '../manifest/schema-compiler.js';
 import { FetchGuard, type HostResolver } from '../network/fetch-guard.js';
@@ -262,6 +263,11 @@ export class ToolSandbox {
 
   workers(): WorkerInfo[] {
     return this.supervisor.info();
+  }
+
+  /** The pool as its gauges see it (NodeStatusService reads it too). */
+  poolUtilisation(): PoolUtilisation {
+    return this.supervisor.utilisation();
   }
 
   get workerRestarts(): number {
