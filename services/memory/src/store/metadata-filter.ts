@@ -110,9 +110,12 @@ export function rangeBounds(range: { gt?: unknown; gte?: unknown; lt?: unknown; 
   return out;
 }
 
-const MISSING = Symbol('missing');
+/** What fieldValue returns for a path that does not resolve. */
+export const MISSING_FIELD = Symbol('missing');
+const MISSING = MISSING_FIELD;
 
-function resolve(metadata: unknown, segments: string[]): unknown {
+/** The value at a field path of metadata, or MISSING_FIELD. */
+export function fieldValue(metadata: unknown, segments: string[]): unknown {
   let current: unknown = metadata;
   for (const s of segments) {
     if (current === null || typeof current !== 'object' || Array.isArray(current)) return MISSING;
@@ -145,21 +148,30 @@ export function matchesMetadataFilter(metadata: Record<string, unknown> | undefi
 }
 
 function matchesCondition(meta: Record<string, unknown>, c: FieldCondition): boolean {
-  const value = resolve(meta, c.field.split('.'));
+  const value = fieldValue(meta, c.field.split('.'));
+  return value === MISSING ? conditionMatches(c, undefined, false) : conditionMatches(c, value, true);
+}
+
+/**
+ * Whether condition c holds for one field value (present: the path resolves;
+ * value is then a scalar, an object or an array). Backends that evaluate a
+ * condition once per distinct value (SqliteStore's in-memory columns) use it.
+ */
+export function conditionMatches(c: FieldCondition, value: unknown, present: boolean): boolean {
   const cond = c.condition;
   if (!cond) return false;
   switch (cond.$case) {
     case 'eq':
-      return value !== MISSING && scalarEquals(value, (cond.eq ?? null) as Scalar);
+      return present && scalarEquals(value, (cond.eq ?? null) as Scalar);
     case 'ne':
-      return value === MISSING || !scalarEquals(value, (cond.ne ?? null) as Scalar);
+      return !present || !scalarEquals(value, (cond.ne ?? null) as Scalar);
     case 'in':
-      return value !== MISSING && (cond.in ?? []).some((v) => scalarEquals(value, (v ?? null) as Scalar));
+      return present && (cond.in ?? []).some((v) => scalarEquals(value, (v ?? null) as Scalar));
     case 'exists':
-      return cond.exists ? value !== MISSING : value === MISSING;
+      return cond.exists ? present : !present;
     case 'range': {
       const bounds = rangeBounds(cond.range);
-      if (value === MISSING || bounds.length === 0) return false;
+      if (!present || bounds.length === 0) return false;
       const kind = typeof bounds[0][1];
       if (typeof value !== kind) return false;
       return bounds.every(([op, bound]) => {

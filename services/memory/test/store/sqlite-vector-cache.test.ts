@@ -85,6 +85,141 @@ describe('SqliteStore in-memory vector ranking', function () {
   });
 });
 
+describe('SqliteStore in-memory metadata columns', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let cached: SqliteStore;
+  let plain: SqliteStore;
+  const dims = 24;
+  const n = 1200; // above sliceRows × 8: vectors and columns load in slices
+  // Every kind of value a filter distinguishes, including non-BMP strings (byte order ≠ UTF-16 order) and non-scalars.
+  const names = ['a', 'b', '\uE000', '\u{1F600}', 'é', ''];
+  const metadataOf = (i: number): Record<string, unknown> => ({
+    group: i % 7,
+    tag: `g${i % 3}`,
+    flag: i % 2 === 0,
+    maybe: i % 5 === 0 ? null : i % 5 === 1 ? '1' : i % 5,
+    name: names[i % names.length],
+    ...(i % 4 === 0 ? { nested: { a: i % 3, b: { c: `x${i % 2}` } } } : i % 4 === 1 ? { nested: 'not an object' } : {}),
+    ...(i % 9 === 0 ? { list: [1, 2] } : {}),
+    ...(i % 11 === 0 ? { big: 2 ** 60 } : { big: i / 4 }),
+  });
+  const eq = (field: string, v: unknown) => ({ field, condition: { $case: 'eq' as const, eq: v as never } });
+  const filters: MetadataFilter[] = [
+    { all: [eq('tag', 'g1')], any: [] },
+    { all: [eq('group', 3)], any: [] },
+    { all: [eq('flag', true)], any: [] },
+    { all: [eq('maybe', null)], any: [] },
+    { all: [eq('maybe', '1')], any: [] },
+    { all: [eq('maybe', 1)], any: [] },
+    { all: [eq('tag', 'nope')], any: [] },
+    { all: [{ field: 'tag', condition: { $case: 'ne', ne: 'g0' } }], any: [] },
+    { all: [{ field: 'list', condition: { $case: 'ne', ne: 1 } }], any: [] },
+    { all: [{ field: 'maybe', condition: { $case: 'in', in: [null, 2, '1', true] } }], any: [] },
+    { all: [{ field: 'group', condition: { $case: 'range', range: { gte: 2, lt: 5 } } }], any: [] },
+    { all: [{ field: 'big', condition: { $case: 'range', range: { gt: 100 } } }], any: [] },
+    { all: [{ field: 'name', condition: { $case: 'range', range: { gt: '\uE000' } } }], any: [] },
+    { all: [{ field: 'nested', condition: { $case: 'exists', exists: true } }], any: [] },
+    { all: [{ field: 'list', condition: { $case: 'exists', exists: false } }], any: [] },
+    { all: [eq('nested.a', 1)], any: [] },
+    { all: [{ field: 'nested.b.c', condition: { $case: 'exists', exists: true } }, eq('flag', false)], any: [] },
+    { all: [eq('flag', true)], any: [{ all: [eq('tag', 'g2')], any: [] }, { all: [eq('group', 0)], any: [] }] },
+  ];
+
+  async function same(store: SqliteStore, query: number[], filter: MetadataFilter, namespace = 'cols') {
+    const a = await store.searchMemories({ namespace, vector: query, topK: 20, filter });
+    const b = await plain.searchMemories({ namespace, vector: query, topK: 20, filter });
+    assert.deepEqual(a.results.map((r) => r.memory.id), b.results.map((r) => r.memory.id), JSON.stringify(filter));
+    a.results.forEach((r, i) => assert.ok(Math.abs(r.score - b.results[i].score) < 1e-4));
+  }
+
+  /** Searches with filter until every column it reads has loaded (the first searches are answered from SQL). */
+  async function loadColumns(filter: MetadataFilter, columns: number) {
+    const deadline = Date.now() + 30_000;
+    while (cached.vectorCacheStats().columns < columns) {
+      if (Date.now() > deadline) assert.fail('columns never finished loading');
+      await same(cached, vector(3, dims), filter);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'memory-columns-'));
+    cached = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0, sliceRows: 100, vectorCacheMinRows: 500 });
+    plain = await SqliteStore.open({ dataDir: dir, sweepIntervalMs: 0, vectorCacheBytes: 0 });
+    await cached.upsertMemories({
+      namespace: 'cols',
+      embedder: 'e',
+      dimensions: dims,
+      memories: Array.from({ length: n }, (_, i) => ({ id: `m${i}`, text: `t${i}`, metadata: metadataOf(i) as never, vector: vector(i, dims) })),
+    });
+    assert.equal(await cached.warmVectors('cols'), true);
+  });
+  after(async () => {
+    await cached?.close();
+    await plain?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('filters exactly like SQL with every condition kind, while the columns load and once loaded', async () => {
+    for (const [i, f] of filters.entries()) await same(cached, vector(100 + i, dims), f); // starts the loads
+    await loadColumns({ all: [eq('tag', 'g1')], any: [] }, 1);
+    const fields = new Set(filters.flatMap((f) => JSON.stringify(f).match(/"field":"[^"]+"/g) ?? []));
+    const deadline = Date.now() + 30_000;
+    while (cached.vectorCacheStats().columns < fields.size) {
+      if (Date.now() > deadline) assert.fail(`columns loaded: ${cached.vectorCacheStats().columns} of ${fields.size}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const [i, f] of filters.entries()) await same(cached, vector(200 + i, dims), f);
+  });
+
+  it('keeps the columns current through updates and deletes (slots move on delete)', async () => {
+    await loadColumns({ all: [eq('tag', 'g1')], any: [] }, 1);
+    const q = vector(4242, dims);
+    // An update changes a field's value, adds one and removes one.
+    await cached.upsertMemories({ namespace: 'cols', embedder: 'e', dimensions: dims, memories: [{ id: 'm4', text: 'moved', metadata: { tag: 'fresh', extra: 1 }, vector: q }] });
+    let hit = await cached.searchMemories({ namespace: 'cols', vector: q, topK: 5, filter: { all: [eq('tag', 'fresh')], any: [] } });
+    assert.deepEqual(hit.results.map((r) => r.memory.id), ['m4']);
+    hit = await cached.searchMemories({ namespace: 'cols', vector: q, topK: 1, filter: { all: [eq('tag', 'g1')], any: [] } });
+    assert.notEqual(hit.results[0]?.memory.id, 'm4');
+    await same(cached, q, { all: [{ field: 'group', condition: { $case: 'exists', exists: false } }], any: [] });
+    // A new memory, then deleting an early one moves the last slot (the new memory) into its place.
+    await cached.upsertMemories({ namespace: 'cols', embedder: 'e', dimensions: dims, memories: [{ id: 'late', text: 'late', metadata: { tag: 'late' }, vector: q }] });
+    await cached.deleteMemory('cols', 'm0');
+    hit = await cached.searchMemories({ namespace: 'cols', vector: q, topK: 5, filter: { all: [eq('tag', 'late')], any: [] } });
+    assert.deepEqual(hit.results.map((r) => r.memory.id), ['late']);
+    await cached.deleteMemory('cols', 'm4');
+    for (const f of filters) await same(cached, q, f);
+  });
+
+  it('forgets a dropped namespace: a new one of the same name starts without its columns', async () => {
+    const memories = (tag: string) =>
+      Array.from({ length: 600 }, (_, i) => ({ id: `d${i}`, text: 'x', metadata: { tag: `${tag}${i % 2}` }, vector: vector(i, dims) }));
+    await cached.upsertMemories({ namespace: 'drop', embedder: 'e', dimensions: dims, memories: memories('old') });
+    await cached.warmVectors('drop');
+    const filter = { all: [eq('tag', 'old1')], any: [] };
+    await same(cached, vector(1, dims), filter, 'drop');
+    assert.equal((await cached.searchMemories({ namespace: 'drop', vector: vector(1, dims), topK: 3, filter })).results.length, 3);
+    await cached.deleteNamespace('drop');
+    await cached.upsertMemories({ namespace: 'drop', embedder: 'e', dimensions: dims, memories: memories('new') });
+    await cached.warmVectors('drop');
+    assert.equal((await cached.searchMemories({ namespace: 'drop', vector: vector(1, dims), topK: 3, filter })).results.length, 0);
+    await same(cached, vector(2, dims), { all: [eq('tag', 'new1')], any: [] }, 'drop');
+  });
+
+  it('drops its columns when another connection writes the file', async () => {
+    await loadColumns({ all: [eq('tag', 'g1')], any: [] }, 1);
+    const q = vector(9001, dims);
+    await plain.upsertMemories({ namespace: 'cols', embedder: 'e', dimensions: dims, memories: [{ id: 'm7', text: 'x', metadata: { tag: 'outside' }, vector: q }] });
+    const hit = await cached.searchMemories({ namespace: 'cols', vector: q, topK: 1, filter: { all: [eq('tag', 'outside')], any: [] } });
+    assert.deepEqual(hit.results.map((r) => r.memory.id), ['m7']);
+    await cached.warmVectors('cols');
+    await loadColumns({ all: [eq('tag', 'outside')], any: [] }, 1);
+    await same(cached, q, { all: [eq('tag', 'outside')], any: [] });
+    await same(cached, q, { all: [eq('tag', 'g1')], any: [] });
+  });
+});
+
 describe('SqliteStore migrations', () => {
   it('brings a version-1 file up to the latest schema and records each version once', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'memory-migrate-'));

@@ -1,7 +1,11 @@
-// Flattens memory metadata into (path, kind, value) rows for the memory_fields
-// index, and picks the condition of a filter that the index can drive.
+// Two metadata indexes:
+// - memory_fields (in SQLite): flattens memory metadata into (path, kind,
+//   value) rows, and picks the condition of a filter that the index can drive;
+// - FieldColumn (in memory, next to a namespace's vector copies): one field's
+//   value per vector slot, dictionary-encoded, so a filter is evaluated once per
+//   distinct value and then by an integer lookup per slot.
 import type { FieldCondition, MetadataFilter } from '@elixirchain/proto/memory';
-import { isScalar, rangeBounds, type Scalar } from '../metadata-filter.js';
+import { conditionMatches, fieldPath, fieldValue, isScalar, MISSING_FIELD, rangeBounds, type Scalar } from '../metadata-filter.js';
 import type { SqlParam } from './metadata-filter-sql.js';
 
 export type FieldKind = 's' | 'n' | 't' | 'f' | 'z';
@@ -97,4 +101,141 @@ function probeFor(c: FieldCondition): IndexProbe | undefined {
     default:
       return undefined;
   }
+}
+
+/** Code of a slot whose field is missing. */
+const ABSENT = 0;
+/** Code of a slot whose field holds an object or an array. */
+const NON_SCALAR = 1;
+
+/**
+ * One metadata field of every vector slot of a namespace, as codes into a
+ * dictionary of its distinct scalar values (Map keys compare like the filter
+ * semantics: by JSON type and value, 1 !== true !== "1"). Slots are kept in step
+ * with the vectors by NamespaceVectors. Values dropped by updates stay in the
+ * dictionary; a column that has gathered many of them is dropped and reloaded.
+ */
+export class FieldColumn {
+  readonly segments: string[];
+  codes: Int32Array;
+  private readonly values: Scalar[] = [null, null];
+  private readonly dict = new Map<Scalar, number>();
+  /** True once every slot has been filled from SQLite. */
+  complete = false;
+
+  constructor(
+    readonly path: string,
+    capacity: number,
+  ) {
+    this.segments = fieldPath(path, 'field');
+    this.codes = new Int32Array(Math.max(16, capacity));
+  }
+
+  get distinct(): number {
+    return this.values.length - 2;
+  }
+
+  get bytes(): number {
+    // Map entries and boxed values cost roughly 64 bytes each in V8.
+    return this.codes.byteLength + this.values.length * 64;
+  }
+
+  /** Code of one value as read from SQLite or from metadata (present: the path resolved). */
+  encode(value: unknown, present: boolean): number {
+    if (!present) return ABSENT;
+    if (!isScalar(value)) return NON_SCALAR;
+    let code = this.dict.get(value);
+    if (code === undefined) {
+      code = this.values.length;
+      this.values.push(value);
+      this.dict.set(value, code);
+    }
+    return code;
+  }
+
+  /** Code of this field in a memory's metadata. */
+  encodeMetadata(metadata: Record<string, unknown> | undefined): number {
+    const value = fieldValue(metadata ?? {}, this.segments);
+    return value === MISSING_FIELD ? ABSENT : this.encode(value, true);
+  }
+
+  /** Grows the per-slot codes to hold at least capacity slots. */
+  reserve(capacity: number): void {
+    if (capacity <= this.codes.length) return;
+    const grown = new Int32Array(Math.max(this.codes.length * 2, capacity));
+    grown.set(this.codes);
+    this.codes = grown;
+  }
+
+  /** 1 for each code whose value satisfies c (c is on this column's field). */
+  matchTable(c: FieldCondition): Uint8Array {
+    const table = new Uint8Array(this.values.length);
+    table[ABSENT] = conditionMatches(c, undefined, false) ? 1 : 0;
+    table[NON_SCALAR] = conditionMatches(c, {}, true) ? 1 : 0;
+    const cond = c.condition;
+    const lookup = (v: unknown) => this.dict.get((v ?? null) as Scalar);
+    switch (cond?.$case) {
+      // At most the listed values can (not) match: look them up instead of testing every distinct value.
+      case 'eq': {
+        const code = lookup(cond.eq);
+        if (code !== undefined) table[code] = 1;
+        return table;
+      }
+      case 'in':
+        for (const v of cond.in ?? []) {
+          const code = lookup(v);
+          if (code !== undefined) table[code] = 1;
+        }
+        return table;
+      case 'ne': {
+        table.fill(1, 2);
+        const code = lookup(cond.ne);
+        if (code !== undefined) table[code] = 0;
+        return table;
+      }
+      default:
+        for (let code = 2; code < this.values.length; code++) table[code] = conditionMatches(c, this.values[code], true) ? 1 : 0;
+        return table;
+    }
+  }
+}
+
+/** Every field path a filter reads. */
+export function filterFields(filter: MetadataFilter | undefined, into = new Set<string>()): Set<string> {
+  for (const c of filter?.all ?? []) into.add(c.field);
+  for (const sub of filter?.any ?? []) filterFields(sub, into);
+  return into;
+}
+
+/**
+ * Slots (0..size-1, ascending) whose metadata satisfies a validated filter, given
+ * a complete column for every field the filter reads.
+ */
+export function matchingSlots(filter: MetadataFilter, size: number, column: (path: string) => FieldColumn): Int32Array {
+  const mask = filterMask(filter, size, column);
+  let count = 0;
+  for (let s = 0; s < size; s++) count += mask[s];
+  const slots = new Int32Array(count);
+  for (let s = 0, j = 0; s < size; s++) if (mask[s] === 1) slots[j++] = s;
+  return slots;
+}
+
+function filterMask(filter: MetadataFilter, size: number, column: (path: string) => FieldColumn): Uint8Array {
+  const mask = new Uint8Array(size).fill(1);
+  for (const c of filter.all ?? []) {
+    const col = column(c.field);
+    const table = col.matchTable(c);
+    const codes = col.codes;
+    for (let s = 0; s < size; s++) mask[s] &= table[codes[s]];
+  }
+  const any = filter.any ?? [];
+  if (any.length > 0) {
+    const either = new Uint8Array(size);
+    for (const sub of any) {
+      const m = filterMask(sub, size, column);
+      for (let s = 0; s < size; s++) either[s] |= m[s];
+    }
+    for (let s = 0; s < size; s++) mask[s] &= either[s];
+  }
+  return mask;
 }

@@ -60,11 +60,12 @@ import {
   versionConflict,
 } from '../store-errors.js';
 import { validateMetadataFilter } from '../metadata-filter.js';
+import type { MetadataFilter } from '@elixirchain/proto/memory';
 import { prefixUpperBound } from '../key-range.js';
 import { checkVector } from '../vector-check.js';
 import { filterToSql, type SqlParam } from './metadata-filter-sql.js';
 import { decodeMessage, encodeMessageBody, type MessageRow } from './message-codec.js';
-import { chooseIndexProbe, flattenMetadata } from './metadata-index.js';
+import { chooseIndexProbe, filterFields, flattenMetadata, type FieldColumn } from './metadata-index.js';
 import { migrate } from './migrations.js';
 import { VectorCache, type NamespaceVectors } from './vector-cache.js';
 
@@ -261,6 +262,11 @@ export class SqliteStore implements Store {
       vectorSlice: db.prepare(`
         SELECT m.rowid, v.vector FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid
         WHERE m.ns_id = ? AND m.rowid > ? ORDER BY m.rowid LIMIT ?`),
+      // One metadata field of a namespace's memories, for the in-memory columns (integers as REAL: JS numbers).
+      fieldSlice: db.prepare(`
+        SELECT rowid, json_type(metadata, ?1) AS t,
+               CASE json_type(metadata, ?2) WHEN 'integer' THEN CAST(json_extract(metadata, ?3) AS REAL) ELSE json_extract(metadata, ?3) END AS v
+        FROM memories WHERE ns_id = ?4 AND rowid > ?5 ORDER BY rowid LIMIT ?6`),
       memoriesByRowid: db.prepare(`
         SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time
         FROM memories WHERE rowid IN (SELECT value FROM json_each(?))`),
@@ -519,7 +525,7 @@ export class SqliteStore implements Store {
       if (start > 0) await yieldToEventLoop();
       this.ensureOpen();
       const end = Math.min(start + this.sliceRows, input.memories.length);
-      const applied: Array<[number, Float32Array]> = [];
+      const applied: Array<[number, Float32Array, JsonObject | undefined]> = [];
       const nsId = this.tx(() => {
         const now = Date.now();
         let ns = this.namespaceRow(input.namespace);
@@ -539,7 +545,7 @@ export class SqliteStore implements Store {
             added += 1;
           }
           this.stmts.putVector.run(rowid, blobs[i]);
-          applied.push([rowid, vectors[i]]);
+          applied.push([rowid, vectors[i], m.metadata]);
           for (const f of flattenMetadata(m.metadata)) this.stmts.insertField.run(rowid, f.path, ns.ns_id, f.kind, f.value);
           out.push({
             id: m.id,
@@ -560,7 +566,7 @@ export class SqliteStore implements Store {
       // Committed: keep an in-memory copy of the namespace current.
       const cached = this.vectors.peek(nsId);
       if (cached) {
-        for (const [rowid, vector] of applied) cached.set(rowid, vector);
+        for (const [rowid, vector, metadata] of applied) cached.set(rowid, vector, metadata);
         this.vectors.enforce(nsId);
       }
     }
@@ -658,7 +664,7 @@ export class SqliteStore implements Store {
     const rows = this.stmts.vectorSlice.all(nsId, after, limit) as Array<{ rowid: number; vector: Uint8Array }>;
     for (const r of rows) {
       const aligned = r.vector.byteOffset % 4 === 0 ? r.vector : new Uint8Array(r.vector);
-      entry.set(r.rowid, new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4));
+      entry.load(r.rowid, new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4));
     }
     return rows.length < limit ? undefined : rows[rows.length - 1].rowid;
   }
@@ -679,29 +685,13 @@ export class SqliteStore implements Store {
   }
 
   private searchCached(ns: NamespaceRow, entry: NamespaceVectors, query: Float32Array, input: SearchMemoriesInput): SearchMemoriesResult {
-    const all = input.filter?.all ?? [];
-    const any = input.filter?.any ?? [];
-    let candidates: number[] | undefined;
-    if (all.length > 0 || any.length > 0) {
-      // Candidates come from SQL (the metadata index when a condition can drive it); ranking happens here.
-      const probe = chooseIndexProbe(input.filter);
-      const filter = filterToSql(input.filter, 'm.metadata');
-      let sql: string;
-      let params: SqlParam[];
-      if (probe && all.length === 1 && any.length === 0) {
-        sql = `SELECT f.mem_rowid AS r FROM memory_fields f WHERE f.ns_id = ? AND ${probe.sql}`;
-        params = [ns.ns_id, ...probe.params];
-      } else if (probe) {
-        sql = `SELECT m.rowid AS r FROM memory_fields f CROSS JOIN memories m ON m.rowid = f.mem_rowid
-               WHERE f.ns_id = ? AND ${probe.sql} AND ${filter.sql}`;
-        params = [ns.ns_id, ...probe.params, ...filter.params];
-      } else {
-        sql = `SELECT m.rowid AS r FROM memories m WHERE m.ns_id = ? AND ${filter.sql}`;
-        params = [ns.ns_id, ...filter.params];
-      }
-      candidates = (this.dynamicStatement(sql).all(...(params as never[])) as Array<{ r: number }>).map((x) => x.r);
+    const filter = input.filter;
+    let slots: Int32Array | undefined;
+    if (filter && ((filter.all?.length ?? 0) > 0 || (filter.any?.length ?? 0) > 0)) {
+      // Filtered from the in-memory columns once they are loaded, from SQL until then.
+      slots = this.columnsReady(ns, entry, filter) ? entry.filterSlots(filter) : entry.slotsOf(this.filterCandidates(ns, filter));
     }
-    const best = entry.topK(query, Math.max(1, input.topK), candidates, input.minScore);
+    const best = entry.topK(query, Math.max(1, input.topK), slots, input.minScore);
     if (best.length === 0) return { results: [], namespace: this.namespaceFromRow(ns) };
     const stmt = input.includeVectors ? this.stmts.memoriesByRowidWithVector : this.stmts.memoriesByRowid;
     const rows = stmt.all(JSON.stringify(best.map((b) => b.rowid))) as unknown as MemoryRow[];
@@ -712,6 +702,92 @@ export class SqliteStore implements Store {
     });
     results.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : a.memory.id > b.memory.id ? 1 : 0));
     return { results, namespace: this.namespaceFromRow(ns) };
+  }
+
+  /** Rowids of the namespace's memories matching filter, from SQL (the metadata index when a condition can drive it). */
+  private filterCandidates(ns: NamespaceRow, filter: MetadataFilter): number[] {
+    const all = filter.all ?? [];
+    const any = filter.any ?? [];
+    const probe = chooseIndexProbe(filter);
+    const where = filterToSql(filter, 'm.metadata');
+    let sql: string;
+    let params: SqlParam[];
+    if (probe && all.length === 1 && any.length === 0) {
+      sql = `SELECT f.mem_rowid AS r FROM memory_fields f WHERE f.ns_id = ? AND ${probe.sql}`;
+      params = [ns.ns_id, ...probe.params];
+    } else if (probe) {
+      sql = `SELECT m.rowid AS r FROM memory_fields f CROSS JOIN memories m ON m.rowid = f.mem_rowid
+             WHERE f.ns_id = ? AND ${probe.sql} AND ${where.sql}`;
+      params = [ns.ns_id, ...probe.params, ...where.params];
+    } else {
+      sql = `SELECT m.rowid AS r FROM memories m WHERE m.ns_id = ? AND ${where.sql}`;
+      params = [ns.ns_id, ...where.params];
+    }
+    return (this.dynamicStatement(sql).all(...(params as never[])) as Array<{ r: number }>).map((x) => x.r);
+  }
+
+  /**
+   * True when entry has a complete column for every field filter reads;
+   * otherwise starts loading the missing ones (at once for small namespaces,
+   * in slices that keep the event loop free for large ones).
+   */
+  private columnsReady(ns: NamespaceRow, entry: NamespaceVectors, filter: MetadataFilter): boolean {
+    let ready = true;
+    for (const path of filterFields(filter)) {
+      let column = entry.column(path);
+      if (!column) {
+        column = entry.addColumn(path);
+        if (entry.size <= this.sliceRows * 8) {
+          this.loadColumnSlice(ns.ns_id, entry, column, 0, Number.MAX_SAFE_INTEGER);
+          column.complete = true;
+        } else {
+          const loading = column;
+          this.loadColumn(ns.ns_id, entry, loading).catch(() => entry.dropColumn(loading));
+        }
+        this.vectors.enforce(ns.ns_id);
+      }
+      ready &&= column.complete;
+    }
+    return ready;
+  }
+
+  /** Reads column's field of the rows with rowid > after into entry; returns the last rowid read, or undefined when done. */
+  private loadColumnSlice(nsId: number, entry: NamespaceVectors, column: FieldColumn, after: number, limit: number): number | undefined {
+    const jsonPath = '$' + column.segments.map((s) => `."${s}"`).join('');
+    const rows = this.stmts.fieldSlice.all(jsonPath, jsonPath, jsonPath, nsId, after, limit) as Array<{ rowid: number; t: string | null; v: SqlParam }>;
+    for (const r of rows) {
+      switch (r.t) {
+        case null:
+          entry.setField(column, r.rowid, undefined, false);
+          break;
+        case 'true':
+        case 'false':
+          entry.setField(column, r.rowid, r.t === 'true', true);
+          break;
+        case 'null':
+          entry.setField(column, r.rowid, null, true);
+          break;
+        case 'object':
+        case 'array':
+          entry.setField(column, r.rowid, {}, true);
+          break;
+        default:
+          entry.setField(column, r.rowid, r.v, true);
+      }
+    }
+    return rows.length < limit ? undefined : rows[rows.length - 1].rowid;
+  }
+
+  /** Fills column in short slices; writes that commit meanwhile update it too (as for loadVectors). */
+  private async loadColumn(nsId: number, entry: NamespaceVectors, column: FieldColumn): Promise<void> {
+    let after: number | undefined = 0;
+    while (after !== undefined) {
+      await yieldToEventLoop();
+      if (this.closed || this.vectors.peek(nsId) !== entry || entry.column(column.path) !== column) return;
+      after = this.loadColumnSlice(nsId, entry, column, after, this.sliceRows * 8);
+    }
+    column.complete = true;
+    this.vectors.enforce(nsId);
   }
 
   /** In-memory vector copies, for metrics. */

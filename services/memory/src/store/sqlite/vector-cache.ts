@@ -1,10 +1,12 @@
-// Unit-normalised copies of a namespace's vectors in one contiguous
-// Float32Array, so a search scores its candidates with a tight dot-product loop
-// instead of a B-tree lookup and a SQL function call per candidate (measured
-// at ~3× less CPU per candidate; bench/memory). SQLite stays the source of
-// truth: entries are filled from it, kept current by the store's own writes
-// after they commit, bounded by bytes, and dropped whole when another
-// connection writes the file (PRAGMA data_version).
+// Unit-normalised copies of a namespace's vectors in one contiguous float32
+// matrix scored by a SIMD kernel, plus in-memory metadata columns, so a search
+// filters and ranks without SQL and fetches only its k winners from SQLite.
+// SQLite stays the source of truth: entries are filled from it, kept current by
+// the store's own writes after they commit, bounded by bytes, and dropped whole
+// when another connection writes the file (PRAGMA data_version).
+import type { MetadataFilter } from '@elixirchain/proto/memory';
+import { dotProductKernel, WASM_PAGE_BYTES, type DotProductKernel, type WasmMemory } from './dot-product-wasm.js';
+import { FieldColumn, matchingSlots } from './metadata-index.js';
 
 export interface Scored {
   rowid: number;
@@ -13,10 +15,16 @@ export interface Scored {
 
 /** A bounded min-heap keeping the k best (highest score; lower rowid on ties). */
 class TopK {
-  private readonly scores: number[] = [];
-  private readonly rowids: number[] = [];
+  private readonly scores: Float64Array;
+  private readonly rowids: Float64Array;
+  private size = 0;
+  /** The score a candidate must reach to enter (-Infinity until full). */
+  floor = -Infinity;
 
-  constructor(private readonly k: number) {}
+  constructor(private readonly k: number) {
+    this.scores = new Float64Array(k);
+    this.rowids = new Float64Array(k);
+  }
 
   private worse(i: number, j: number): boolean {
     const a = this.scores[i];
@@ -25,20 +33,26 @@ class TopK {
   }
 
   private swap(i: number, j: number): void {
-    [this.scores[i], this.scores[j]] = [this.scores[j], this.scores[i]];
-    [this.rowids[i], this.rowids[j]] = [this.rowids[j], this.rowids[i]];
+    const s = this.scores[i];
+    this.scores[i] = this.scores[j];
+    this.scores[j] = s;
+    const r = this.rowids[i];
+    this.rowids[i] = this.rowids[j];
+    this.rowids[j] = r;
   }
 
   offer(rowid: number, score: number): void {
-    if (this.scores.length < this.k) {
-      this.scores.push(score);
-      this.rowids.push(rowid);
-      for (let i = this.scores.length - 1; i > 0; ) {
+    if (this.size < this.k) {
+      let i = this.size++;
+      this.scores[i] = score;
+      this.rowids[i] = rowid;
+      while (i > 0) {
         const parent = (i - 1) >> 1;
         if (!this.worse(i, parent)) break;
         this.swap(i, parent);
         i = parent;
       }
+      if (this.size === this.k) this.floor = this.scores[0];
       return;
     }
     const minScore = this.scores[0];
@@ -49,27 +63,48 @@ class TopK {
       const l = 2 * i + 1;
       const r = l + 1;
       let m = i;
-      if (l < this.scores.length && this.worse(l, m)) m = l;
-      if (r < this.scores.length && this.worse(r, m)) m = r;
+      if (l < this.size && this.worse(l, m)) m = l;
+      if (r < this.size && this.worse(r, m)) m = r;
       if (m === i) break;
       this.swap(i, m);
       i = m;
     }
+    this.floor = this.scores[0];
   }
 
   /** Best first. */
   result(): Scored[] {
-    return this.rowids
-      .map((rowid, i) => ({ rowid, score: this.scores[i] }))
-      .sort((a, b) => b.score - a.score || a.rowid - b.rowid);
+    const out: Scored[] = [];
+    for (let i = 0; i < this.size; i++) out.push({ rowid: this.rowids[i], score: this.scores[i] });
+    return out.sort((a, b) => b.score - a.score || a.rowid - b.rowid);
   }
 }
 
+/** Rows scored per kernel call (the scratch blocks hold this many scores and slots). */
+const BLOCK = 4096;
+
+/**
+ * A namespace's unit-normalised vectors as one row-major float32 matrix (a
+ * slot per memory; a delete moves the last row into the hole), plus in-memory
+ * metadata columns for the fields that filters have used.
+ *
+ * The matrix lives in a WebAssembly memory so the SIMD kernel scores it in
+ * place (no copy): [query | BLOCK scores | BLOCK slots | matrix...]. Growing
+ * the memory extends it in place; typed-array views are re-made afterwards.
+ */
 export class NamespaceVectors {
-  private data: Float32Array;
+  private readonly memory: WasmMemory;
+  private readonly kernel: DotProductKernel;
+  private readonly scoresAt: number;
+  private readonly slotsAt: number;
+  private readonly matrixAt: number;
+  private capacity: number;
+  private data!: Float32Array;
   private rowids: number[] = [];
   /** rowid -> slot + 1 (0: absent); rowids are dense integers, so a typed array beats a Map here. */
   private slotOf = new Int32Array(1024);
+  /** In-memory metadata columns by field path, kept in step with the slots. */
+  private readonly columns = new Map<string, FieldColumn>();
   /** True once every row of the namespace has been loaded. */
   complete = false;
 
@@ -77,7 +112,16 @@ export class NamespaceVectors {
     readonly dims: number,
     capacity = 1024,
   ) {
-    this.data = new Float32Array(Math.max(1, capacity) * dims);
+    this.scoresAt = Math.ceil((dims * 4) / 16) * 16;
+    this.slotsAt = this.scoresAt + BLOCK * 4;
+    this.matrixAt = this.slotsAt + BLOCK * 4;
+    this.capacity = Math.max(1, capacity);
+    ({ memory: this.memory, kernel: this.kernel } = dotProductKernel(this.matrixAt + this.capacity * dims * 4));
+    this.views();
+  }
+
+  private views(): void {
+    this.data = new Float32Array(this.memory.buffer, this.matrixAt, this.capacity * this.dims);
   }
 
   get size(): number {
@@ -85,7 +129,9 @@ export class NamespaceVectors {
   }
 
   get bytes(): number {
-    return this.data.byteLength + this.slotOf.byteLength + this.rowids.length * 8;
+    let n = this.memory.buffer.byteLength + this.slotOf.byteLength + this.rowids.length * 8;
+    for (const c of this.columns.values()) n += c.bytes;
+    return n;
   }
 
   private slot(rowid: number): number | undefined {
@@ -102,19 +148,25 @@ export class NamespaceVectors {
     this.slotOf[rowid] = slot === undefined ? 0 : slot + 1;
   }
 
-  /** Inserts or replaces the vector of rowid (stored normalised). */
-  set(rowid: number, vector: Float32Array): void {
-    let slot = this.slot(rowid);
-    if (slot === undefined) {
-      slot = this.rowids.length;
-      if ((slot + 1) * this.dims > this.data.length) {
-        const grown = new Float32Array(Math.max(this.data.length * 2, (slot + 1) * this.dims));
-        grown.set(this.data);
-        this.data = grown;
-      }
-      this.rowids.push(rowid);
-      this.setSlot(rowid, slot);
+  /** The slot of rowid, appending an empty one when it has none. */
+  private slotFor(rowid: number): number {
+    const existing = this.slot(rowid);
+    if (existing !== undefined) return existing;
+    const slot = this.rowids.length;
+    if (slot + 1 > this.capacity) {
+      const capacity = Math.max(this.capacity * 2, slot + 1);
+      const needed = Math.ceil((this.matrixAt + capacity * this.dims * 4) / WASM_PAGE_BYTES);
+      this.memory.grow(needed - this.memory.buffer.byteLength / WASM_PAGE_BYTES);
+      this.capacity = capacity;
+      this.views();
     }
+    this.rowids.push(rowid);
+    this.setSlot(rowid, slot);
+    for (const c of this.columns.values()) c.reserve(slot + 1);
+    return slot;
+  }
+
+  private write(slot: number, vector: Float32Array): void {
     let norm = 0;
     for (let i = 0; i < this.dims; i++) norm += vector[i] * vector[i];
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
@@ -122,64 +174,114 @@ export class NamespaceVectors {
     for (let i = 0; i < this.dims; i++) this.data[base + i] = vector[i] * inv;
   }
 
+  /** Inserts or replaces rowid's vector (stored normalised) as read from SQLite while loading. */
+  load(rowid: number, vector: Float32Array): void {
+    // Columns are only built once loading is complete; a row without its metadata would leave them wrong.
+    this.columns.clear();
+    this.write(this.slotFor(rowid), vector);
+  }
+
+  /** Inserts or replaces a memory (stored normalised) after a write of it committed. */
+  set(rowid: number, vector: Float32Array, metadata: Record<string, unknown> | undefined): void {
+    const slot = this.slotFor(rowid);
+    this.write(slot, vector);
+    for (const [path, c] of this.columns) {
+      c.codes[slot] = c.encodeMetadata(metadata);
+      // Updates left too many dead values behind: drop it, the next filter on it reloads it.
+      if (c.distinct > 2 * this.size + 1024) this.columns.delete(path);
+    }
+  }
+
   delete(rowid: number): void {
     const slot = this.slot(rowid);
     if (slot === undefined) return;
     const last = this.rowids.length - 1;
     if (slot !== last) {
-      // Move the last vector into the hole.
+      // Move the last vector (and its column codes) into the hole.
       this.data.copyWithin(slot * this.dims, last * this.dims, (last + 1) * this.dims);
       const moved = this.rowids[last];
       this.rowids[slot] = moved;
       this.setSlot(moved, slot);
+      for (const c of this.columns.values()) c.codes[slot] = c.codes[last];
     }
     this.rowids.pop();
     this.setSlot(rowid, undefined);
   }
 
-  private dot(slot: number, q: Float32Array): number {
-    const d = this.data;
-    const n = this.dims;
-    let base = slot * n;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let i = 0;
-    for (; i + 3 < n; i += 4, base += 4) {
-      s0 += d[base] * q[i];
-      s1 += d[base + 1] * q[i + 1];
-      s2 += d[base + 2] * q[i + 2];
-      s3 += d[base + 3] * q[i + 3];
+  /** How many columns are complete. */
+  get completeColumns(): number {
+    let n = 0;
+    for (const c of this.columns.values()) if (c.complete) n += 1;
+    return n;
+  }
+
+  /** The column of a field path, complete or loading; undefined when there is none yet. */
+  column(path: string): FieldColumn | undefined {
+    return this.columns.get(path);
+  }
+
+  /** Starts an (empty, incomplete) column for path; fill it with setField, then mark it complete. */
+  addColumn(path: string): FieldColumn {
+    const column = new FieldColumn(path, this.capacity);
+    this.columns.set(path, column);
+    return column;
+  }
+
+  dropColumn(column: FieldColumn): void {
+    if (this.columns.get(column.path) === column) this.columns.delete(column.path);
+  }
+
+  /** Records rowid's value of column's field as read from SQLite (present: the path resolves). */
+  setField(column: FieldColumn, rowid: number, value: unknown, present: boolean): void {
+    const slot = this.slot(rowid);
+    if (slot !== undefined) column.codes[slot] = column.encode(value, present);
+  }
+
+  /** Slots of the filter's matches; every field it reads must have a complete column. */
+  filterSlots(filter: MetadataFilter): Int32Array {
+    return matchingSlots(filter, this.size, (path) => this.columns.get(path) as FieldColumn);
+  }
+
+  /** Slots of rowids (rowids without a vector are skipped). */
+  slotsOf(rowids: Iterable<number>): Int32Array {
+    const out: number[] = [];
+    for (const rowid of rowids) {
+      const slot = this.slot(rowid);
+      if (slot !== undefined) out.push(slot);
     }
-    for (; i < n; i++, base++) s0 += d[base] * q[i];
-    return s0 + s1 + s2 + s3;
+    return Int32Array.from(out);
   }
 
   /**
-   * The k best by cosine similarity among candidates (rowids; all rows when
+   * The k best by cosine similarity among the given slots (all rows when
    * undefined), at or above minScore.
    */
-  topK(query: Float32Array, k: number, candidates: Iterable<number> | undefined, minScore: number | undefined): Scored[] {
+  topK(query: Float32Array, k: number, slots: Int32Array | undefined, minScore: number | undefined): Scored[] {
+    const dims = this.dims;
+    const buffer = this.memory.buffer;
+    const q = new Float32Array(buffer, 0, dims);
     let norm = 0;
-    for (let i = 0; i < this.dims; i++) norm += query[i] * query[i];
-    const q = new Float32Array(this.dims);
+    for (let i = 0; i < dims; i++) norm += query[i] * query[i];
     const inv = 1 / Math.sqrt(norm);
-    for (let i = 0; i < this.dims; i++) q[i] = query[i] * inv;
+    for (let i = 0; i < dims; i++) q[i] = query[i] * inv;
+    const scores = new Float32Array(buffer, this.scoresAt, BLOCK);
+    const slotBlock = new Int32Array(buffer, this.slotsAt, BLOCK);
     const best = new TopK(k);
     const floor = minScore ?? -Infinity;
-    if (candidates === undefined) {
-      for (let slot = 0; slot < this.rowids.length; slot++) {
-        const score = this.dot(slot, q);
-        if (score >= floor) best.offer(this.rowids[slot], score);
+    const total = slots === undefined ? this.size : slots.length;
+    const rowids = this.rowids;
+    for (let from = 0; from < total; from += BLOCK) {
+      const count = Math.min(BLOCK, total - from);
+      if (slots === undefined) {
+        this.kernel.scoreRows(0, this.matrixAt + from * dims * 4, count, dims, this.scoresAt);
+      } else {
+        slotBlock.set(slots.subarray(from, from + count));
+        this.kernel.scoreSlots(0, this.matrixAt, this.slotsAt, count, dims, this.scoresAt);
       }
-    } else {
-      const slots = this.slotOf;
-      for (const rowid of candidates) {
-        const slot = (rowid < slots.length ? slots[rowid] : 0) - 1;
-        if (slot < 0) continue;
-        const score = this.dot(slot, q);
-        if (score >= floor) best.offer(rowid, score);
+      for (let i = 0; i < count; i++) {
+        const score = scores[i];
+        if (score < floor || score < best.floor) continue;
+        best.offer(rowids[slots === undefined ? from + i : slots[from + i]], score);
       }
     }
     return best.result();
@@ -188,6 +290,8 @@ export class NamespaceVectors {
 
 export interface VectorCacheStats {
   namespaces: number;
+  /** Complete in-memory metadata columns, over all namespaces. */
+  columns: number;
   bytes: number;
   maxBytes: number;
   loads: number;
@@ -255,6 +359,8 @@ export class VectorCache {
   }
 
   stats(): VectorCacheStats {
-    return { namespaces: this.entries.size, bytes: this.bytes(), maxBytes: this.maxBytes, loads: this.loads, drops: this.drops };
+    let columns = 0;
+    for (const e of this.entries.values()) columns += e.completeColumns;
+    return { namespaces: this.entries.size, columns, bytes: this.bytes(), maxBytes: this.maxBytes, loads: this.loads, drops: this.drops };
   }
 }
