@@ -10,3 +10,7 @@ export { buildUi, UI_DIST, uiBuilt } from './build/ui-build.js';
 export { consoleAddressFromEnv, DEFAULT_CONSOLE_ADDRESS } from './console-address.js';
 export { startMeshConsole } from './mesh-console.js';
 export type { MeshConsoleOptions } from './mesh-console.js';
+export { consoleSettingsFromEnv, jaegerUrlFromEnv } from './console-settings.js';
+export type { ConsoleEnvSettings } from './console-settings.js';
+export { MeshStatusReader, replicaAddressesFromEnv } from './gateway/mesh-status.js';
+export type { ReplicaAddressBook, ReplicaStatus } from './gateway/mesh-status.js';

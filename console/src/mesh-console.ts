@@ -1,5 +1,6 @@
 import { buildUi, UI_DIST, uiBuilt } from './build/ui-build.js';
 import { consoleAddressFromEnv } from './console-address.js';
+import { consoleSettingsFromEnv } from './console-settings.js';
 import { startConsoleGateway, type ConsoleGateway } from './gateway/console-gateway.js';
 
 export interface MeshConsoleOptions {
@@ -22,6 +23,7 @@ export async function startMeshConsole(options: MeshConsoleOptions): Promise<Con
   try {
     gateway = await startConsoleGateway({
       address,
+      ...consoleSettingsFromEnv(options.env),
       services: {
         memory: options.addresses.memory,
         toolSandbox: options.addresses['tool-sandbox'],

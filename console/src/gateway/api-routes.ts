@@ -1,6 +1,7 @@
 import { errors } from '@elixirchain/runtime';
 import { checkMeshHealth } from './mesh-health.js';
 import type { MeshConnections, MeshServiceKey } from './mesh-connections.js';
+import type { MeshStatusReader } from './mesh-status.js';
 import type { RequestContext } from './request-context.js';
 import { pipeServerSentEvents, type SseEvent } from './server-sent-events.js';
 
@@ -20,12 +21,23 @@ interface MethodDescriptor {
 
 type RequestBuilder = (ctx: RequestContext) => Promise<Record<string, unknown>> | Record<string, unknown>;
 
+/** What the console knows besides the services' APIs. */
+export interface ConsoleSettings {
+  /** Reads NodeStatusService of every replica (the mesh health page). */
+  status: MeshStatusReader;
+  /** Jaeger's UI (e.g. http://localhost:16686): turns and runs link to <jaegerUrl>/trace/<trace id>. */
+  jaegerUrl?: string;
+}
+
+/** How often the mesh status stream reads the replicas, by default and at most. */
+export const STATUS_INTERVAL_MS = { default: 2000, min: 500, max: 60_000 };
+
 /**
  * The browser's API: each route is one RPC of one service. Requests are built
  * from the path, query and JSON body and parsed with the generated fromJSON;
  * responses are the proto3 JSON of the generated toJSON. Nothing is decided here.
  */
-export function apiRoutes(mesh: MeshConnections): Route[] {
+export function apiRoutes(mesh: MeshConnections, settings: ConsoleSettings): Route[] {
   const descriptor = (service: MeshServiceKey, method: string) =>
     (mesh.definitions[service].methods as unknown as Record<string, MethodDescriptor>)[method]!;
 
@@ -64,6 +76,28 @@ export function apiRoutes(mesh: MeshConnections): Route[] {
 
   return [
     { method: 'GET', path: '/api/health', handle: async (ctx) => sendJson(ctx, 200, { services: await checkMeshHealth(mesh.addresses) }) },
+    { method: 'GET', path: '/api/config', handle: async (ctx) => sendJson(ctx, 200, { jaegerUrl: settings.jaegerUrl ?? null }) },
+    // NodeStatusService of every replica: once, or as a live stream (one snapshot per interval, while the browser listens).
+    { method: 'GET', path: '/api/mesh/status', handle: async (ctx) => sendJson(ctx, 200, { replicas: await settings.status.read(ctx.callOptions()) }) },
+    {
+      method: 'GET',
+      path: '/api/mesh/status/events',
+      handle: async (ctx) => {
+        const asked = Number(ctx.url.searchParams.get('intervalMs') ?? STATUS_INTERVAL_MS.default);
+        if (!Number.isInteger(asked) || asked < STATUS_INTERVAL_MS.min || asked > STATUS_INTERVAL_MS.max) {
+          throw errors.invalidArgument('intervalMs', `must be a whole number of milliseconds from ${STATUS_INTERVAL_MS.min} to ${STATUS_INTERVAL_MS.max}`);
+        }
+        await pipeServerSentEvents(ctx.res, ctx.abort, async function* (signal) {
+          for (let n = 1; !signal.aborted; n++) {
+            yield { id: n, data: { time: new Date().toISOString(), replicas: await settings.status.read(ctx.callOptions()) } } satisfies SseEvent;
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, asked);
+              signal.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+            });
+          }
+        });
+      },
+    },
 
     // Agents
     { method: 'GET', path: '/api/agents', handle: unary('agentHost', 'listAgents', (ctx) => ctx.query()) },
@@ -108,6 +142,14 @@ export function apiRoutes(mesh: MeshConnections): Route[] {
     { method: 'GET', path: '/api/chains', handle: unary('chainExecutor', 'listChains', (ctx) => ctx.query()) },
     { method: 'POST', path: '/api/chains', handle: unary('chainExecutor', 'createChain', (ctx) => ctx.body()) },
     { method: 'GET', path: '/api/chains/:id', handle: unary('chainExecutor', 'getChain', (ctx) => ({ ...ctx.query(), id: p(ctx, 'id') })) },
+    {
+      method: 'PATCH',
+      path: '/api/chains/:id',
+      handle: unary('chainExecutor', 'updateChain', async (ctx) => {
+        const body = await ctx.body();
+        return { ...body, chain: { ...(body.chain as object | undefined), id: p(ctx, 'id') } };
+      }),
+    },
     { method: 'POST', path: '/api/chains/:id/start', handle: unary('chainExecutor', 'startRun', async (ctx) => ({ ...(await ctx.body()), chainId: p(ctx, 'id') })) },
     { method: 'POST', path: '/api/chains/:id/runs', handle: streamed('chainExecutor', 'runChain', async (ctx) => ({ ...(await ctx.body()), chainId: p(ctx, 'id') })) },
     { method: 'GET', path: '/api/runs', handle: unary('chainExecutor', 'listRuns', (ctx) => ctx.query()) },

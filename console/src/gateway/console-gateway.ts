@@ -5,6 +5,7 @@ import { errors, GrpcCode } from '@elixirchain/runtime';
 import { apiRoutes, compilePath, sendJson } from './api-routes.js';
 import { errorBody } from './http-error.js';
 import { MeshConnections, type MeshAddressBook } from './mesh-connections.js';
+import { MeshStatusReader, type ReplicaAddressBook } from './mesh-status.js';
 import { RequestContext } from './request-context.js';
 import { serveStatic } from './static-files.js';
 
@@ -18,6 +19,10 @@ export interface ConsoleGatewayOptions {
   uiDir?: string;
   /** Environment for the bind check (default: this process's). */
   env?: NodeJS.ProcessEnv;
+  /** Every replica of a service, when they are not all behind its address's DNS name (mesh health page). */
+  replicas?: ReplicaAddressBook;
+  /** Jaeger's UI base URL: when set, turns and runs link to their trace. */
+  jaegerUrl?: string;
 }
 
 export interface ConsoleGateway {
@@ -32,8 +37,9 @@ export async function startConsoleGateway(options: ConsoleGatewayOptions): Promi
   const { host, port } = splitAddress(options.address);
   assertSafeConsoleBind(host, options.address, options.env ?? process.env);
   const mesh = new MeshConnections(options.services);
+  const status = new MeshStatusReader(options.services, options.replicas);
   const uiDir = path.resolve(options.uiDir ?? DEFAULT_UI_DIR);
-  const routes = apiRoutes(mesh).map((route) => ({ ...route, match: compilePath(route.path) }));
+  const routes = apiRoutes(mesh, { status, jaegerUrl: options.jaegerUrl }).map((route) => ({ ...route, match: compilePath(route.path) }));
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://console.local');
@@ -89,7 +95,10 @@ export async function startConsoleGateway(options: ConsoleGatewayOptions): Promi
         server.close(() => resolve());
         // Open event streams would hold close() forever.
         server.closeAllConnections();
-      }).finally(() => mesh.close());
+      }).finally(() => {
+        mesh.close();
+        status.close();
+      });
       return stopping;
     },
   };

@@ -8,19 +8,21 @@ import { startMemoryServer } from '@elixirchain/memory';
 import { startToolSandboxServer } from '@elixirchain/tool-sandbox';
 import { startAgentHostServer } from '@elixirchain/agent-host';
 import { startChainExecutorServer } from '@elixirchain/chain-executor';
-import { startConsoleGateway, type ConsoleGateway } from '@elixirchain/console';
+import { startConsoleGateway, type ConsoleGateway, type ConsoleGatewayOptions, type MeshAddressBook } from '@elixirchain/console';
 
 /** The four services in this process on ephemeral ports, and the console gateway in front of them. */
 export interface ConsoleMesh {
   gateway: ConsoleGateway;
   /** http://127.0.0.1:<port> */
   url: string;
+  /** Where the four services listen. */
+  addresses: MeshAddressBook;
   /** Registers a tool written inline; `grant: false` leaves the permissions it asks for ungranted. */
   registerTool(name: string, source: string, extra?: Partial<ToolManifest>, options?: { grant?: boolean }): Promise<void>;
   stop(): Promise<void>;
 }
 
-export async function startConsoleMesh(options: { uiDir?: string } = {}): Promise<ConsoleMesh> {
+export async function startConsoleMesh(options: { uiDir?: string; gateway?: Pick<ConsoleGatewayOptions, 'replicas' | 'jaegerUrl'> } = {}): Promise<ConsoleMesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'elixirchain-console-'));
   const stops: (() => Promise<void>)[] = [];
   const stop = async () => {
@@ -41,17 +43,15 @@ export async function startConsoleMesh(options: { uiDir?: string } = {}): Promis
       agentHostAddress: agentHost.address,
     });
     stops.push(() => chains.stop());
-    const gateway = await startConsoleGateway({
-      address: '127.0.0.1:0',
-      uiDir: options.uiDir,
-      services: { memory: memory.address, toolSandbox: sandbox.address, agentHost: agentHost.address, chainExecutor: chains.address },
-    });
+    const addresses = { memory: memory.address, toolSandbox: sandbox.address, agentHost: agentHost.address, chainExecutor: chains.address };
+    const gateway = await startConsoleGateway({ address: '127.0.0.1:0', uiDir: options.uiDir, services: addresses, ...options.gateway });
     stops.push(() => gateway.stop());
     const sandboxClient = connect(ToolSandboxServiceDefinition, sandbox.address);
     stops.push(async () => sandboxClient.close());
     return {
       gateway,
       url: gateway.url,
+      addresses,
       async registerTool(name, source, extra = {}, options = {}) {
         const bundle = Buffer.from(source);
         await sandboxClient.registerTool({
