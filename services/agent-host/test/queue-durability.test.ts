@@ -6,6 +6,7 @@ import { spawnService, type SpawnedService } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
+import { decodeThreadRecord } from '../src/threads/thread-record.js';
 import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
@@ -28,8 +29,8 @@ describe('queued messages are durable once the client is told turn_queued', func
       const queued = await Promise.all(['second', 'third', 'fourth'].map((content) => host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'slow', content, threadId: 'burst' }))));
       const acceptanceWrites = (memory.calls.batchWrite ?? 0) - writesBefore;
       assert.ok(acceptanceWrites >= 1 && acceptanceWrites <= 2, `a burst of acceptances shares its write (${acceptanceWrites} writes)`);
-      const record = (await memory.getState('threads/burst'))!.value as any;
-      assert.deepEqual(record.structValue.queue.map((q: { content: string }) => q.content), ['second', 'third', 'fourth'], 'the mailbox is durable when sendMessage returns');
+      const record = decodeThreadRecord((await memory.getState('threads/burst'))!.value)!;
+      assert.deepEqual(record.queue.map((q: { content: string }) => q.content), ['second', 'third', 'fourth'], 'the mailbox is durable when sendMessage returns');
       const all = await Promise.all(queued.map((s) => collectEvents((async function* () { for await (const event of s) yield { event }; })())));
       await firstDone;
       for (const events of all) {

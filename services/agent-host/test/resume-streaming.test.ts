@@ -6,6 +6,7 @@ import { AgentHost } from '../src/host/agent-host.js';
 import type { ModelEvent, ModelProvider } from '../src/model/model-provider.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
+import { decodeThreadRecord } from '../src/threads/thread-record.js';
 import { waitFor } from './mesh-fixture.js';
 
 /** A model that streams the given chunks slowly. */
@@ -83,12 +84,12 @@ describe('the clean-stop mark of a drain', function () {
     // Long enough (about 1.5 s) that the resumed turn is still running when the mark is checked.
     const chunks = Array.from({ length: 100 }, (_, i) => `c${i} `);
     await drainMidStream(memory, chunks);
-    const stored = async () => (await memory.getState('threads/resumed'))!.value as { structValue: { cleanStop?: boolean; activeTurn?: unknown } };
-    assert.equal((await stored()).structValue.cleanStop, true, 'the drain marked the record');
+    const stored = async () => decodeThreadRecord((await memory.getState('threads/resumed'))!.value)!;
+    assert.equal((await stored()).cleanStop, true, 'the drain marked the record');
     const host = new AgentHost({ memory, tools: new InProcessToolRunner([]), providerFor: () => slowModel(chunks) });
     await host.start();
-    await waitFor(async () => (await stored()).structValue.cleanStop === undefined, 'the resumed turn to clear the mark');
-    assert.ok((await stored()).structValue.activeTurn, 'cleared before the turn ended');
+    await waitFor(async () => (await stored()).cleanStop === undefined, 'the resumed turn to clear the mark');
+    assert.ok((await stored()).activeTurn, 'cleared before the turn ended');
     await host.stop();
   });
 });

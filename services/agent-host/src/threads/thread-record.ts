@@ -68,6 +68,37 @@ export interface ThreadRecord {
 
 export const REQUESTS_REMEMBERED = 32;
 
+/**
+ * The record is stored as UTF-8 JSON in bytes_value: one buffer to encode and
+ * store, where a Struct costs a Value message per field on both ends. Records
+ * written as a Struct (before) still load.
+ */
+export function encodeThreadRecord(record: ThreadRecord): { $case: 'bytesValue'; bytesValue: Buffer } {
+  return { $case: 'bytesValue', bytesValue: Buffer.from(JSON.stringify(record)) };
+}
+
+/** The record held by a state value, or undefined if the value is neither form. */
+export function decodeThreadRecord(value: { $case: 'bytesValue'; bytesValue: Uint8Array } | { $case: 'structValue'; structValue: { [key: string]: any } | undefined } | undefined): ThreadRecord | undefined {
+  if (value?.$case === 'bytesValue') return JSON.parse(Buffer.from(value.bytesValue.buffer, value.bytesValue.byteOffset, value.bytesValue.byteLength).toString('utf8')) as ThreadRecord;
+  if (value?.$case === 'structValue') return value.structValue as ThreadRecord;
+  return undefined;
+}
+
+/**
+ * A copy of the record that a step may change without touching the original:
+ * the parts steps mutate in place (the checkpoint, its pending calls and their
+ * approvals) are copied; arrays steps replace whole (requests, queue) are shared.
+ */
+export function copyThreadRecord(record: ThreadRecord): ThreadRecord {
+  const copy = { ...record };
+  if (record.activeTurn) {
+    copy.activeTurn = { ...record.activeTurn, pendingCalls: record.activeTurn.pendingCalls.map((c) => (c.approval ? { ...c, approval: { ...c.approval } } : { ...c })) };
+    if (record.activeTurn.streamed) copy.activeTurn.streamed = { ...record.activeTurn.streamed };
+  }
+  if (record.lastTurn) copy.lastTurn = { ...record.lastTurn };
+  return copy;
+}
+
 export function newThreadRecord(threadId: string, agentId: string): ThreadRecord {
   const now = new Date().toISOString();
   return { threadId, agentId, lastSequence: 0, messageVersion: 0, queue: [], requests: [], createdAt: now, updatedAt: now };

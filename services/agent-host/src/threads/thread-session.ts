@@ -2,7 +2,7 @@ import type { Message } from '@elixirchain/proto/memory';
 import type { DeepPartial } from '@elixirchain/runtime';
 import type { ThreadEventBody, ThreadEventLog } from './thread-event-log.js';
 import type { ThreadStore } from './thread-store.js';
-import type { QueuedMessage, StreamedText, ThreadRecord } from './thread-record.js';
+import { copyThreadRecord, type QueuedMessage, type StreamedText, type ThreadRecord } from './thread-record.js';
 
 export interface CommitStep {
   messages?: DeepPartial<Message>[];
@@ -86,7 +86,7 @@ export class ThreadSession {
   }
 
   private async write(step: CommitStep): Promise<Message[]> {
-    const draft: ThreadRecord = structuredClone(this.record);
+    const draft: ThreadRecord = copyThreadRecord(this.record);
     delete draft.cleanStop;
     step.update?.(draft);
     // Until its turn streams, a resumed checkpoint keeps the mark it was stored with.

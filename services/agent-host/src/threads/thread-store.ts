@@ -1,13 +1,17 @@
-import { createHash } from 'node:crypto';
-import { ThreadEvent } from '@elixirchain/proto/agent';
+import { createHash, randomBytes } from 'node:crypto';
+import type { ThreadEvent } from '@elixirchain/proto/agent';
 import type { Message, WriteOperation } from '@elixirchain/proto/memory';
 import { errors, type DeepPartial } from '@elixirchain/runtime';
 import type { MemoryPort } from '../ports/memory-port.js';
 import type { OwnershipFence } from '../ownership/ownership-fence.js';
 import { MEMORY_OUTAGE_BUDGET_MS, rideOutMemoryOutage } from './memory-outage.js';
+import { GroupCommit, type GroupCommitLimits, type SendBatch } from './group-commit.js';
+import { decodeEventSegment, encodeEventSegment } from './thread-event-segment.js';
 import {
   activeTurnKey,
   agentThreadKey,
+  decodeThreadRecord,
+  encodeThreadRecord,
   threadEventsKey,
   threadEventsPrefix,
   threadKey,
@@ -35,27 +39,41 @@ export interface CheckpointResult {
   messages: Message[];
 }
 
+/** Default group commit: two batches in flight per lane, well under memory's 500 operations and 4 MiB messages. */
+export const GROUP_COMMIT_LIMITS: GroupCommitLimits = { maxInFlight: 2, maxOperations: 400, maxBytes: 2 * 1024 * 1024 };
+
 /**
  * Thread persistence through the memory service. A checkpoint is one atomic
- * BatchWrite: the messages of the step (compare-and-set on the thread
+ * set of writes: the messages of the step (compare-and-set on the thread
  * version), the thread record (compare-and-set on its state version), the
- * events since the last checkpoint and the active-turn index. Each batch
- * has a request_id derived from what it writes, so it is retried through an
- * outage of memory and a retry of an attempt that committed replays it.
+ * events since the last checkpoint and the active-turn index. Checkpoints of
+ * different threads that are ready together share one BatchWrite (group
+ * commit; atomic, so each checkpoint still commits whole or not at all). Each
+ * checkpoint's conditional writes carry request ids unique to that write, so
+ * it is retried through an outage of memory and a retry of an attempt that
+ * committed replays it.
  */
 export class ThreadStore {
+  private readonly commits: GroupCommit;
+  private readonly sendUnfenced: SendBatch;
+
   /** With replicas, `fencing` gives the agent's OwnershipFence (or throws ABORTED): checkpoints carry the ownership check. */
   constructor(
     private readonly memory: MemoryPort,
     private readonly fencing?: (agentId: string) => OwnershipFence,
     private readonly outageBudgetMs = MEMORY_OUTAGE_BUDGET_MS,
-  ) {}
+    limits: GroupCommitLimits = GROUP_COMMIT_LIMITS,
+  ) {
+    this.commits = new GroupCommit(limits);
+    this.sendUnfenced = (operations, requestId) => rideOutMemoryOutage(() => this.memory.batchWrite({ atomic: true, operations, requestId }), this.outageBudgetMs);
+  }
 
   async load(threadId: string): Promise<LoadedThread | undefined> {
     const entry = await this.memory.getState(threadKey(threadId));
     if (!entry) return undefined;
-    if (entry.value?.$case !== 'structValue') throw errors.internal('THREAD_RECORD_CORRUPT', `thread ${threadId} has a corrupt record`);
-    return { record: entry.value.structValue as ThreadRecord, stateVersion: entry.version };
+    const record = decodeThreadRecord(entry.value);
+    if (!record) throw errors.internal('THREAD_RECORD_CORRUPT', `thread ${threadId} has a corrupt record`);
+    return { record, stateVersion: entry.version };
   }
 
   async loadHistory(threadId: string): Promise<Message[]> {
@@ -71,27 +89,25 @@ export class ThreadStore {
 
   async checkpoint(write: CheckpointWrite): Promise<CheckpointResult> {
     const { record } = write;
+    const requestId = checkpointRequestId(record.threadId, write.stateVersion);
     const operations: DeepPartial<WriteOperation>[] = [];
+    // What the batch will weigh, roughly but never less (UTF-8 at most 3 bytes a character; a tool result also rides as JSON).
+    let bytes = 512;
     const messages = write.messages ?? [];
     if (messages.length > 0) {
+      for (const m of messages) bytes += (m.content?.length ?? 0) * (m.toolResult === undefined ? 3 : 6) + 512;
       operations.push({
         operation: {
           $case: 'appendMessages',
-          appendMessages: { threadId: record.threadId, messages, expectedVersion: record.messageVersion },
+          appendMessages: { threadId: record.threadId, messages, expectedVersion: record.messageVersion, requestId: `${requestId}#m` },
         },
       });
     }
     const events = write.events ?? [];
     if (events.length > 0) {
-      operations.push({
-        operation: {
-          $case: 'putState',
-          putState: {
-            key: threadEventsKey(record.threadId, events[0].sequence),
-            value: { $case: 'structValue', structValue: { events: events.map(encodeEvent) } },
-          },
-        },
-      });
+      const value = encodeEventSegment(events);
+      bytes += value.bytesValue.length;
+      operations.push({ operation: { $case: 'putState', putState: { key: threadEventsKey(record.threadId, events[0].sequence), value } } });
     }
     const next: ThreadRecord = {
       ...record,
@@ -99,10 +115,13 @@ export class ThreadStore {
       lastSequence: events.length > 0 ? Math.max(record.lastSequence, events[events.length - 1].sequence) : record.lastSequence,
       updatedAt: new Date().toISOString(),
     };
+    const recordOperation = operations.length;
+    const recordValue = encodeThreadRecord(next);
+    bytes += recordValue.bytesValue.length;
     operations.push({
       operation: {
         $case: 'putState',
-        putState: { key: threadKey(record.threadId), value: { $case: 'structValue', structValue: withoutUndefined(next) }, expectedVersion: write.stateVersion },
+        putState: { key: threadKey(record.threadId), value: recordValue, expectedVersion: write.stateVersion, requestId: `${requestId}#r` },
       },
     });
     if (write.activeIndex === 'put') {
@@ -115,19 +134,16 @@ export class ThreadStore {
     if (write.indexThread) {
       operations.push({ operation: { $case: 'putState', putState: { key: agentThreadKey(record.agentId, record.threadId), value: { $case: 'structValue', structValue: {} } } } });
     }
-    const requestId = checkpointRequestId(record.threadId, write.stateVersion, operations);
     const fence = this.fencing?.(record.agentId);
-    const response = await rideOutMemoryOutage(
-      () => (fence ? fence.write(operations, requestId) : this.memory.batchWrite({ atomic: true, operations, requestId })),
-      this.outageBudgetMs,
-    );
+    const results = fence
+      ? await this.commits.write(fence, (ops, id) => rideOutMemoryOutage(() => fence.write(ops, id), this.outageBudgetMs), operations, requestId, bytes)
+      : await this.commits.write(this, this.sendUnfenced, operations, requestId, bytes);
     let stateVersion = write.stateVersion + 1;
     let appended: Message[] = [];
-    for (const result of response.results) {
-      const r = result.result;
-      if (r?.$case === 'appendMessages') appended = r.appendMessages.messages;
-      if (r?.$case === 'putState' && r.putState.entry?.key === threadKey(record.threadId)) stateVersion = r.putState.entry.version;
-    }
+    const first = results[0]?.result;
+    if (messages.length > 0 && first?.$case === 'appendMessages') appended = first.appendMessages.messages;
+    const stored = results[recordOperation]?.result;
+    if (stored?.$case === 'putState' && stored.putState.entry) stateVersion = stored.putState.entry.version;
     Object.assign(record, next);
     return { stateVersion, messages: appended };
   }
@@ -138,52 +154,24 @@ export class ThreadStore {
     let pageToken = '';
     do {
       const page = await this.memory.listState({ prefix: threadEventsPrefix(threadId), pageSize: 500, pageToken });
-      for (const entry of page.entries) {
-        if (entry.value?.$case !== 'structValue') continue;
-        for (const json of (entry.value.structValue?.events as unknown[] | undefined) ?? []) {
-          const event = decodeEvent(json as Record<string, unknown>, threadId);
-          if (event.sequence > afterSequence) out.push(event);
-        }
-      }
+      for (const entry of page.entries) out.push(...decodeEventSegment(entry.value, threadId, afterSequence));
       pageToken = page.nextPageToken;
     } while (pageToken);
     return out.sort((a, b) => a.sequence - b.sequence);
   }
 }
 
-/**
- * The same checkpoint (thread, expected record version, content) always gets
- * the same request_id, and a different one never does: a replay can only
- * return the outcome of this very write.
- */
-export function checkpointRequestId(threadId: string, stateVersion: number, operations: DeepPartial<WriteOperation>[]): string {
-  const digest = (text: string) => createHash('sha256').update(text).digest('base64url').slice(0, 22);
-  const thread = threadId.length <= 120 ? threadId : digest(threadId);
-  return `checkpoint/${thread}/${stateVersion}/${digest(JSON.stringify(operations))}`;
-}
-
-/** Struct values cannot hold undefined; drop such keys rather than store empty values. */
-function withoutUndefined<T>(value: T): T {
-  if (Array.isArray(value)) return value.map(withoutUndefined) as T;
-  if (value === null || typeof value !== 'object' || value instanceof Date) return value;
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = withoutUndefined(v);
-  return out as T;
-}
+/** Random per process, so two processes never make the same checkpoint request id. */
+const PROCESS_NONCE = randomBytes(9).toString('base64url');
+let checkpointCounter = 0;
 
 /**
- * Text deltas are most of a thread's events: store them as { s, u, m, d }
- * (sequence, turn, time, text) instead of the full JSON form; the rest keep
- * ThreadEvent's JSON.
+ * A request id for one checkpoint write: the same for every retry of that
+ * write (it is made once, before the first attempt), never the same for any
+ * other write, in this process or another, so a replay can only return the
+ * outcome of this very write.
  */
-function encodeEvent(event: ThreadEvent): Record<string, unknown> {
-  if (event.event?.$case === 'textDelta') return { s: event.sequence, u: event.turnId, m: event.time?.getTime() ?? 0, d: event.event.textDelta.text };
-  return ThreadEvent.toJSON(event) as Record<string, unknown>;
-}
-
-function decodeEvent(json: Record<string, unknown>, threadId: string): ThreadEvent {
-  if (typeof json.d === 'string') {
-    return { sequence: Number(json.s), threadId, turnId: String(json.u ?? ''), time: new Date(Number(json.m ?? 0)), event: { $case: 'textDelta', textDelta: { text: json.d } } };
-  }
-  return ThreadEvent.fromJSON(json);
+export function checkpointRequestId(threadId: string, stateVersion: number): string {
+  const thread = threadId.length <= 120 ? threadId : createHash('sha256').update(threadId).digest('base64url').slice(0, 22);
+  return `checkpoint/${thread}/${stateVersion}/${PROCESS_NONCE}${(checkpointCounter++).toString(36)}`;
 }

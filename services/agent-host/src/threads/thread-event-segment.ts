@@ -1,0 +1,68 @@
+import { ThreadEvent } from '@elixirchain/proto/agent';
+
+/**
+ * How a checkpoint stores the events since the previous one (state key
+ * `thread-events/<thread>/<first sequence>`): UTF-8 JSON in bytes_value,
+ * `{"events": [...]}`. Text deltas are most of a thread's events, so
+ * consecutive deltas of one turn are one run `{ s, u, m, r, o? }` (first
+ * sequence, turn, time in ms, the texts, and each delta's time offset from m
+ * when any differs); other events keep ThreadEvent's JSON. Older segments
+ * (a Struct, with one `{ s, u, m, d }` per delta) still decode.
+ */
+export function encodeEventSegment(events: readonly ThreadEvent[]): { $case: 'bytesValue'; bytesValue: Buffer } {
+  const out: unknown[] = [];
+  let run: { s: number; u: string; m: number; r: string[]; o?: number[] } | undefined;
+  for (const event of events) {
+    const body = event.event;
+    const time = event.time?.getTime() ?? 0;
+    if (body?.$case === 'textDelta') {
+      if (run && run.u === event.turnId && run.s + run.r.length === event.sequence) {
+        if (time !== run.m) (run.o ??= new Array<number>(run.r.length).fill(0)).push(time - run.m);
+        else run.o?.push(0);
+        run.r.push(body.textDelta.text);
+        continue;
+      }
+      run = { s: event.sequence, u: event.turnId, m: time, r: [body.textDelta.text] };
+      out.push(run);
+      continue;
+    }
+    run = undefined;
+    out.push(ThreadEvent.toJSON(event));
+  }
+  return { $case: 'bytesValue', bytesValue: Buffer.from(JSON.stringify({ events: out })) };
+}
+
+type StoredValue = { $case: 'bytesValue'; bytesValue: Uint8Array } | { $case: 'structValue'; structValue: { [key: string]: any } | undefined } | undefined;
+
+/** The events a segment holds with a sequence after afterSequence, in stored order. */
+export function decodeEventSegment(value: StoredValue, threadId: string, afterSequence: number): ThreadEvent[] {
+  let stored: unknown[] | undefined;
+  if (value?.$case === 'bytesValue') {
+    stored = (JSON.parse(Buffer.from(value.bytesValue.buffer, value.bytesValue.byteOffset, value.bytesValue.byteLength).toString('utf8')) as { events?: unknown[] }).events;
+  } else if (value?.$case === 'structValue') {
+    stored = value.structValue?.events as unknown[] | undefined;
+  }
+  const out: ThreadEvent[] = [];
+  for (const item of stored ?? []) {
+    const json = item as Record<string, unknown>;
+    if (Array.isArray(json.r)) {
+      const first = Number(json.s);
+      const texts = json.r as string[];
+      const offsets = json.o as number[] | undefined;
+      for (let i = 0; i < texts.length; i++) {
+        if (first + i <= afterSequence) continue;
+        out.push(textDelta(first + i, threadId, String(json.u ?? ''), Number(json.m ?? 0) + (offsets?.[i] ?? 0), texts[i]));
+      }
+    } else if (typeof json.d === 'string') {
+      if (Number(json.s) > afterSequence) out.push(textDelta(Number(json.s), threadId, String(json.u ?? ''), Number(json.m ?? 0), json.d));
+    } else {
+      const event = ThreadEvent.fromJSON(json);
+      if (event.sequence > afterSequence) out.push(event);
+    }
+  }
+  return out;
+}
+
+function textDelta(sequence: number, threadId: string, turnId: string, time: number, text: string): ThreadEvent {
+  return { sequence, threadId, turnId, time: new Date(time), event: { $case: 'textDelta', textDelta: { text } } };
+}
