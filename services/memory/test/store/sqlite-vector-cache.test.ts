@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MetadataFilter } from '@elixirchain/proto/memory';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
+import { NamespaceVectors } from '../../src/store/sqlite/vector-cache.js';
 
 function vector(seed: number, dims: number): number[] {
   return Array.from({ length: dims }, (_, j) => Math.sin(seed * 12.9898 + j * 78.233) * 43758.5453 % 1);
@@ -83,6 +84,44 @@ describe('SqliteStore in-memory vector ranking', function () {
     const top = await cached.searchMemories({ namespace: 'ns', vector: q, topK: 1 });
     assert.equal(top.results[0].memory.id, 'external');
   });
+});
+
+describe('NamespaceVectors (SIMD kernel)', () => {
+  /** Best first, as cosine in float64 over the given rowids. */
+  function reference(rows: Map<number, number[]>, query: number[], k: number, only?: Set<number>) {
+    const norm = (v: number[]) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+    return [...rows]
+      .filter(([rowid]) => !only || only.has(rowid))
+      .map(([rowid, v]) => ({ rowid, score: v.reduce((a, x, i) => a + x * query[i], 0) / (norm(v) * norm(query)) }))
+      .sort((a, b) => b.score - a.score || a.rowid - b.rowid)
+      .slice(0, k);
+  }
+
+  for (const [dims, n] of [[7, 13], [64, 4099], [10, 9000]]) {
+    it(`scores ${n} rows of ${dims} dims like float64 cosine (rows in blocks, odd tails, slots, growth, deletes)`, () => {
+      const entry = new NamespaceVectors(dims, 4); // grows its memory several times
+      const rows = new Map<number, number[]>();
+      for (let r = 1; r <= n; r++) {
+        const v = vector(r, dims);
+        rows.set(r, v);
+        entry.set(r, Float32Array.from(v), undefined);
+      }
+      for (const r of [2, 5, n - 1]) {
+        entry.delete(r);
+        rows.delete(r);
+      }
+      const query = vector(n + 1, dims);
+      const check = (got: Array<{ rowid: number; score: number }>, want: Array<{ rowid: number; score: number }>) => {
+        assert.deepEqual(got.map((g) => g.rowid), want.map((w) => w.rowid));
+        got.forEach((g, i) => assert.ok(Math.abs(g.score - want[i].score) < 1e-5));
+      };
+      check(entry.topK(Float32Array.from(query), 10, undefined, undefined), reference(rows, query, 10));
+      const some = [...rows.keys()].filter((r) => r % 3 === 1);
+      check(entry.topK(Float32Array.from(query), 5, entry.slotsOf(some), undefined), reference(rows, query, 5, new Set(some)));
+      const floor = reference(rows, query, 4)[3].score;
+      check(entry.topK(Float32Array.from(query), 10, undefined, floor - 1e-6), reference(rows, query, 4));
+    });
+  }
 });
 
 describe('SqliteStore in-memory metadata columns', function () {
