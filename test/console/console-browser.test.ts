@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
-import { connect } from '@elixirchain/runtime';
+import { connect, initTelemetry, type Telemetry } from '@elixirchain/runtime';
 import { buildUi } from '@elixirchain/console';
 import { startConsoleMesh, type ConsoleMesh } from './support/console-mesh.js';
 
@@ -14,6 +16,8 @@ const CHROMIUM = process.env.ELIXIRCHAIN_CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(dirname(fileURLToPath(import.meta.url)), 'artifacts');
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'];
 const UI_TIMEOUT = 30_000;
+/** Where the console says Jaeger is: turns and runs link to <JAEGER>/trace/<trace id>. */
+const JAEGER = 'http://jaeger.test:16686';
 
 const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -23,6 +27,9 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
   let browser: Browser;
   let page: Page;
   let uiDir: string;
+  // Tracing on, as in the compose stack: the links must name the trace the spans were exported in.
+  const spans = new InMemorySpanExporter();
+  let telemetry: Telemetry | undefined;
 
   before(async function () {
     if (!existsSync(CHROMIUM)) {
@@ -35,7 +42,8 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     // A fresh build of the UI as it is now, not whatever console/ui/dist holds (~2 s).
     uiDir = mkdtempSync(join(tmpdir(), 'console-ui-build-'));
     await buildUi({ outDir: uiDir });
-    mesh = await startConsoleMesh({ uiDir });
+    telemetry = initTelemetry('console-browser-test', { exporter: spans });
+    mesh = await startConsoleMesh({ uiDir, gateway: { jaegerUrl: JAEGER } });
     await mesh.registerTool('add', 'export default async function (input) { return { sum: input.a + input.b }; }', {
       description: 'Adds two numbers',
       inputSchema: { type: 'object', properties: { a: { type: 'number', description: 'first addend' }, b: { type: 'number', description: 'second addend' } }, required: ['a', 'b'] },
@@ -82,7 +90,24 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await browser?.close();
     await mesh?.stop();
     if (uiDir) rmSync(uiDir, { recursive: true, force: true });
+    await telemetry?.shutdown();
+    // Leave the global API as other suites expect it: no-op.
+    metrics.disable();
+    trace.disable();
+    context.disable();
+    propagation.disable();
   });
+
+  /** The trace id in a "trace" link, checked against the spans exported under that name. */
+  async function tracedLinkId(link: ReturnType<Page['locator']>, spanName: string | RegExp): Promise<string> {
+    const target = await link.getAttribute('href');
+    const id = new RegExp(`^${JAEGER}/trace/([0-9a-f]{32})$`).exec(target ?? '')?.[1];
+    assert.ok(id, `a link to Jaeger, got ${target}`);
+    assert.equal(await link.getAttribute('target'), '_blank');
+    const named = spans.getFinishedSpans().filter((s) => (typeof spanName === 'string' ? s.name === spanName : spanName.test(s.name)));
+    assert.ok(named.some((s) => s.spanContext().traceId === id), `a ${spanName} span exported in trace ${id}`);
+    return id;
+  }
 
   const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
@@ -91,6 +116,23 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('[data-service="chain-executor"] .badge', { hasText: 'SERVING' }).waitFor();
     assert.equal(await page.locator('.card .badge', { hasText: 'SERVING' }).count(), 4);
     await shot('01-health');
+  });
+
+  it('shows every replica of every service live: agents, mailboxes, the sandbox pool, runs, caches', async () => {
+    await page.goto(`${mesh.url}/#/health`);
+    const agentHost = page.getByRole('table', { name: 'Replicas of agent-host' });
+    await agentHost.locator('tr[data-state="up"]').waitFor();
+    for (const service of ['memory', 'tool-sandbox', 'agent-host', 'chain-executor']) {
+      assert.equal(await page.getByRole('table', { name: `Replicas of ${service}` }).locator('tbody tr[data-state="up"]').count(), 1, service);
+    }
+    assert.match(await agentHost.locator('[data-gauge="Mailboxes (total / deepest)"]').innerText(), /^0 \/ 0$/);
+    assert.match(await page.getByRole('table', { name: 'Replicas of tool-sandbox' }).locator('[data-gauge="Workers (busy / ready / alive)"]').innerText(), /^0 \/ [1-9]\d* \/ [1-9]\d*$/);
+    assert.match(await page.getByRole('table', { name: 'Replicas of memory' }).locator('[data-gauge="Store"]').innerText(), /sqlite/);
+    // Live: the next snapshot arrives by itself (every 2 s).
+    const status = page.getByRole('status').filter({ hasText: 'Live: read' });
+    const first = await status.innerText();
+    await page.waitForFunction((before) => [...document.querySelectorAll('[role="status"]')].some((el) => el.textContent?.startsWith('Live: read') && el.textContent !== before), first);
+    await shot('01b-health-replicas');
   });
 
   it('creates an agent from the form, with a validation error shown first', async () => {
@@ -134,6 +176,8 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('.turn[data-status="TURN_STATUS_COMPLETED"]').waitFor();
     assert.match(await page.locator('.bubble.user').innerText(), /What is 2 \+ 3\?/);
     assert.match(page.url(), /#\/chat\/adder\/[^/]+$/, 'the thread is in the URL');
+    // Tracing is on and the console knows Jaeger: the turn links to its trace.
+    await tracedLinkId(page.locator('.turn').last().getByRole('link', { name: /Trace of this turn/ }), 'invoke_agent');
     await shot('03-chat-tool-call');
   });
 
@@ -220,9 +264,36 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     await page.locator('tr[data-step="count"][data-status="STEP_STATUS_SUCCEEDED"]').waitFor();
     assert.equal(await page.locator('tr[data-step][data-status="STEP_STATUS_SUCCEEDED"]').count(), await page.locator('tr[data-step]').count());
     assert.match(await page.getByLabel('Run output').innerText(), /18/);
+    await tracedLinkId(page.getByRole('link', { name: /Trace of this run/ }), 'elixirchain.sandbox.v1.ToolSandboxService/InvokeTool');
     await shot('09-run-timeline');
     await page.getByLabel('Status').selectOption('RUN_STATUS_FAILED');
     await page.getByText('No runs match.').waitFor();
+  });
+
+  it('creates a chain from the form, with the service’s validation error next to the definition, then edits it', async () => {
+    await page.goto(`${mesh.url}/#/chains/new`);
+    await page.getByLabel('Id', { exact: true }).fill('halver');
+    await page.getByLabel('Display name').fill('Halver');
+    const definition = page.getByLabel('Definition: the root step (JSON)');
+    await definition.fill('{"id": "half", "transform": {"expression": "run.x / "}}');
+    await page.getByRole('button', { name: 'Create chain' }).click();
+    // CEL is the chain executor's to judge: its field violation lands under the definition, with the path in it.
+    const problem = page.locator('#chain-definition-error');
+    await problem.waitFor();
+    assert.match(await problem.innerText(), /transform\.expression: invalid CEL/);
+    assert.equal(await definition.getAttribute('aria-invalid'), 'true');
+    await shot('08b-chain-invalid');
+    await definition.fill('{"id": "half", "transform": {"expression": "run.x / 2.0"}}');
+    await page.getByRole('button', { name: 'Create chain' }).click();
+    await page.waitForURL(/#\/chains\/halver$/);
+    await page.locator('.step[data-step="half"]').waitFor();
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.getByLabel('Display name').fill('Halver, renamed');
+    await definition.fill('{"id": "main", "sequential": {"steps": [{"id": "half", "transform": {"expression": "run.x / 2.0"}}, {"id": "more", "transform": {"expression": "steps.half + 1.0"}}]}}');
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page.getByRole('heading', { name: /Halver, renamed v2/ }).waitFor();
+    await page.locator('.step[data-step="more"]').waitFor();
+    await shot('08c-chain-edited');
   });
 
   it('invokes a tool from the form generated from its input schema, with live progress', async () => {

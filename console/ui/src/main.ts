@@ -30,7 +30,7 @@ function App() {
     case 'agents': view = html`<${AgentsPage} agentId=${a} mode=${b} />`; break;
     case 'threads': view = html`<${ThreadsPage} agentId=${a} threadId=${b} />`; break;
     case 'tools': view = html`<${ToolsPage} name=${a} version=${b} />`; break;
-    case 'chains': view = html`<${ChainsPage} chainId=${a} />`; break;
+    case 'chains': view = html`<${ChainsPage} chainId=${a} mode=${b} />`; break;
     case 'runs': view = html`<${RunsPage} runId=${a} />`; break;
     case 'memory': view = html`<${MemoryPage} />`; break;
     case 'health': view = html`<${HealthPage} />`; break;

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { api, query, watchStream, type ApiErrorBody } from '../api/gateway-api.js';
 import { ErrorNotice, errorOf } from '../components/error-notice.js';
 import { formatDuration, JsonView, shortEnum } from '../components/json-view.js';
+import { TraceLink } from '../components/trace-link.js';
 import { html } from '../html.js';
 import { href } from '../router.js';
 
@@ -110,6 +111,8 @@ function RunTimeline({ runId, onChange }: { runId: string; onChange: () => void 
   const end = Date.parse(run.endTime ?? '') || Date.now();
   const span = Math.max(1, end - start);
   const retries = events.filter((e) => e.stepFailed);
+  // Each start (the first, and each resume) names the trace its stretch of the run is in.
+  const traceIds = [...new Set(events.map((e) => e.runStarted?.traceId).filter(Boolean))] as string[];
   return html`<div>
     <div class="toolbar">
       <h2>Run <code>${run.id}</code></h2>
@@ -117,7 +120,8 @@ function RunTimeline({ runId, onChange }: { runId: string; onChange: () => void 
       <button type="button" disabled=${FINAL.includes(run.status)} onClick=${() => act('cancel')}>Cancel run</button>
       <button type="button" disabled=${!['RUN_STATUS_PAUSED', 'RUN_STATUS_FAILED'].includes(run.status)} onClick=${() => act('resume')}>Resume run</button>
     </div>
-    <p class="muted">chain <a href=${href('chains', run.chainId)}>${run.chainId}</a> v${run.chainVersion}${run.endTime ? ` · ${formatDuration(`${(end - start) / 1000}s`)}` : ''}</p>
+    <p class="muted">chain <a href=${href('chains', run.chainId)}>${run.chainId}</a> v${run.chainVersion}${run.endTime ? ` · ${formatDuration(`${(end - start) / 1000}s`)}` : ''}
+      ${traceIds.map((id, i) => html`<${TraceLink} traceId=${id} what=${traceIds.length > 1 ? `this run (start ${i + 1})` : 'this run'} />`)}</p>
     <${ErrorNotice} error=${error} />
     <table class="timeline" aria-label="Steps">
       <thead><tr><th scope="col">Step</th><th scope="col">Status</th><th scope="col">Attempts</th><th scope="col">Duration</th><th scope="col" class="bar-col">Timeline</th></tr></thead>

@@ -2,6 +2,7 @@ import { useEffect, useReducer, useRef, useState } from 'preact/hooks';
 import { api, postStream, watchStream, type ApiErrorBody } from '../../api/gateway-api.js';
 import { ErrorNotice, errorOf } from '../../components/error-notice.js';
 import { formatDuration, JsonView, shortEnum } from '../../components/json-view.js';
+import { TraceLink } from '../../components/trace-link.js';
 import { html } from '../../html.js';
 import { navigate } from '../../router.js';
 import { emptyThread, threadReducer, turnIsFinal, type ApprovalView, type ToolCallView, type TurnView } from './thread-state.js';
@@ -196,6 +197,7 @@ function TurnBlock({ turn, onResolve }: { turn: TurnView; onResolve: (a: Approva
       ${turn.queuePosition ? html` · position ${turn.queuePosition} in queue` : null}
       ${turn.duration ? html` · ${formatDuration(turn.duration)}` : null}
       ${turn.usage?.totalTokens ? html` · ${turn.usage.totalTokens} tokens` : null}
+      <${TraceLink} traceId=${turn.traceId} what="this turn" />
     </div>
     ${turn.error ? html`<div class="error" role="alert">${turn.error.message ?? 'turn failed'}</div>` : null}
   </article>`;

@@ -29,6 +29,8 @@ export interface TurnView {
   lastSequence: number;
   parts: TurnPart[];
   userMessageId?: string;
+  /** The turn's trace (set when the mesh traces): the chat links to it in Jaeger. */
+  traceId?: string;
   userText?: string;
   text: string;
   tools: ToolCallView[];
@@ -90,6 +92,7 @@ export function threadReducer(state: ThreadState, action: ThreadAction): ThreadS
   } else if (e.turnStarted) {
     turn.status = 'TURN_STATUS_RUNNING';
     turn.userMessageId = e.turnStarted.userMessageId;
+    if (e.turnStarted.traceId) turn.traceId = e.turnStarted.traceId;
     turn.userText ??= action.userText?.(turnId, e.turnStarted.userMessageId);
   } else if (e.textDelta) {
     const delta: string = e.textDelta.text ?? '';
