@@ -208,16 +208,22 @@ export function filterFields(filter: MetadataFilter | undefined, into = new Set<
 }
 
 /**
- * Slots (0..size-1, ascending) whose metadata satisfies a validated filter, given
- * a complete column for every field the filter reads.
+ * Which slots a filter selects: slots listed explicitly; or, for slots
+ * 0..size-1, those whose code in every one of `codes` has a 1 in the matching
+ * table (a filter of `all` conditions only); or those with a 1 in mask.
  */
-export function matchingSlots(filter: MetadataFilter, size: number, column: (path: string) => FieldColumn): Int32Array {
-  const mask = filterMask(filter, size, column);
-  let count = 0;
-  for (let s = 0; s < size; s++) count += mask[s];
-  const slots = new Int32Array(count);
-  for (let s = 0, j = 0; s < size; s++) if (mask[s] === 1) slots[j++] = s;
-  return slots;
+export type SlotSelection =
+  | { slots: Int32Array }
+  | { codes: Int32Array[]; tables: Uint8Array[] }
+  | { mask: Uint8Array };
+
+/** The selection of a validated filter, given a complete column for every field it reads. */
+export function selectSlots(filter: MetadataFilter, size: number, column: (path: string) => FieldColumn): SlotSelection {
+  if ((filter.any ?? []).length === 0) {
+    const all = filter.all ?? [];
+    return { codes: all.map((c) => column(c.field).codes), tables: all.map((c) => column(c.field).matchTable(c)) };
+  }
+  return { mask: filterMask(filter, size, column) };
 }
 
 function filterMask(filter: MetadataFilter, size: number, column: (path: string) => FieldColumn): Uint8Array {

@@ -65,7 +65,7 @@ import { prefixUpperBound } from '../key-range.js';
 import { checkVector } from '../vector-check.js';
 import { filterToSql, type SqlParam } from './metadata-filter-sql.js';
 import { decodeMessage, encodeMessageBody, type MessageRow } from './message-codec.js';
-import { chooseIndexProbe, filterFields, flattenMetadata, type FieldColumn } from './metadata-index.js';
+import { chooseIndexProbe, filterFields, flattenMetadata, type FieldColumn, type SlotSelection } from './metadata-index.js';
 import { migrate } from './migrations.js';
 import { VectorCache, type NamespaceVectors } from './vector-cache.js';
 
@@ -686,7 +686,7 @@ export class SqliteStore implements Store {
 
   private searchCached(ns: NamespaceRow, entry: NamespaceVectors, query: Float32Array, input: SearchMemoriesInput): SearchMemoriesResult {
     const filter = input.filter;
-    let slots: Int32Array | undefined;
+    let slots: SlotSelection | undefined;
     if (filter && ((filter.all?.length ?? 0) > 0 || (filter.any?.length ?? 0) > 0)) {
       // Filtered from the in-memory columns once they are loaded, from SQL until then.
       slots = this.columnsReady(ns, entry, filter) ? entry.filterSlots(filter) : entry.slotsOf(this.filterCandidates(ns, filter));

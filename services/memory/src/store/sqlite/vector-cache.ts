@@ -6,7 +6,7 @@
 // when another connection writes the file (PRAGMA data_version).
 import type { MetadataFilter } from '@elixirchain/proto/memory';
 import { dotProductKernel, WASM_PAGE_BYTES, type DotProductKernel, type WasmMemory } from './dot-product-wasm.js';
-import { FieldColumn, matchingSlots } from './metadata-index.js';
+import { FieldColumn, selectSlots, type SlotSelection } from './metadata-index.js';
 
 export interface Scored {
   rowid: number;
@@ -237,26 +237,27 @@ export class NamespaceVectors {
     if (slot !== undefined) column.codes[slot] = column.encode(value, present);
   }
 
-  /** Slots of the filter's matches; every field it reads must have a complete column. */
-  filterSlots(filter: MetadataFilter): Int32Array {
-    return matchingSlots(filter, this.size, (path) => this.columns.get(path) as FieldColumn);
+  /** The slots of the filter's matches; every field it reads must have a complete column. */
+  filterSlots(filter: MetadataFilter): SlotSelection {
+    return selectSlots(filter, this.size, (path) => this.columns.get(path) as FieldColumn);
   }
 
-  /** Slots of rowids (rowids without a vector are skipped). */
-  slotsOf(rowids: Iterable<number>): Int32Array {
+  /** The slots of rowids (rowids without a vector are skipped). */
+  slotsOf(rowids: Iterable<number>): SlotSelection {
     const out: number[] = [];
     for (const rowid of rowids) {
       const slot = this.slot(rowid);
       if (slot !== undefined) out.push(slot);
     }
-    return Int32Array.from(out);
+    return { slots: Int32Array.from(out) };
   }
 
   /**
-   * The k best by cosine similarity among the given slots (all rows when
-   * undefined), at or above minScore.
+   * The k best by cosine similarity among the selected slots (all rows when
+   * undefined), at or above minScore. Selected slots are gathered straight into
+   * the kernel's slot block, BLOCK at a time: no per-search list of matches.
    */
-  topK(query: Float32Array, k: number, slots: Int32Array | undefined, minScore: number | undefined): Scored[] {
+  topK(query: Float32Array, k: number, selection: SlotSelection | undefined, minScore: number | undefined): Scored[] {
     const dims = this.dims;
     const buffer = this.memory.buffer;
     const q = new Float32Array(buffer, 0, dims);
@@ -265,25 +266,71 @@ export class NamespaceVectors {
     const inv = 1 / Math.sqrt(norm);
     for (let i = 0; i < dims; i++) q[i] = query[i] * inv;
     const scores = new Float32Array(buffer, this.scoresAt, BLOCK);
-    const slotBlock = new Int32Array(buffer, this.slotsAt, BLOCK);
+    const block = new Int32Array(buffer, this.slotsAt, BLOCK);
     const best = new TopK(k);
     const floor = minScore ?? -Infinity;
-    const total = slots === undefined ? this.size : slots.length;
     const rowids = this.rowids;
-    for (let from = 0; from < total; from += BLOCK) {
-      const count = Math.min(BLOCK, total - from);
-      if (slots === undefined) {
-        this.kernel.scoreRows(0, this.matrixAt + from * dims * 4, count, dims, this.scoresAt);
-      } else {
-        slotBlock.set(slots.subarray(from, from + count));
-        this.kernel.scoreSlots(0, this.matrixAt, this.slotsAt, count, dims, this.scoresAt);
-      }
+    const size = this.size;
+    const scoreBlock = (count: number) => {
+      this.kernel.scoreSlots(0, this.matrixAt, this.slotsAt, count, dims, this.scoresAt);
       for (let i = 0; i < count; i++) {
         const score = scores[i];
-        if (score < floor || score < best.floor) continue;
-        best.offer(rowids[slots === undefined ? from + i : slots[from + i]], score);
+        if (score >= floor && score >= best.floor) best.offer(rowids[block[i]], score);
+      }
+    };
+    if (selection === undefined) {
+      for (let from = 0; from < size; from += BLOCK) {
+        const count = Math.min(BLOCK, size - from);
+        this.kernel.scoreRows(0, this.matrixAt + from * dims * 4, count, dims, this.scoresAt);
+        for (let i = 0; i < count; i++) {
+          const score = scores[i];
+          if (score >= floor && score >= best.floor) best.offer(rowids[from + i], score);
+        }
+      }
+      return best.result();
+    }
+    let n = 0;
+    if ('slots' in selection) {
+      for (const slot of selection.slots) {
+        block[n++] = slot;
+        if (n === BLOCK) {
+          scoreBlock(n);
+          n = 0;
+        }
+      }
+    } else if ('mask' in selection) {
+      const mask = selection.mask;
+      for (let s = 0; s < size; s++) {
+        if (mask[s] === 0) continue;
+        block[n++] = s;
+        if (n === BLOCK) {
+          scoreBlock(n);
+          n = 0;
+        }
+      }
+    } else if (selection.codes.length === 1) {
+      const [codes] = selection.codes;
+      const [table] = selection.tables;
+      for (let s = 0; s < size; s++) {
+        if (table[codes[s]] === 0) continue;
+        block[n++] = s;
+        if (n === BLOCK) {
+          scoreBlock(n);
+          n = 0;
+        }
+      }
+    } else {
+      const { codes, tables } = selection;
+      next: for (let s = 0; s < size; s++) {
+        for (let c = 0; c < codes.length; c++) if (tables[c][codes[c][s]] === 0) continue next;
+        block[n++] = s;
+        if (n === BLOCK) {
+          scoreBlock(n);
+          n = 0;
+        }
       }
     }
+    if (n > 0) scoreBlock(n);
     return best.result();
   }
 }
