@@ -114,6 +114,21 @@ describe('deploy/: docker-compose.yml', () => {
     assert.equal(compose.services.jaeger!.environment?.COLLECTOR_OTLP_ENABLED, 'true');
   });
 
+  it('runs the web console on its port, pointed at every service, linking to Jaeger, after the services are healthy', () => {
+    const c = compose.services.console!;
+    assert.equal(c.build?.dockerfile, 'deploy/Dockerfile');
+    assert.deepEqual(c.command, ['console/src/main.ts']);
+    assert.ok(fs.existsSync(path.join(REPO_ROOT, c.command![0]!)));
+    const env = c.environment!;
+    assert.equal(env.ELIXIRCHAIN_CONSOLE_ADDR, '0.0.0.0:8080');
+    for (const peer of SERVICES) assert.equal(env[peer.addressVariable], `${peer.name}:${PORTS[peer.name]}`, `console → ${peer.name}`);
+    assert.match(env.ELIXIRCHAIN_CONSOLE_JAEGER_URL!, /http:\/\/localhost:16686\}?$/);
+    assert.deepEqual(c.ports, ['127.0.0.1:8080:8080'], 'published on the host loopback only');
+    assert.equal(c.healthcheck?.test?.[0], 'CMD');
+    assert.match(c.healthcheck!.test!.join(' '), /127\.0\.0\.1:8080\/api\/config/);
+    for (const { name } of SERVICES) assert.deepEqual(c.depends_on?.[name], { condition: 'service_healthy' }, name);
+  });
+
   it('seeds the demo with a one-shot job of the same image', () => {
     const seed = compose.services['seed-demo']!;
     assert.deepEqual(seed.command, ['cli/src/main.ts', 'seed-demo']);
@@ -139,7 +154,12 @@ describe('deploy/: Dockerfile', () => {
 
   it('installs production dependencies only', () => {
     assert.ok(instructions.some((l) => l.startsWith('RUN ') && /npm ci --omit=dev/.test(l)));
-    assert.ok(!instructions.some((l) => /npm (ci|install)(?![^&]*--omit=dev)/.test(l)), 'every npm install omits dev dependencies');
+    // The console UI's build stage needs its bundler (a dev dependency); only its static output leaves it.
+    const uiStage = instructions.indexOf('FROM ${NODE_IMAGE} AS ui');
+    const uiStageEnd = instructions.findIndex((l, i) => i > uiStage && l.startsWith('FROM '));
+    const outsideUiStage = instructions.filter((_l, i) => uiStage < 0 || i < uiStage || i >= uiStageEnd);
+    assert.ok(!outsideUiStage.some((l) => /npm (ci|install)(?![^&]*--omit=dev)/.test(l)), 'every npm install of the image omits dev dependencies');
+    assert.deepEqual(instructions.filter((l) => l.includes('--from=ui')), ['COPY --from=ui --chown=node:node /app/console/ui/dist ./console/ui/dist'], 'only the UI build leaves its stage');
   });
 
   it('copies only paths that exist, and checks health over gRPC with the probe it ships', () => {
@@ -229,6 +249,28 @@ describe('deploy/k8s: manifests', () => {
       assert.equal(service.spec.ports[0].targetPort, container.ports[0].name);
     });
   }
+
+  it('console: a Deployment with HTTP probes behind a Service on 8080, and a headless Service per service for its replica rows', () => {
+    const deployment = of('Deployment').find((d) => d.metadata.name === 'console');
+    const container = deployment.spec.template.spec.containers[0];
+    assert.deepEqual(container.args, ['console/src/main.ts']);
+    assert.equal(container.ports[0].containerPort, 8080);
+    for (const probe of ['readinessProbe', 'livenessProbe', 'startupProbe']) assert.deepEqual(container[probe].httpGet, { path: '/api/config', port: 'http' }, probe);
+    assert.equal(deployment.spec.template.spec.securityContext.runAsNonRoot, true);
+    const env = Object.fromEntries(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+    assert.equal(env.ELIXIRCHAIN_CONSOLE_ADDR, '0.0.0.0:8080');
+    const service = of('Service').find((s) => s.metadata.name === 'console');
+    assert.deepEqual(service.spec.selector, deployment.spec.selector.matchLabels);
+    assert.equal(service.spec.ports[0].port, 8080);
+    for (const { name, addressVariable } of SERVICES) {
+      const headless = of('Service').find((s) => s.metadata.name === `${name}-replicas`);
+      assert.equal(headless.spec.clusterIP, 'None', name);
+      assert.deepEqual(headless.spec.selector, of('Deployment').find((d) => d.metadata.name === name).spec.selector.matchLabels);
+      assert.equal(env[addressVariable.replace(/_ADDR$/, '_REPLICAS')], `${name}-replicas.elixirchain.svc.cluster.local:${PORTS[name]}`);
+    }
+    const policy = of('NetworkPolicy')[0];
+    assert.ok(policy.spec.ingress[0].ports.some((p: { port: number }) => p.port === 8080), 'the console port is reachable in the namespace');
+  });
 
   it('takes MongoDB as an external dependency through a Secret, and peers from one ConfigMap', () => {
     const memory = of('Deployment').find((d) => d.metadata.name === 'memory').spec.template.spec.containers[0];

@@ -34,10 +34,29 @@ export function replicaAddressesFromEnv(env: NodeJS.ProcessEnv = process.env): R
 }
 
 /**
+ * host:port as every replica behind it: each address a host name resolves to
+ * (Docker Compose's service names and a Kubernetes headless Service answer one
+ * per replica), or the address itself for an IP, a single answer or no answer.
+ */
+async function everyAddressOf(address: string): Promise<string[]> {
+  const split = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+  const host = split?.[1] ?? split?.[2];
+  if (!split || !host || isIP(host) || host === 'localhost') return [address];
+  try {
+    const all = await lookup(host, { all: true });
+    // A dual-stack name answers each host twice: keep one family.
+    const resolved = all.some((r) => r.family === 4) ? all.filter((r) => r.family === 4) : all;
+    const unique = [...new Set(resolved.map((r) => (r.family === 6 ? `[${r.address}]:${split[3]}` : `${r.address}:${split[3]}`)))];
+    return unique.length > 1 ? unique.sort() : [address];
+  } catch {
+    return [address];
+  }
+}
+
+/**
  * Reads NodeStatusService/GetNodeStatus of every replica of every service.
  * A service's replicas are its ELIXIRCHAIN_<SERVICE>_REPLICAS list when given,
- * else every address its host name resolves to (Docker Compose and a
- * Kubernetes headless Service answer one per replica), else the address itself.
+ * else its mesh address; each entry counts as every address its name resolves to.
  * The browser's credentials travel on, as for every other call.
  */
 export class MeshStatusReader {
@@ -74,18 +93,8 @@ export class MeshStatusReader {
 
   private async replicaAddresses(key: MeshServiceKey): Promise<string[]> {
     const listed = this.replicas[key];
-    if (listed?.length) return listed;
-    const address = this.addresses[key];
-    const split = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
-    const host = split?.[1] ?? split?.[2];
-    if (!split || !host || isIP(host) || host === 'localhost') return [address];
-    try {
-      const resolved = await lookup(host, { all: true });
-      const unique = [...new Set(resolved.map((r) => (r.family === 6 ? `[${r.address}]:${split[3]}` : `${r.address}:${split[3]}`)))];
-      return unique.length > 1 ? unique.sort() : [address];
-    } catch {
-      return [address];
-    }
+    const expanded = await Promise.all((listed?.length ? listed : [this.addresses[key]]).map(everyAddressOf));
+    return [...new Set(expanded.flat())];
   }
 
   private async readOne(service: string, address: string, options: Pick<CallOptions, 'signal' | 'metadata'>): Promise<ReplicaStatus> {
