@@ -1,5 +1,6 @@
 import { RunStatus } from '@elixirchain/proto/chain';
 import type { RunEvent } from '@elixirchain/proto/chain';
+import { activeTraceId } from '@elixirchain/runtime';
 import { ConcurrencyLimit } from '../execution/concurrency-limit.js';
 import type { RunEventBody, RunExecution } from '../execution/step-interpreter.js';
 import type { RunCheckpointStore } from './run-checkpoint-store.js';
@@ -81,7 +82,7 @@ export class RunHandle implements RunExecution {
       if (!this.approvals.delete(path) || this.approvals.size > 0 || this.record.status !== RunStatus.RUN_STATUS_PAUSED) return;
       this.record.status = RunStatus.RUN_STATUS_RUNNING;
       this.record.pausedFor = undefined;
-      this.emit({ $case: 'runStarted', runStarted: { chainId: this.record.chainId, chainVersion: this.record.chainVersion, input: this.record.input } });
+      this.emit({ $case: 'runStarted', runStarted: { chainId: this.record.chainId, chainVersion: this.record.chainVersion, input: this.record.input, traceId: activeTraceId() } });
     }
     this.checkpoint(true).catch(() => {
       // The status is rewritten with the run's next record checkpoint.

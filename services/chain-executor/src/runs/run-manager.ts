@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { RunStatus } from '@elixirchain/proto/chain';
 import type { Run, RunEvent } from '@elixirchain/proto/chain';
-import { asElixirError, ElixirError, errors, GrpcCode, runDetached, toRpcStatus } from '@elixirchain/runtime';
+import { activeTraceId, asElixirError, ElixirError, errors, GrpcCode, runDetached, toRpcStatus } from '@elixirchain/runtime';
 import type { Logger } from '@elixirchain/runtime';
 import type { ChainRepository } from '../definitions/chain-repository.js';
 import type { StepInterpreter } from '../execution/step-interpreter.js';
@@ -313,7 +313,7 @@ export class RunManager {
     handle.prepareReplay();
     const chain = record.chain;
     // Also emitted when a run resumes (after a restart or ResumeRun): watchers see where it picked up again.
-    handle.emit({ $case: 'runStarted', runStarted: { chainId: record.chainId, chainVersion: record.chainVersion, input: record.input } });
+    handle.emit({ $case: 'runStarted', runStarted: { chainId: record.chainId, chainVersion: record.chainVersion, input: record.input, traceId: activeTraceId() } });
     record.status = RunStatus.RUN_STATUS_RUNNING;
     record.startTime ??= new Date();
     await handle.checkpoint(true);
