@@ -235,7 +235,9 @@ describe('SqliteStore in-memory metadata columns', function () {
     const memories = (tag: string) =>
       Array.from({ length: 600 }, (_, i) => ({ id: `d${i}`, text: 'x', metadata: { tag: `${tag}${i % 2}` }, vector: vector(i, dims) }));
     await cached.upsertMemories({ namespace: 'drop', embedder: 'e', dimensions: dims, memories: memories('old') });
-    await cached.warmVectors('drop');
+    const columns = cached.vectorCacheStats().columns;
+    assert.equal(await cached.warmVectors('drop', ['tag']), true);
+    assert.equal(cached.vectorCacheStats().columns, columns + 1);
     const filter = { all: [eq('tag', 'old1')], any: [] };
     await same(cached, vector(1, dims), filter, 'drop');
     assert.equal((await cached.searchMemories({ namespace: 'drop', vector: vector(1, dims), topK: 3, filter })).results.length, 3);
@@ -252,8 +254,8 @@ describe('SqliteStore in-memory metadata columns', function () {
     await plain.upsertMemories({ namespace: 'cols', embedder: 'e', dimensions: dims, memories: [{ id: 'm7', text: 'x', metadata: { tag: 'outside' }, vector: q }] });
     const hit = await cached.searchMemories({ namespace: 'cols', vector: q, topK: 1, filter: { all: [eq('tag', 'outside')], any: [] } });
     assert.deepEqual(hit.results.map((r) => r.memory.id), ['m7']);
-    await cached.warmVectors('cols');
-    await loadColumns({ all: [eq('tag', 'outside')], any: [] }, 1);
+    assert.equal(await cached.warmVectors('cols', ['tag']), true); // the sliced column load, awaited
+    assert.equal(cached.vectorCacheStats().columns, 1);
     await same(cached, q, { all: [eq('tag', 'outside')], any: [] });
     await same(cached, q, { all: [eq('tag', 'g1')], any: [] });
   });

@@ -163,6 +163,7 @@ export class SqliteStore implements Store {
   private readonly vectorCacheMinRows: number;
   private dataVersion = -1;
   private readonly vectorLoads = new Map<number, Promise<void>>();
+  private readonly columnLoads = new Map<FieldColumn, Promise<void>>();
 
   static async open(options: SqliteStoreOptions = {}): Promise<SqliteStore> {
     return new SqliteStore(options);
@@ -651,12 +652,25 @@ export class SqliteStore implements Store {
     return undefined;
   }
 
-  /** Loads the namespace's in-memory vector copies now (benchmarks, start-up); true when searches will use them. */
-  async warmVectors(namespace: string): Promise<boolean> {
+  /**
+   * Loads the namespace's in-memory vector copies now (benchmarks, start-up),
+   * and the metadata columns of the given filter fields; true when searches
+   * will use them.
+   */
+  async warmVectors(namespace: string, fields: string[] = []): Promise<boolean> {
     const ns = this.requireNamespace(namespace);
-    if (this.cachedVectors(ns)) return true;
-    await this.vectorLoads.get(ns.ns_id);
-    return this.cachedVectors(this.requireNamespace(namespace)) !== undefined;
+    let entry = this.cachedVectors(ns);
+    if (!entry) {
+      await this.vectorLoads.get(ns.ns_id);
+      entry = this.cachedVectors(this.requireNamespace(namespace));
+    }
+    if (!entry || fields.length === 0) return entry !== undefined;
+    const filter: MetadataFilter = { all: fields.map((field) => ({ field, condition: { $case: 'exists', exists: true } })), any: [] };
+    validateMetadataFilter(filter, 'fields');
+    this.columnsReady(ns, entry, filter);
+    const loaded = entry;
+    await Promise.all(fields.map((f) => this.columnLoads.get(loaded.column(f) as FieldColumn)));
+    return true;
   }
 
   /** Loads rows with rowid > after into entry; returns the last rowid read, or undefined when done. */
@@ -742,7 +756,10 @@ export class SqliteStore implements Store {
           column.complete = true;
         } else {
           const loading = column;
-          this.loadColumn(ns.ns_id, entry, loading).catch(() => entry.dropColumn(loading));
+          const done = this.loadColumn(ns.ns_id, entry, loading)
+            .catch(() => entry.dropColumn(loading))
+            .finally(() => this.columnLoads.delete(loading));
+          this.columnLoads.set(loading, done);
         }
         this.vectors.enforce(ns.ns_id);
       }
