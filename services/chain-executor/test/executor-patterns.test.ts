@@ -4,6 +4,7 @@ import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { Chain, RunEvent } from '@elixirchain/proto/chain';
 import { ChainExecutor } from '../src/chain-executor.js';
 import { InProcessStateStore } from '../src/storage/in-process-state-store.js';
+import type { StateWrite } from '../src/storage/state-store.js';
 import { agent, chain, conditional, mapReduce, parallel, pipeline, sequential, tool, transform, withRetry, withTimeout } from './support/chain-builders.js';
 import { FakeAgentRunner, FakeToolRunner, sleep } from './support/fake-step-runners.js';
 
@@ -215,10 +216,130 @@ describe('chain executor (in-process fakes)', () => {
     await assert.rejects(executor.runs.resume(run.id), (e: { code?: number }) => e.code === GrpcCode.FAILED_PRECONDITION);
   });
 
-  it('checkpoints each transform step with one batch write', async () => {
-    const before = state.batches;
-    await runToEnd(chain('count', sequential('s', [transform('a', '1'), transform('b', '2'), transform('c', '3')])), {});
-    // create-chain batch + run start + 3 steps + sequential + run end.
-    assert.equal(state.batches - before, 1 + 1 + 3 + 1 + 1);
+  // The output-commit rule, observed with a store whose writes can be held back.
+  describe('durability: pure steps run ahead of their checkpoints, effects wait for them', () => {
+    let gated: GatedStateStore;
+    let releaseWait: () => void;
+    /** The run's durable log as the echo tool saw it when it was called. */
+    let logAtDispatch: RunEvent[] | undefined;
+    let batchesAtDispatch = 0;
+    let runId = '';
+
+    beforeEach(async () => {
+      await executor.stop();
+      gated = new GatedStateStore();
+      tools = new FakeToolRunner({
+        wait: { impl: () => new Promise((resolve) => (releaseWait = () => resolve({ waited: true }))) },
+        echo: { impl: async (input) => ((batchesAtDispatch = gated.batches), (logAtDispatch = await executor.checkpoints.loadEvents(runId, 0)), input) },
+      });
+      logAtDispatch = undefined;
+      executor = new ChainExecutor({ state: gated, tools, agents, limits: { finishedRetentionMs: 1000 } });
+    });
+
+    const steps = [
+      tool('wait', 'wait'),
+      transform('a', '1.0'),
+      transform('b', 'steps.a + 1.0'),
+      transform('c', 'steps.b + 1.0'),
+      tool('effect', 'echo', '{"c": steps.c}'),
+      transform('last', 'steps.effect.c * 10.0'),
+    ];
+    const durableEvents = (runId: string) => executor.checkpoints.loadEvents(runId, 0);
+    const paths = (events: RunEvent[], kind: 'stepStarted' | 'stepCompleted') =>
+      events.flatMap((e) => (e.event?.$case === 'stepStarted' && kind === 'stepStarted' ? [e.event.stepStarted.path] : e.event?.$case === 'stepCompleted' && kind === 'stepCompleted' ? [e.event.stepCompleted.path] : []));
+
+    it('a tool step is dispatched only once everything before it and its start are durable; nothing is seen before it is durable', async () => {
+      await executor.definitions.create(chain('ahead', sequential('s', steps)), '');
+      const { id } = await executor.runs.start('ahead', 0, {}, '');
+      runId = id;
+      await until(() => tools.calls.length === 1);
+      gated.hold();
+      const batchesBefore = gated.batches;
+      releaseWait();
+      // The transforms run on while their checkpoint is held back; the next tool step waits.
+      await sleep(100);
+      assert.equal(tools.calls.length, 1, 'the effect waits for durability');
+      const seen = await executor.runs.get(id);
+      assert.equal(seen.status, RunStatus.RUN_STATUS_RUNNING);
+      assert.equal(seen.steps.find((s) => s.path === 'root/wait')!.status, StepStatus.STEP_STATUS_RUNNING, 'GetRun shows durable state only');
+      assert.equal(seen.steps.find((s) => s.path === 'root/a'), undefined);
+      gated.release();
+      await until(() => logAtDispatch !== undefined);
+      // When the effect is dispatched, its start and everything before it are in the store.
+      assert.deepEqual(paths(logAtDispatch!, 'stepCompleted'), ['root/wait', 'root/a', 'root/b', 'root/c']);
+      assert.equal(paths(logAtDispatch!, 'stepStarted').at(-1), 'root/effect');
+      // wait's result, three transforms and the effect's start: one write of the run, not one per step.
+      assert.equal(batchesAtDispatch - batchesBefore, 1);
+      for await (const _ of executor.runs.watch(id, 0, new AbortController().signal));
+      const done = await executor.runs.get(id);
+      assert.equal(done.status, RunStatus.RUN_STATUS_SUCCEEDED);
+      assert.equal(done.output, 30);
+    });
+
+    it('a run is reported finished only once its final checkpoint is durable', async () => {
+      await executor.definitions.create(chain('finish', sequential('s', [tool('wait', 'wait'), transform('x', '42.0')])), '');
+      const { id } = await executor.runs.start('finish', 0, {}, '');
+      await until(() => tools.calls.length === 1);
+      const watched: RunEvent[] = [];
+      const watching = (async () => {
+        for await (const e of executor.runs.watch(id, 0, new AbortController().signal)) watched.push(e);
+      })();
+      gated.hold();
+      releaseWait();
+      await sleep(100);
+      const running = await executor.runs.get(id);
+      assert.equal(running.status, RunStatus.RUN_STATUS_RUNNING);
+      assert.equal(running.output, undefined);
+      assert.ok(!watched.some((e) => e.event?.$case === 'runCompleted' || e.event?.$case === 'stepCompleted'), 'watchers see durable events only');
+      assert.equal((await executor.runs.list({}, 10, '')).runs[0]!.status, RunStatus.RUN_STATUS_RUNNING);
+      gated.release();
+      await watching;
+      assert.equal(watched.at(-1)!.event!.$case, 'runCompleted');
+      const done = await executor.runs.get(id);
+      assert.equal(done.status, RunStatus.RUN_STATUS_SUCCEEDED);
+      assert.equal(done.output, 42);
+      assert.deepEqual(watched.map((e) => e.sequence), watched.map((_, i) => i + 1));
+    });
+
+    it('a chain of transforms costs a couple of writes, not one per step', async () => {
+      await executor.definitions.create(chain('count', sequential('s', Array.from({ length: 20 }, (_, i) => transform(`t${i}`, `${i}.0`)))), '');
+      const before = gated.batches;
+      const { id } = await executor.runs.start('count', 0, {}, '');
+      for await (const _ of executor.runs.watch(id, 0, new AbortController().signal));
+      assert.equal((await executor.runs.get(id)).output, 19);
+      // The first checkpoint creates the record and carries what the run did by then; the rest is one more at most.
+      assert.ok(gated.batches - before <= 2, `${gated.batches - before} batches for 20 steps`);
+      const log = await durableEvents(id);
+      assert.equal(paths(log, 'stepCompleted').length, 21);
+      assert.deepEqual(log.map((e) => e.sequence), log.map((_, i) => i + 1));
+    });
   });
 });
+
+/** An in-process store whose batch writes can be held back, to observe what waits for durability. */
+class GatedStateStore extends InProcessStateStore {
+  private gate: Promise<void> | undefined;
+  private open: () => void = () => {};
+
+  hold(): void {
+    this.gate = new Promise((resolve) => (this.open = resolve));
+  }
+
+  release(): void {
+    this.gate = undefined;
+    this.open();
+  }
+
+  override async batch(writes: StateWrite[]): Promise<void> {
+    if (this.gate) await this.gate;
+    return super.batch(writes);
+  }
+}
+
+async function until(check: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await sleep(5);
+  }
+}

@@ -28,11 +28,12 @@ export interface RunExecution {
   readonly detached: boolean;
   /** Bounds this run's leaf steps in flight. */
   readonly slots: ConcurrencyLimit;
+  /** Records an event; never waits (it is written with the run's next checkpoint). */
   emit(event: RunEventBody): void;
-  /** Makes everything recorded so far durable; resolves once it is. */
-  checkpoint(): Promise<void>;
-  /** Records an event that is persisted with the next batch, without waiting for it. */
-  emitProgress(event: RunEventBody): void;
+  /** Resolves once everything recorded so far is durable. */
+  durable(): Promise<void>;
+  /** Something to wait on when the run has recorded too much beyond what is durable (backpressure); else undefined. */
+  backlog(): Promise<void> | undefined;
   /** An agent step's turn started or stopped waiting for an approval. */
   setAwaitingApproval(path: string, waiting: boolean, reason: string): void;
 }
@@ -100,8 +101,18 @@ function evaluate(source: string, scope: ExpressionScope, kind: 'step' | 'reduce
 /**
  * Executes a step tree: the five patterns over tool, agent and transform
  * steps, with per-step timeout and retry. Each step's start and result are
- * recorded and checkpointed before the next step starts; steps completed
- * before a restart are replayed from their recorded output.
+ * recorded as events; steps completed before a restart are replayed from
+ * their recorded output.
+ *
+ * Durability follows the output-commit rule: transforms and combinators are
+ * deterministic functions of their input and of recorded outputs, so they
+ * run on without waiting for their events to be durable. A tool or agent
+ * step — an effect outside the run — is dispatched only once everything the
+ * run recorded before it, and its own start, is durable: a crash then leaves
+ * either no trace of the call (it was never made) or its start (in doubt,
+ * judged on restart). Whatever was recorded but not yet durable at a crash
+ * was seen by nobody (watchers and GetRun see durable events only) and is
+ * re-derived on restart by running the same pure steps again.
  */
 export class StepInterpreter {
   constructor(private readonly deps: StepInterpreterDeps) {}
@@ -132,14 +143,13 @@ export class StepInterpreter {
           // Reported as this attempt's failure, so ResumeRun later starts a fresh attempt.
           const failure = unknown as StepOutcomeUnknown;
           run.emit({ $case: 'stepFailed', stepFailed: { path, error: toRpcStatus(failure.error), attempt, willRetry: false } });
-          await run.checkpoint();
           throw failure;
         }
       }
       run.emit({ $case: 'stepStarted', stepStarted: { path, stepId: step.id, kind, attempt } });
-      // A call with effects outside the run starts only once its start is durable,
-      // so a crash leaves a trace of it (see "in doubt" on restart).
-      if (step.kind?.$case === 'tool' || step.kind?.$case === 'agent') await run.checkpoint();
+      // A call with effects outside the run starts only once everything before it and its
+      // start are durable, so a crash leaves a trace of it (see "in doubt" on restart).
+      if (step.kind?.$case === 'tool' || step.kind?.$case === 'agent') await run.durable();
       try {
         const output = leaf
           ? await this.runLeaf(run, step, path, input, steps, signal, timeoutMs, attempt)
@@ -149,7 +159,9 @@ export class StepInterpreter {
           stepCompleted: { path, output, duration: toDuration(performance.now() - started), attempts: attempt },
         });
         recordStepDuration((performance.now() - started) / 1000, kind, 'completed');
-        await run.checkpoint();
+        // Not waited for (pure work runs ahead of its checkpoints), unless too much is.
+        const backlog = run.backlog();
+        if (backlog) await backlog;
         steps[step.id] = output;
         return output;
       } catch (thrown) {
@@ -161,7 +173,6 @@ export class StepInterpreter {
         run.emit({ $case: 'stepFailed', stepFailed: { path, error: toRpcStatus(error), attempt, willRetry } });
         recordStepDuration((performance.now() - started) / 1000, kind, 'failed', error.codeName);
         if (!willRetry) {
-          await run.checkpoint();
           throw thrown instanceof StepFailure ? thrown : new StepFailure(path, error);
         }
         await sleep(backoffMs(policy, attempt), signal).catch(() => {});
@@ -217,7 +228,7 @@ export class StepInterpreter {
         callId: `${run.runId}:${path}:${attempt}`,
         timeoutMs: timeoutMs || undefined,
         signal,
-        onProgress: (fraction, message) => run.emitProgress({ $case: 'stepProgress', stepProgress: { path, textDelta: '', fraction, message } }),
+        onProgress: (fraction, message) => run.emit({ $case: 'stepProgress', stepProgress: { path, textDelta: '', fraction, message } }),
       });
     }
     if (kind.$case === 'agent') {
@@ -230,7 +241,7 @@ export class StepInterpreter {
         message,
         requestId: `${run.runId}:${path}:${attempt}`,
         signal,
-        onTextDelta: (text) => run.emitProgress({ $case: 'stepProgress', stepProgress: { path, textDelta: text, fraction: 0, message: '' } }),
+        onTextDelta: (text) => run.emit({ $case: 'stepProgress', stepProgress: { path, textDelta: text, fraction: 0, message: '' } }),
         onAwaitingApproval: (waiting, reason) => run.setAwaitingApproval(path, waiting, reason),
       })
         .finally(() => run.setAwaitingApproval(path, false, ''));

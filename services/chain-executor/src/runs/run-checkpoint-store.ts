@@ -1,5 +1,5 @@
 import { Chain, RunStatus } from '@elixirchain/proto/chain';
-import type { RunEvent } from '@elixirchain/proto/chain';
+import type { RunEvent, StepCompleted, StepStarted } from '@elixirchain/proto/chain';
 import { Status } from '@elixirchain/proto/google/rpc/status';
 import { GroupCommitWriter } from '../storage/group-commit-writer.js';
 import type { StateStore, StateWrite } from '../storage/state-store.js';
@@ -13,17 +13,29 @@ export interface RunFilter {
   status?: RunStatus;
 }
 
+/** What one checkpoint of a run carries: its events since the last one, and the run record when it changed. */
+export interface RunCheckpoint {
+  events: RunEvent[];
+  record?: RunRecord;
+  /** The run's first checkpoint: the record must not exist yet (an idempotent start raced); VersionConflictError if it does. */
+  create?: boolean;
+}
+
 /**
  * Where runs and their event logs are kept. Every method that records
  * progress resolves only once the data is durable (for a durable store).
  */
 export interface RunCheckpointStore {
   readonly durable: boolean;
-  /** Creates the record; returns the existing one when the id is taken (idempotent start). */
-  createRun(record: RunRecord): Promise<{ created: boolean; record: RunRecord }>;
   getRun(runId: string): Promise<RunRecord | undefined>;
-  /** Appends events and, when given, replaces the run record — one write call. */
-  checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void>;
+  /**
+   * Queues one checkpoint of a run. `take` is called when the write is
+   * assembled (for a durable store: when the group-commit batch it joins is
+   * built), so everything the run records until then goes into the same
+   * write; it may also be called at once. Resolves once what `take` returned
+   * is durable. A run has at most one checkpoint queued and not yet taken.
+   */
+  checkpoint(runId: string, take: () => RunCheckpoint): Promise<void>;
   loadEvents(runId: string, afterSequence: number): Promise<RunEvent[]>;
   listRuns(filter: RunFilter, pageSize: number, pageToken: string): Promise<{ runs: RunRecord[]; nextPageToken: string }>;
   unfinishedRuns(): AsyncIterable<RunRecord>;
@@ -69,36 +81,19 @@ function recordFromJson(json: unknown): RunRecord {
 /** Runs the next start picks up: unfinished ones, and those paused only until an approval arrives. */
 const isResumable = (r: RunRecord) => UNFINISHED_RUN_STATUSES.has(r.status) || (r.status === RunStatus.RUN_STATUS_PAUSED && r.pausedFor === 'approval');
 
-interface UnsentCheckpoint {
-  events: RunEvent[];
-  record?: RunRecord;
-  done: Promise<void>;
-}
-
 /**
- * Runs in memory's state: `runs/<id>` for the record, `run-events/<id>/<seq>`
- * for each checkpoint's events. Checkpoints go through a group-commit writer:
- * one BatchWrite per step, shared by every run checkpointing at that moment.
+ * Runs in memory's state: `runs/<id>` for the record, `run-events/<id>/<first
+ * sequence>` for each checkpoint's events (one row holds every event the run
+ * recorded in one group-commit window). Checkpoints go through a
+ * group-commit writer: one BatchWrite shared by every run checkpointing at
+ * that moment.
  */
 export class StateRunCheckpointStore implements RunCheckpointStore {
   readonly durable = true;
   readonly writer: GroupCommitWriter;
-  private readonly unsent = new Map<string, UnsentCheckpoint>();
 
   constructor(private readonly store: StateStore) {
     this.writer = new GroupCommitWriter(store);
-  }
-
-  async createRun(record: RunRecord): Promise<{ created: boolean; record: RunRecord }> {
-    try {
-      await this.store.put(runKey(record.id), recordToJson(record), 0);
-      return { created: true, record };
-    } catch (error) {
-      if (!(error instanceof VersionConflictError)) throw error;
-      const existing = await this.getRun(record.id);
-      if (!existing) throw error;
-      return { created: false, record: existing };
-    }
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -106,37 +101,19 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
     return entry ? recordFromJson(entry.value) : undefined;
   }
 
-  checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void> {
-    if (events.length === 0 && !record) return Promise.resolve();
-    // Checkpoints of one run that wait for the same batch (parallel branches,
-    // map items) merge into one write: fewer, larger rows for memory.
-    const queued = this.unsent.get(runId);
-    if (queued) {
-      for (const e of events) queued.events.push(e);
-      if (record) queued.record = record;
-      return queued.done;
-    }
-    const entry: UnsentCheckpoint = { events: [...events], record, done: Promise.resolve() };
-    this.unsent.set(runId, entry);
-    entry.done = this.writer.write(() => {
-      this.unsent.delete(runId);
+  checkpoint(runId: string, take: () => RunCheckpoint): Promise<void> {
+    return this.writer.write(() => {
+      const { events, record, create } = take();
       const writes: StateWrite[] = [];
-      // Events are stored as they are (JSON.stringify turns `time` into an ISO string; loadEvents revives it).
-      if (entry.events.length > 0) writes.push({ op: 'put', key: eventKey(runId, entry.events[0]!.sequence), value: { events: entry.events } });
-      if (entry.record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(entry.record) });
+      if (events.length > 0) writes.push({ op: 'put', key: eventKey(runId, events[0]!.sequence), value: encodeEventRow(events) });
+      if (record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record), expectedVersion: create ? 0 : undefined });
       return writes;
     });
-    return entry.done;
   }
 
   async loadEvents(runId: string, afterSequence: number): Promise<RunEvent[]> {
     const events: RunEvent[] = [];
-    for await (const entry of listAll(this.store, eventPrefix(runId))) {
-      for (const event of (entry.value as { events: RunEvent[] }).events) {
-        if (event.sequence <= afterSequence) continue;
-        events.push(reviveEvent(event));
-      }
-    }
+    for await (const entry of listAll(this.store, eventPrefix(runId))) decodeEventRow(runId, entry.value as EventRow, afterSequence, events);
     return events;
   }
 
@@ -178,19 +155,14 @@ export class EphemeralRunCheckpointStore implements RunCheckpointStore {
   private readonly records = new Map<string, RunRecord>();
   private readonly events = new Map<string, RunEvent[]>();
 
-  async createRun(record: RunRecord): Promise<{ created: boolean; record: RunRecord }> {
-    const existing = this.records.get(record.id);
-    if (existing) return { created: false, record: { ...existing } };
-    this.records.set(record.id, { ...record });
-    return { created: true, record };
-  }
-
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const r = this.records.get(runId);
     return r && { ...r };
   }
 
-  checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void> {
+  checkpoint(runId: string, take: () => RunCheckpoint): Promise<void> {
+    const { events, record, create } = take();
+    if (create && this.records.has(runId)) return Promise.reject(new VersionConflictError(`runs/${runId}`, 1));
     if (events.length > 0) {
       let log = this.events.get(runId);
       if (!log) this.events.set(runId, (log = []));
@@ -215,6 +187,66 @@ export class EphemeralRunCheckpointStore implements RunCheckpointStore {
 
   async *unfinishedRuns(): AsyncIterable<RunRecord> {
     for (const r of this.records.values()) if (isResumable(r)) yield { ...r };
+  }
+}
+
+/**
+ * One row of a run's log: the events of one checkpoint, sequences `first`,
+ * `first + 1`, …, with `times` in epoch ms (an ISO string per event costs
+ * more to write than the rest of it). The two events every step writes are
+ * tuples — `[0, path, stepId, kind, attempt]` for step_started and
+ * `[1, path, output, seconds, nanos, attempts]` for step_completed — about
+ * half the bytes of their JSON objects; other events are their
+ * `{ $case, … }` object. Rows written before this layout hold `events`
+ * (whole RunEvents with ISO times); both are read.
+ */
+type EventRow = { first: number; times: number[]; bodies: StoredBody[] } | { events: RunEvent[] };
+type RunEventBody = NonNullable<RunEvent['event']>;
+type StoredBody = RunEventBody | [0, string, string, string, number] | [1, string, unknown, number, number, number];
+
+// The tuples name every field of these messages: a field added to either fails to compile here until the tuple carries it.
+const TUPLE_FIELDS: [Record<keyof StepStarted, true>, Record<keyof StepCompleted, true>] = [
+  { path: true, stepId: true, kind: true, attempt: true },
+  { path: true, output: true, duration: true, attempts: true },
+];
+void TUPLE_FIELDS;
+
+function storedBody(body: RunEventBody): StoredBody {
+  if (body.$case === 'stepStarted') {
+    const s = body.stepStarted;
+    return [0, s.path, s.stepId, s.kind, s.attempt];
+  }
+  if (body.$case === 'stepCompleted' && body.stepCompleted.output !== undefined) {
+    const s = body.stepCompleted;
+    return [1, s.path, s.output, s.duration?.seconds ?? 0, s.duration?.nanos ?? 0, s.attempts];
+  }
+  return body;
+}
+
+function bodyFromStored(stored: StoredBody): RunEventBody {
+  if (!Array.isArray(stored)) return stored;
+  if (stored[0] === 0) return { $case: 'stepStarted', stepStarted: { path: stored[1], stepId: stored[2], kind: stored[3], attempt: stored[4] } };
+  return { $case: 'stepCompleted', stepCompleted: { path: stored[1], output: stored[2], duration: { seconds: stored[3], nanos: stored[4] }, attempts: stored[5] } };
+}
+
+function encodeEventRow(events: RunEvent[]): EventRow {
+  const times = new Array<number>(events.length);
+  const bodies = new Array<StoredBody>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    times[i] = events[i]!.time!.getTime();
+    bodies[i] = storedBody(events[i]!.event!);
+  }
+  return { first: events[0]!.sequence, times, bodies };
+}
+
+function decodeEventRow(runId: string, row: EventRow, afterSequence: number, into: RunEvent[]): void {
+  if ('events' in row) {
+    for (const event of row.events) if (event.sequence > afterSequence) into.push(reviveEvent(event));
+    return;
+  }
+  for (let i = 0; i < row.bodies.length; i++) {
+    const sequence = row.first + i;
+    if (sequence > afterSequence) into.push(reviveEvent({ sequence, runId, time: new Date(row.times[i]!), event: bodyFromStored(row.bodies[i]!) }));
   }
 }
 

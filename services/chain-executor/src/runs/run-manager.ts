@@ -11,6 +11,7 @@ import { RunHandle } from './run-handle.js';
 import type { RunOwnership } from './run-ownership.js';
 import type { RunRecord } from './run-record.js';
 import { StepLedger, TERMINAL_RUN_STATUSES, toRunMessage } from './run-record.js';
+import { VersionConflictError } from '../storage/state-store.js';
 
 export interface RunLimits {
   /** Runs executing at once; more wait in the queue. */
@@ -102,7 +103,7 @@ export class RunManager {
     if (this.stopping) throw errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is shutting down; retry on another replica', 1_000);
     const runId = requestId ? `run-${createHash('sha256').update(`${chainId}\u0000${requestId}`).digest('hex').slice(0, 24)}` : `run-${randomUUID().replaceAll('-', '').slice(0, 24)}`;
     const live = this.handles.get(runId);
-    if (live) return { ...live.record };
+    if (live) return this.started(live);
     if (requestId) {
       const existing = await this.store.getRun(runId);
       if (existing) return existing;
@@ -125,18 +126,39 @@ export class RunManager {
       lastSequence: 0,
       createTime: new Date(),
     };
-    const { created, record: stored } = await this.store.createRun(record);
-    if (!created) return stored;
     // A new run id: nobody else can hold it unless the same request raced on two replicas.
     if (this.ownership && !(await this.ownership.acquire(runId))) return { ...record };
-    const handle = new RunHandle(record, this.store, this.limits.maxStepsInFlightPerRun);
+    // The same request raced in this process while we awaited: that run is the one.
+    const raced = this.handles.get(runId);
+    if (raced) return this.started(raced);
+    // The run's first checkpoint creates its record (compare-and-set: must not exist) and
+    // carries whatever the run recorded by then: it starts executing at once, and StartRun
+    // answers once the record is durable. Nothing the run did is seen outside before that.
+    const handle = new RunHandle(record, this.store, this.limits.maxStepsInFlightPerRun, [], true);
     this.enqueue(handle);
-    return { ...record };
+    try {
+      return await this.started(handle);
+    } catch (error) {
+      if (!(error instanceof VersionConflictError)) throw error;
+      // Another process created it first (the same request_id): drop ours, which wrote nothing.
+      if (this.handles.get(runId) === handle) this.handles.delete(runId);
+      const queued = this.queue.indexOf(handle);
+      if (queued >= 0) this.queue.splice(queued, 1);
+      const existing = await this.store.getRun(runId);
+      if (!existing) throw error;
+      return existing;
+    }
+  }
+
+  /** The run as StartRun answers: once its record is durable. */
+  private async started(handle: RunHandle): Promise<RunRecord> {
+    await handle.created;
+    return { ...handle.view };
   }
 
   async get(runId: string): Promise<Run> {
     const handle = this.handles.get(runId);
-    if (handle) return toRunMessage(handle.record, handle.ledger.states.values());
+    if (handle) return toRunMessage(handle.view, handle.ledger.states.values());
     const record = await this.store.getRun(runId);
     if (!record) throw errors.notFound('run', runId);
     const ledger = new StepLedger();
@@ -146,8 +168,8 @@ export class RunManager {
 
   async list(filter: RunFilter, pageSize: number, pageToken: string): Promise<{ runs: Run[]; nextPageToken: string }> {
     const page = await this.store.listRuns(filter, pageSize, pageToken);
-    // A live run's record in the store may lag its in-memory status.
-    return { runs: page.runs.map((r) => toRunMessage(this.handles.get(r.id)?.record ?? r)), nextPageToken: page.nextPageToken };
+    // A live run's record in the store may lag its last durable checkpoint's events.
+    return { runs: page.runs.map((r) => toRunMessage(this.handles.get(r.id)?.view ?? r)), nextPageToken: page.nextPageToken };
   }
 
   /** Stops a run's steps (tool calls and agent turns included); a finished run is returned as it is. */
@@ -218,7 +240,7 @@ export class RunManager {
         cursor = event.sequence;
       }
       if (signal.aborted) return;
-      if (events.length === 0 && handle.finished && cursor >= handle.lastSequence) return;
+      if (events.length === 0 && handle.finished && cursor >= handle.publishedSequence) return;
       if (events.length === 0 && handle.detached && !handle.executing && !this.stopping) {
         throw errors.unavailable('RUN_MOVED', `run ${runId} continues on another chain-executor replica; watch it again`, 200);
       }
@@ -285,13 +307,16 @@ export class RunManager {
       // A run outlives the call that started it: it must not inherit that call's deadline.
       const running = runDetached(() => this.execute(handle))
         .catch((error) => {
-          // A checkpoint failed (memory unreachable): stop here without writing more; the
-          // run stays where its last durable checkpoint left it and the next start resumes it.
-          this.logger.error({ err: error, runId: handle.runId }, 'run could not record its progress; left for the next start to resume');
           handle.detached = true;
           handle.controller.abort(new ElixirError(GrpcCode.UNAVAILABLE, 'CHECKPOINT_FAILED', 'the run could not be checkpointed'));
+          if (handle.checkpointFailure === undefined) this.logger.error({ err: error, runId: handle.runId }, 'run stopped by an unexpected error; left for the next start to resume');
         })
         .finally(() => {
+          // A checkpoint failed (memory unreachable, lease lost): the run stopped writing; it
+          // stays where its last durable checkpoint left it and the next start resumes it.
+          if (handle.checkpointFailure !== undefined && !(handle.checkpointFailure instanceof VersionConflictError)) {
+            this.logger.error({ err: handle.checkpointFailure, runId: handle.runId }, 'run could not record its progress; left for the next start to resume');
+          }
           handle.executing = false;
           this.active--;
           this.running.delete(running);
@@ -313,10 +338,10 @@ export class RunManager {
     handle.prepareReplay();
     const chain = record.chain;
     // Also emitted when a run resumes (after a restart or ResumeRun): watchers see where it picked up again.
-    handle.emit({ $case: 'runStarted', runStarted: { chainId: record.chainId, chainVersion: record.chainVersion, input: record.input, traceId: activeTraceId() } });
+    // Not waited for: nothing outside the run sees it until it is durable (see RunHandle).
     record.status = RunStatus.RUN_STATUS_RUNNING;
     record.startTime ??= new Date();
-    await handle.checkpoint(true);
+    handle.emit({ $case: 'runStarted', runStarted: { chainId: record.chainId, chainVersion: record.chainVersion, input: record.input, traceId: activeTraceId() } }, true);
     const started = performance.now();
     try {
       const output = await this.interpreter.run(handle, chain.root!, 'root', record.input, {}, handle.signal);
@@ -345,13 +370,13 @@ export class RunManager {
     }
   }
 
+  /** Records the run's end; it is reported finished (status, output) once this is durable. */
   private async finish(handle: RunHandle, status: RunStatus, event: Parameters<RunHandle['emit']>[0]): Promise<void> {
-    handle.emit(event);
     handle.record.status = status;
     if (status !== RunStatus.RUN_STATUS_PAUSED) handle.record.pausedFor = undefined;
     handle.record.endTime = new Date();
-    await handle.checkpoint(true);
-    handle.notify();
+    handle.emit(event, true);
+    await handle.durable();
   }
 
   private async waitFinished(handle: RunHandle): Promise<void> {

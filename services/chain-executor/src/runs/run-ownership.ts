@@ -1,8 +1,6 @@
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { connect, errors, type LeaseManager, type ServiceClient } from '@elixirchain/runtime';
-import type { RunEvent } from '@elixirchain/proto/chain';
-import type { RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
-import type { RunRecord } from './run-record.js';
+import type { RunCheckpoint, RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
 
 export const runResource = (runId: string) => `run/${runId}`;
 
@@ -76,17 +74,13 @@ export class LeasedRunCheckpointStore implements RunCheckpointStore {
     return this.inner.durable;
   }
 
-  createRun(record: RunRecord) {
-    return this.inner.createRun(record);
-  }
-
   getRun(runId: string) {
     return this.inner.getRun(runId);
   }
 
-  checkpoint(runId: string, events: RunEvent[], record?: RunRecord): Promise<void> {
+  checkpoint(runId: string, take: () => RunCheckpoint): Promise<void> {
     if (!this.ownership.holds(runId)) return Promise.reject(errors.aborted('RUN_LEASE_LOST', `this chain-executor replica no longer holds run ${runId}`, { runId }));
-    return this.inner.checkpoint(runId, events, record);
+    return this.inner.checkpoint(runId, take);
   }
 
   loadEvents(runId: string, afterSequence: number) {

@@ -19,18 +19,22 @@ interface Pending {
 }
 
 /**
- * Group commit: writes asked for while a batch is in flight go out together
+ * Group commit: writes asked for while batches are in flight go out together
  * in the next one, so many runs checkpointing at once cost one BatchWrite
- * round trip, not one each. Each caller's promise resolves only once its
- * writes are durable; batches are sent one after another, so writes keep
- * their order. While memory answers UNAVAILABLE a batch is retried, up to
- * the outage budget: run checkpoints are unconditional puts of the same
- * values, so a batch that committed before its reply was lost applies
- * again harmlessly.
+ * round trip, not one each. Up to `maxBatchesInFlight` batches are sent at
+ * once (the next one fills while the previous is still being committed);
+ * callers that need their writes ordered keep one write in flight at a time
+ * (a run does: see RunHandle). Each caller's promise resolves only once its
+ * writes are durable. While memory answers UNAVAILABLE a batch is retried,
+ * up to the outage budget: run checkpoints are unconditional puts of the same
+ * values (or a create that a replay of the same request_id answers the same
+ * way), so a batch that committed before its reply was lost applies again
+ * harmlessly.
  */
 export class GroupCommitWriter {
   private queue: Pending[] = [];
-  private flushing = false;
+  private inFlight = 0;
+  private scheduled = false;
   /** Batches sent and writes carried, for the benchmark's report. */
   batchesSent = 0;
   writesSent = 0;
@@ -41,46 +45,63 @@ export class GroupCommitWriter {
     private readonly store: StateStore,
     private readonly maxWritesPerBatch = 2_000,
     private readonly outageBudgetMs = MEMORY_OUTAGE_BUDGET_MS,
+    private readonly maxBatchesInFlight = 2,
   ) {}
 
   write(writes: PendingWrites): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ writes, resolve, reject });
-      if (!this.flushing) {
-        this.flushing = true;
-        // Let the current tick's other checkpoints join this batch.
-        queueMicrotask(() => void this.flush());
-      }
+      this.schedule();
     });
   }
 
-  private async flush(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch: Array<Pending & { built: StateWrite[] }> = [];
-      const writes: StateWrite[] = [];
-      while (this.queue.length > 0 && (batch.length === 0 || writes.length < this.maxWritesPerBatch)) {
-        const next = this.queue.shift()!;
-        const built = typeof next.writes === 'function' ? next.writes() : next.writes;
-        batch.push({ ...next, built });
-        for (const w of built) writes.push(w);
-      }
+  /**
+   * Sends the next batch after the current turn of the event loop: every
+   * checkpoint asked for in this turn joins it, and so do the callers a
+   * finished batch just released, once they ran their next steps — instead
+   * of a half-empty batch that makes them wait a whole round trip.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.queue.length === 0 || this.inFlight >= this.maxBatchesInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.sendBatch();
+    });
+  }
+
+  private async sendBatch(): Promise<void> {
+    if (this.queue.length === 0 || this.inFlight >= this.maxBatchesInFlight) return;
+    const batch: Array<Pending & { built: StateWrite[] }> = [];
+    const writes: StateWrite[] = [];
+    while (this.queue.length > 0 && (batch.length === 0 || writes.length < this.maxWritesPerBatch)) {
+      const next = this.queue.shift()!;
+      let built: StateWrite[];
       try {
-        this.batchesSent++;
-        this.writesSent += writes.length;
-        const started = performance.now();
-        await this.sendThroughOutage(writes);
-        this.batchMs += performance.now() - started;
-        for (const p of batch) p.resolve();
+        built = typeof next.writes === 'function' ? next.writes() : next.writes;
       } catch (error) {
-        // One caller's conflicting write must not fail the others: retry them alone.
-        if (batch.length === 1) batch[0]!.reject(error);
-        else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built).then(p.resolve, p.reject)));
+        next.reject(error);
+        continue;
       }
-      // Let the callers just released run their next step and join the next batch,
-      // instead of sending a half-empty one and making them wait a whole round trip.
-      await new Promise<void>((resolve) => setImmediate(resolve));
+      batch.push({ ...next, built });
+      for (const w of built) writes.push(w);
     }
-    this.flushing = false;
+    this.inFlight++;
+    try {
+      this.batchesSent++;
+      this.writesSent += writes.length;
+      const started = performance.now();
+      await this.sendThroughOutage(writes);
+      this.batchMs += performance.now() - started;
+      for (const p of batch) p.resolve();
+    } catch (error) {
+      // One caller's conflicting write must not fail the others: retry them alone.
+      if (batch.length === 1) batch[0]!.reject(error);
+      else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built).then(p.resolve, p.reject)));
+    } finally {
+      this.inFlight--;
+      this.schedule();
+    }
   }
 
   private async sendThroughOutage(writes: StateWrite[]): Promise<void> {

@@ -1,19 +1,28 @@
 import type { StateEntry, StatePage, StateStore, StateWrite } from './state-store.js';
 import { VersionConflictError } from './state-store.js';
 
+interface StoredEntry {
+  key: string;
+  /** The value as JSON text, as memory keeps it: what a reader gets back is what JSON round-trips. */
+  json: string;
+  version: number;
+}
+
+const toEntry = (e: StoredEntry): StateEntry => ({ key: e.key, value: JSON.parse(e.json), version: e.version });
+
 /** A StateStore in a Map: unit tests and the non-durable mode (nothing survives the process). */
 export class InProcessStateStore implements StateStore {
-  private readonly entries = new Map<string, StateEntry>();
+  private readonly entries = new Map<string, StoredEntry>();
   /** Counts batch() calls, so tests can observe one checkpoint call per step. */
   batches = 0;
 
   async get(key: string): Promise<StateEntry | undefined> {
     const entry = this.entries.get(key);
-    return entry && { ...entry, value: structuredClone(entry.value) };
+    return entry && toEntry(entry);
   }
 
   async put(key: string, value: unknown, expectedVersion?: number): Promise<StateEntry> {
-    return this.write(key, value, expectedVersion);
+    return toEntry(this.write(key, value, expectedVersion));
   }
 
   async delete(key: string): Promise<boolean> {
@@ -26,7 +35,7 @@ export class InProcessStateStore implements StateStore {
     return {
       entries: page.map((k) => {
         const e = this.entries.get(k)!;
-        return keysOnly ? { key: k, value: undefined, version: e.version } : { ...e, value: structuredClone(e.value) };
+        return keysOnly ? { key: k, value: undefined, version: e.version } : toEntry(e);
       }),
       nextPageToken: keys.length > pageSize ? page[page.length - 1]! : '',
     };
@@ -46,11 +55,11 @@ export class InProcessStateStore implements StateStore {
     }
   }
 
-  private write(key: string, value: unknown, expectedVersion?: number): StateEntry {
+  private write(key: string, value: unknown, expectedVersion?: number): StoredEntry {
     const current = this.entries.get(key)?.version ?? 0;
     if (expectedVersion !== undefined && expectedVersion !== current) throw new VersionConflictError(key, current);
-    const entry = { key, value: structuredClone(value), version: current + 1 };
+    const entry = { key, json: JSON.stringify(value), version: current + 1 };
     this.entries.set(key, entry);
-    return { ...entry };
+    return entry;
   }
 }
