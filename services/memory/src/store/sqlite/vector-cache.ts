@@ -107,6 +107,8 @@ export class NamespaceVectors {
   private readonly columns = new Map<string, FieldColumn>();
   /** True once every row of the namespace has been loaded. */
   complete = false;
+  /** True once a write could not be applied (the memory could not grow): never to be searched. */
+  unusable = false;
 
   constructor(
     readonly dims: number,
@@ -148,7 +150,7 @@ export class NamespaceVectors {
     this.slotOf[rowid] = slot === undefined ? 0 : slot + 1;
   }
 
-  /** The slot of rowid, appending an empty one when it has none. */
+  /** The slot of rowid, appending an empty one when it has none; -1 when the matrix cannot grow. */
   private slotFor(rowid: number): number {
     const existing = this.slot(rowid);
     if (existing !== undefined) return existing;
@@ -156,7 +158,13 @@ export class NamespaceVectors {
     if (slot + 1 > this.capacity) {
       const capacity = Math.max(this.capacity * 2, slot + 1);
       const needed = Math.ceil((this.matrixAt + capacity * this.dims * 4) / WASM_PAGE_BYTES);
-      this.memory.grow(needed - this.memory.buffer.byteLength / WASM_PAGE_BYTES);
+      try {
+        this.memory.grow(needed - this.memory.buffer.byteLength / WASM_PAGE_BYTES);
+      } catch {
+        // Out of (address) space: this copy can no longer follow the table; the cache drops it.
+        this.unusable = true;
+        return -1;
+      }
       this.capacity = capacity;
       this.views();
     }
@@ -178,12 +186,14 @@ export class NamespaceVectors {
   load(rowid: number, vector: Float32Array): void {
     // Columns are only built once loading is complete; a row without its metadata would leave them wrong.
     this.columns.clear();
-    this.write(this.slotFor(rowid), vector);
+    const slot = this.slotFor(rowid);
+    if (slot >= 0) this.write(slot, vector);
   }
 
   /** Inserts or replaces a memory (stored normalised) after a write of it committed. */
   set(rowid: number, vector: Float32Array, metadata: Record<string, unknown> | undefined): void {
     const slot = this.slotFor(rowid);
+    if (slot < 0) return;
     this.write(slot, vector);
     for (const [path, c] of this.columns) {
       c.codes[slot] = c.encodeMetadata(metadata);
@@ -355,6 +365,10 @@ export class VectorCache {
 
   get(nsId: number): NamespaceVectors | undefined {
     const entry = this.entries.get(nsId);
+    if (entry?.unusable) {
+      this.drop(nsId);
+      return undefined;
+    }
     if (entry) {
       this.entries.delete(nsId);
       this.entries.set(nsId, entry);
@@ -370,7 +384,12 @@ export class VectorCache {
       this.entries.delete(this.entries.keys().next().value as number);
       this.drops += 1;
     }
-    const entry = new NamespaceVectors(dims, expectedRows + 64);
+    let entry: NamespaceVectors;
+    try {
+      entry = new NamespaceVectors(dims, expectedRows + 64);
+    } catch {
+      return undefined; // no WebAssembly memory to be had: search in SQL
+    }
     this.entries.set(nsId, entry);
     this.loads += 1;
     return entry;
