@@ -52,3 +52,22 @@ export function decodeMessage(row: MessageRow): Message {
     createTime: new Date(row.create_time),
   };
 }
+
+/** The message decodeMessage returns for the row an append of `m` writes (same defaults, no JSON round trip). */
+export function storedMessage(m: MessageInput, threadId: string, sequence: number, id: string, createTime: number): Message {
+  return {
+    id,
+    threadId,
+    sequence,
+    role: (m.role ?? Role.ROLE_UNSPECIFIED) as Role,
+    content: m.content ?? '',
+    toolCalls: m.toolCalls && m.toolCalls.length > 0 ? m.toolCalls : [],
+    toolCallId: m.toolCallId || '',
+    name: m.name || '',
+    toolResult: m.toolResult,
+    isError: m.isError === true,
+    turnId: m.turnId || '',
+    metadata: m.metadata,
+    createTime: new Date(createTime),
+  };
+}

@@ -64,7 +64,7 @@ import type { MetadataFilter } from '@elixirchain/proto/memory';
 import { prefixUpperBound } from '../key-range.js';
 import { checkVector } from '../vector-check.js';
 import { filterToSql, type SqlParam } from './metadata-filter-sql.js';
-import { decodeMessage, encodeMessageBody, type MessageRow } from './message-codec.js';
+import { decodeMessage, encodeMessageBody, storedMessage, type MessageRow } from './message-codec.js';
 import { chooseIndexProbe, filterFields, flattenMetadata, type FieldColumn, type SlotSelection } from './metadata-index.js';
 import { migrate } from './migrations.js';
 import { VectorCache, type NamespaceVectors } from './vector-cache.js';
@@ -381,9 +381,9 @@ export class SqliteStore implements Store {
       const sequence = current + i + 1;
       const id = m.id || randomUUID();
       const createTime = m.createTime ? m.createTime.getTime() : now;
-      const body = encodeMessageBody(m);
-      this.stmts.insertMessage.run(input.threadId, sequence, id, body, createTime);
-      return decodeMessage({ thread_id: input.threadId, sequence, id, body, create_time: createTime });
+      this.stmts.insertMessage.run(input.threadId, sequence, id, encodeMessageBody(m), createTime);
+      // What a read of the row returns, built from the input rather than by parsing the body just written.
+      return storedMessage(m, input.threadId, sequence, id, createTime);
     });
     const threadRow: ThreadRow = {
       id: input.threadId,
@@ -960,7 +960,10 @@ export class SqliteStore implements Store {
     };
     this.stmts.upsertState.run(row.key, row.kind, row.value, row.version, row.create_time, row.update_time, row.expire_time);
     this.recordRequest(input.requestId, 'putState', input.key, { ...row, value: null }, now);
-    return this.stateFromRow(row);
+    // The entry as a read returns it, with the value as given rather than parsed back from the row.
+    const entry = this.stateFromRow(row, false);
+    entry.value = input.value.$case === 'bytesValue' ? input.value : { $case: 'structValue', structValue: input.value.structValue ?? {} };
+    return entry;
   }
 
   private deleteStateSync(input: DeleteStateInput, now: number): { deleted: boolean } {
