@@ -27,6 +27,28 @@ describe('agent-host turn limits, recall and idempotency (in-process ports)', ()
   });
   afterEach(() => host.stop());
 
+  it('keeps at most max_idle_threads idle threads of a busy agent resident; a dropped thread reloads its history on its next turn', async () => {
+    const bounded = new AgentHost({ memory, tools, actor: { maxIdleThreads: 4, idleHibernateMs: 0 } });
+    try {
+      await bounded.createAgent(Agent.fromPartial({ id: 'many', model: { provider: 'scripted', script: [{ events: [text('hi')] }] } }), '');
+      for (let i = 0; i < 12; i++) await collect(await bounded.sendMessage(send({ agentId: 'many', content: `m${i}`, threadId: `many-${i}` })));
+      // The last turn's stream ends as its checkpoint lands; the actor notes the thread idle right after.
+      await new Promise((resolve) => setImmediate(resolve));
+      const actor = bounded.supervisor.resident('many')!;
+      assert.ok(actor.residentThreads <= 4 + 1, `resident threads: ${actor.residentThreads}`);
+      assert.ok(bounded.stats().threadLogs <= 4 + 1, `event logs kept: ${bounded.stats().threadLogs}`);
+      assert.equal(actor.residentSession('many-0'), undefined, 'the least recently used thread was dropped');
+      assert.ok(actor.residentSession('many-11'), 'the latest thread is resident');
+      const reads = memory.calls.listMessages ?? 0;
+      const again = await collect(await bounded.sendMessage(send({ agentId: 'many', content: 'again', threadId: 'many-0' })));
+      assert.equal(last(again).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
+      assert.equal((memory.calls.listMessages ?? 0) - reads, 1, 'its history was read back once');
+      assert.deepEqual(memory.threads.get('many-0')!.messages.map((m) => m.content), ['m0', 'hi', 'again', 'hi']);
+    } finally {
+      await bounded.stop();
+    }
+  });
+
   it('fails a turn that runs past its timeout with DEADLINE_EXCEEDED', async () => {
     await host.createAgent(Agent.fromPartial({ id: 'slowpoke', limits: { turnTimeout: { seconds: 0, nanos: 200e6 } }, model: { provider: 'scripted', script: [{ events: [text('a'), text('b', 5000)] }] } }), '');
     const events = await collect(await host.sendMessage(send({ agentId: 'slowpoke', content: 'x' })));

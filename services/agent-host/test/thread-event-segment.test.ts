@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { ThreadEvent, TurnStatus } from '@elixirchain/proto/agent';
+import type { DeepPartial } from '@elixirchain/runtime';
 import { decodeEventSegment, encodeEventSegment } from '../src/threads/thread-event-segment.js';
 import { decodeThreadRecord, encodeThreadRecord, newThreadRecord } from '../src/threads/thread-record.js';
 
@@ -19,6 +20,27 @@ describe('stored forms of thread events and records', () => {
   it('a segment decodes to the very events it was made of: sequences, turns, times and texts', () => {
     const stored = encodeEventSegment(events);
     assert.deepEqual(decodeEventSegment(stored, 't', 0), events);
+  });
+
+  it('round-trips every kind of step event, including a message with its create time and an error with Any details', () => {
+    const at = (sequence: number, body: DeepPartial<ThreadEvent>['event']) => ThreadEvent.fromPartial({ sequence, threadId: 't', turnId: 'turn-c', time: new Date(2000 + sequence), event: body });
+    const status = { code: 14, message: 'down', details: [{ typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo', value: Buffer.from([1, 2, 255]) }] };
+    const kinds = [
+      at(1, { $case: 'turnQueued', turnQueued: { turnId: 'turn-c', position: 2 } }),
+      at(2, { $case: 'toolCallStarted', toolCallStarted: { callId: 'c1', toolName: 'add', toolVersion: '1.0.0', arguments: { a: 2, b: [3, null, { deep: 'x' }] } } }),
+      at(3, { $case: 'toolCallProgress', toolCallProgress: { callId: 'c1', fraction: 0.5, message: 'half' } }),
+      at(4, { $case: 'approvalRequired', approvalRequired: { approvalId: 'ap', callId: 'c1', toolName: 'add', arguments: { a: 1 }, reason: 'destructive' } }),
+      at(5, { $case: 'approvalResolved', approvalResolved: { approvalId: 'ap', approved: true, reason: 'ok' } }),
+      at(6, { $case: 'toolCallCompleted', toolCallCompleted: { callId: 'c1', toolName: 'add', result: { sum: 5 }, duration: { seconds: 0, nanos: 1500000 } } }),
+      at(7, { $case: 'toolCallCompleted', toolCallCompleted: { callId: 'c2', toolName: 'add', error: status, duration: { seconds: 1, nanos: 0 } } }),
+      at(8, {
+        $case: 'messageCompleted',
+        messageCompleted: { message: { id: 'm', threadId: 't', sequence: 4, role: 3, content: 'five', toolCalls: [{ id: 'c1', name: 'add', arguments: { a: 2 } }], turnId: 'turn-c', metadata: { incomplete: true }, createTime: new Date(1234) } },
+      }),
+      at(9, { $case: 'error', error: { turnId: 'turn-c', status } }),
+      at(10, { $case: 'turnCompleted', turnCompleted: { turnId: 'turn-c', status: TurnStatus.TURN_STATUS_COMPLETED, usage: { inputTokens: 3, outputTokens: 4, totalTokens: 7, modelCalls: 2, toolCalls: 1 }, duration: { seconds: 2, nanos: 5 } } }),
+    ];
+    assert.deepEqual(decodeEventSegment(encodeEventSegment(kinds), 't', 0), kinds);
   });
 
   it('keeps consecutive deltas of a turn as one run, and decodes only what follows after_sequence', () => {

@@ -12,6 +12,12 @@ import type { AgentHostMetrics } from '../metrics/agent-host-metrics.js';
 export interface ActorOptions {
   /** An actor with nothing to do for this long hibernates (0: never). */
   idleHibernateMs: number;
+  /**
+   * Threads with nothing to do that an actor keeps resident (their record and
+   * history, so the next turn does not load them); past this the least
+   * recently used are dropped, so a busy agent with many threads stays bounded.
+   */
+  maxIdleThreads: number;
   flushEveryEvents: number;
   flushEveryBytes: number;
   /** Sequence numbers skipped when a turn resumes in a new process, past events a client may have seen unpersisted. */

@@ -27,7 +27,17 @@ export interface SubmitResult {
 /** Messages accepted but not started, handed to the next incarnation when an actor crashes. */
 export type Mailbox = Map<string, QueuedMessage[]>;
 
-export const newId = (prefix: string) => `${prefix}-${randomBytes(8).toString('hex')}`;
+/** Random bytes taken 8 at a time from a pooled buffer: one system call per 512 ids. */
+let idPool = Buffer.alloc(0);
+let idPoolAt = 0;
+export const newId = (prefix: string) => {
+  if (idPoolAt + 8 > idPool.length) {
+    idPool = randomBytes(4096);
+    idPoolAt = 0;
+  }
+  idPoolAt += 8;
+  return `${prefix}-${idPool.toString('hex', idPoolAt - 8, idPoolAt)}`;
+};
 
 /**
  * One agent while it is busy: its resident threads, a mailbox per thread
@@ -42,6 +52,8 @@ export class AgentActor implements Supervised {
   private readonly loading = new Map<string, Promise<ThreadSession>>();
   private readonly turns = new Map<string, TurnStateMachine>();
   private readonly waiting = new Set<ThreadSession>();
+  /** Resident threads with nothing to do, least recently used first. */
+  private readonly idleThreads = new Map<string, ThreadSession>();
   private running = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -147,6 +159,7 @@ export class AgentActor implements Supervised {
     this.assertAlive();
     const session = await this.session(message.threadId, options.newThread);
     this.assertAlive();
+    this.idleThreads.delete(message.threadId);
     if (subscriber) session.log.subscribe(subscriber);
     if (message.requestId) {
       const known =
@@ -293,10 +306,30 @@ export class AgentActor implements Supervised {
       if (session.runningTurnId === checkpoint.turnId) session.runningTurnId = undefined;
     }
     this.running -= 1;
-    if (!session.busy) session.log.compact();
+    if (!session.busy) {
+      session.log.compact();
+      this.keepIdle(session);
+    }
     this.schedule(session);
     for (const waiting of [...this.waiting]) this.schedule(waiting);
     this.armIdleTimer();
+  }
+
+  /** Notes a thread that has nothing to do; past maxIdleThreads the least recently used idle threads are dropped. */
+  private keepIdle(session: ThreadSession): void {
+    this.idleThreads.delete(session.threadId);
+    this.idleThreads.set(session.threadId, session);
+    const max = this.ctx.options.maxIdleThreads;
+    // Dropped an eighth at a time, so walking the oldest entries costs nothing per turn.
+    if (this.idleThreads.size <= max + Math.ceil(max / 8)) return;
+    for (const [threadId, oldest] of this.idleThreads) {
+      if (this.idleThreads.size <= max) break;
+      this.idleThreads.delete(threadId);
+      // Busy again, watched, or replaced meanwhile: it stays (and is noted again when its next turn ends).
+      if (oldest.busy || oldest.record.activeTurn || oldest.log.subscribers.size > 0 || this.sessions.get(threadId) !== oldest) continue;
+      this.sessions.delete(threadId);
+      this.ctx.hub.dropIfIdle(threadId);
+    }
   }
 
   private onTurnError(session: ThreadSession, error: unknown): void {
@@ -426,6 +459,7 @@ export class AgentActor implements Supervised {
     for (const s of this.sessions.values()) if (s.busy || s.record.activeTurn || s.log.subscribers.size > 0) return false;
     for (const s of this.sessions.values()) this.ctx.hub.dropIfIdle(s.threadId);
     this.sessions.clear();
+    this.idleThreads.clear();
     this.end({ normal: true }, new TurnStop('shutdown', 'hibernating'));
     return true;
   }

@@ -82,7 +82,7 @@ export class AgentHost {
       providerFor: options.providerFor ?? ((agent) => factory.providerFor(agent)),
       log: options.log ?? rootLogger.child({ service: 'agent-host' }),
       metrics: new AgentHostMetrics(() => this.supervisor.load()),
-      options: { idleHibernateMs: 60_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
+      options: { idleHibernateMs: 60_000, maxIdleThreads: 1_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
     };
     this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
     if (ownership) {
@@ -231,22 +231,32 @@ export class AgentHost {
   }
 
   private toStream(threadId: string, turnId: string, subscriber: EventSubscriber): EventStream {
+    const done = { value: undefined, done: true } as const;
+    const result = (event: ThreadEvent | undefined): IteratorResult<ThreadEvent> => {
+      if (event) return { value: event, done: false };
+      subscriber.close();
+      return done;
+    };
     return {
       threadId,
       turnId,
       subscriber,
       close: () => subscriber.close(),
-      async *[Symbol.asyncIterator]() {
-        try {
-          for (;;) {
-            const event = await subscriber.next();
-            if (!event) return;
-            yield event;
-          }
-        } finally {
+      // A plain iterator, not an async generator: a queued event costs one resolved promise.
+      [Symbol.asyncIterator]: () => ({
+        next: () => {
+          const event = subscriber.take();
+          if (event) return Promise.resolve({ value: event, done: false });
+          return subscriber.next().then(result, (error: unknown) => {
+            subscriber.close();
+            throw error;
+          });
+        },
+        return: () => {
           subscriber.close();
-        }
-      },
+          return Promise.resolve(done);
+        },
+      }),
     };
   }
 

@@ -18,6 +18,8 @@ import {
 import { errors, type DeepPartial } from '@elixirchain/runtime';
 import type { MemoryPort } from './memory-port.js';
 
+const EMPTY_MESSAGE: Message = Message.fromPartial({});
+
 interface ThreadData {
   version: number;
   messages: Message[];
@@ -42,24 +44,26 @@ export class InProcessMemory implements MemoryPort {
     this.calls[method] = (this.calls[method] ?? 0) + 1;
   }
 
-  async batchWrite(partial: DeepPartial<BatchWriteRequest>): Promise<BatchWriteResponse> {
+  async batchWrite(request: DeepPartial<BatchWriteRequest>): Promise<BatchWriteResponse> {
     this.count('batchWrite');
-    const request = BatchWriteRequest.fromPartial(partial);
+    // Read as sent (a deep fromPartial copy of every batch would be this fake's cost, not agent-host's); values are kept as given.
+    const operations = request.operations ?? [];
     // Check every compare-and-set before applying anything, so an atomic batch is all or nothing.
     const pendingThreadVersions = new Map<string, number>();
     const pendingStateVersions = new Map<string, number>();
-    for (const [i, op] of request.operations.entries()) {
-      const o = op.operation;
-      if (!o) throw errors.invalidArgument(`operations[${i}]`, 'empty operation');
+    for (const [i, op] of operations.entries()) {
+      const o = op?.operation;
+      if (!o?.$case) throw errors.invalidArgument(`operations[${i}]`, 'empty operation');
       if (o.$case === 'appendMessages') {
-        const r = o.appendMessages;
-        const current = pendingThreadVersions.get(r.threadId) ?? this.threads.get(r.threadId)?.version ?? 0;
+        const r = o.appendMessages ?? {};
+        const threadId = r.threadId ?? '';
+        const current = pendingThreadVersions.get(threadId) ?? this.threads.get(threadId)?.version ?? 0;
         if (r.expectedVersion !== undefined && r.expectedVersion !== current)
-          throw errors.aborted('THREAD_VERSION_MISMATCH', `thread ${r.threadId} is at version ${current}, not ${r.expectedVersion}`, { currentVersion: String(current) });
-        pendingThreadVersions.set(r.threadId, current + r.messages.length);
+          throw errors.aborted('THREAD_VERSION_MISMATCH', `thread ${threadId} is at version ${current}, not ${r.expectedVersion}`, { currentVersion: String(current) });
+        pendingThreadVersions.set(threadId, current + (r.messages?.length ?? 0));
       } else {
-        const key = o.$case === 'putState' ? o.putState.key : o.deleteState.key;
-        const expected = o.$case === 'putState' ? o.putState.expectedVersion : o.deleteState.expectedVersion;
+        const key = (o.$case === 'putState' ? o.putState?.key : o.deleteState?.key) ?? '';
+        const expected = o.$case === 'putState' ? o.putState?.expectedVersion : o.deleteState?.expectedVersion;
         const current = pendingStateVersions.get(key) ?? this.state.get(key)?.version ?? 0;
         if (expected !== undefined && expected !== current)
           throw errors.aborted('STATE_VERSION_MISMATCH', `state ${key} is at version ${current}, not ${expected}`, { currentVersion: String(current) });
@@ -67,24 +71,26 @@ export class InProcessMemory implements MemoryPort {
       }
     }
     const results: WriteResult[] = [];
-    for (const op of request.operations) {
-      const o = op.operation!;
+    for (const op of operations) {
+      const o = op!.operation!;
       if (o.$case === 'appendMessages') {
-        const r = o.appendMessages;
-        const thread = this.threads.get(r.threadId) ?? { version: 0, messages: [], createTime: new Date(), updateTime: new Date() };
-        this.threads.set(r.threadId, thread);
-        const appended = r.messages.map((m) => {
+        const threadId = o.appendMessages?.threadId ?? '';
+        const thread = this.threads.get(threadId) ?? { version: 0, messages: [], createTime: new Date(), updateTime: new Date() };
+        this.threads.set(threadId, thread);
+        const now = new Date();
+        const appended = (o.appendMessages?.messages ?? []).map((m) => {
           thread.version += 1;
-          const message = Message.fromPartial({ ...m, id: m.id || `msg_${this.nextId++}`, threadId: r.threadId, sequence: thread.version, createTime: new Date() });
+          // What Message.fromPartial would make of the agent-host's messages (complete but for defaults), without its deep copy.
+          const message: Message = { ...EMPTY_MESSAGE, ...(m as Partial<Message>), toolCalls: (m?.toolCalls ?? []) as Message['toolCalls'], id: m?.id || `msg_${this.nextId++}`, threadId, sequence: thread.version, createTime: now };
           thread.messages.push(message);
           return message;
         });
-        thread.updateTime = new Date();
-        results.push({ result: { $case: 'appendMessages', appendMessages: { thread: { id: r.threadId, version: thread.version, createTime: thread.createTime, updateTime: thread.updateTime }, messages: appended, replayed: false } } });
+        thread.updateTime = now;
+        results.push({ result: { $case: 'appendMessages', appendMessages: { thread: { id: threadId, version: thread.version, createTime: thread.createTime, updateTime: thread.updateTime }, messages: appended, replayed: false } } });
       } else if (o.$case === 'putState') {
-        results.push({ result: { $case: 'putState', putState: { entry: this.put(o.putState) } } });
+        results.push({ result: { $case: 'putState', putState: { entry: this.put({ key: o.putState?.key ?? '', value: o.putState?.value as PutStateRequest['value'], requestId: '' }) } } });
       } else {
-        results.push({ result: { $case: 'deleteState', deleteState: { deleted: this.state.delete(o.deleteState.key) } } });
+        results.push({ result: { $case: 'deleteState', deleteState: { deleted: this.state.delete(o.deleteState?.key ?? '') } } });
       }
     }
     return { results };

@@ -91,16 +91,22 @@ export class EventSubscriber {
     this.wake?.();
   }
 
+  /** The next queued event, if one is waiting (no promise, no await). */
+  take(): ThreadEvent | undefined {
+    const event = this.queue.shift();
+    if (event) {
+      this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
+      this.delivered += 1;
+      if (this.drainWaiters.length > 0 && !this.overHighWater) this.releaseDrainWaiters();
+    }
+    return event;
+  }
+
   /** The next event to send, or undefined when the stream is over. Throws the error it was closed with. */
   async next(): Promise<ThreadEvent | undefined> {
     for (;;) {
-      const event = this.queue.shift();
-      if (event) {
-        this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
-        this.delivered += 1;
-        if (!this.overHighWater) this.releaseDrainWaiters();
-        return event;
-      }
+      const event = this.take();
+      if (event) return event;
       this.releaseDrainWaiters();
       if (this.failure) throw this.failure;
       if (this.closed || this.endedAfterLast) return undefined;

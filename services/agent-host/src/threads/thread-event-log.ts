@@ -17,8 +17,11 @@ export class ThreadEventLog {
   persistedSequence: number;
   private unpersisted: ThreadEvent[] = [];
   private unpersistedBytes = 0;
-  private readonly pending: Array<{ event: ThreadEvent; ready: boolean }> = [];
+  /** Events numbered behind a staged one not yet released: they wait, in order (empty almost always). */
+  private readonly held: Array<{ event: ThreadEvent; ready: boolean }> = [];
   private readonly recent: ThreadEvent[] = [];
+  /** The turn ended while someone still listened: forget the remembered events once nobody does. */
+  private compactWhenUnwatched = false;
   readonly subscribers = new Set<EventSubscriber>();
   /** How long a producer waits for one slow subscriber before cutting it loose. */
   slowClientTimeoutMs = 30_000;
@@ -44,30 +47,35 @@ export class ThreadEventLog {
     const event: ThreadEvent = { sequence: this.nextSequence++, threadId: this.threadId, turnId, time: new Date(), event: body };
     this.unpersisted.push(event);
     this.unpersistedBytes += body.$case === 'textDelta' ? body.textDelta.text.length : 200;
-    this.pending.push({ event, ready: mode === 'now' });
-    this.drain();
+    this.compactWhenUnwatched = false;
+    if (mode === 'now' && this.held.length === 0) this.deliver(event);
+    else this.held.push({ event, ready: mode === 'now' });
     return event;
   }
 
   /** Delivers staged events up to sequence, now that they are durable. */
   release(upToSequence: number): void {
-    for (const p of this.pending) if (p.event.sequence <= upToSequence) p.ready = true;
-    this.drain();
+    for (const h of this.held) if (h.event.sequence <= upToSequence) h.ready = true;
+    this.deliverReady();
   }
 
   /** Forgets staged events that will never be released (their checkpoint failed). */
   discardStaged(): void {
-    for (let i = this.pending.length - 1; i >= 0; i--) if (!this.pending[i].ready) this.pending.splice(i, 1);
-    this.drain();
+    for (let i = this.held.length - 1; i >= 0; i--) if (!this.held[i].ready) this.held.splice(i, 1);
+    this.deliverReady();
   }
 
-  private drain(): void {
-    while (this.pending.length > 0 && this.pending[0].ready) {
-      const { event } = this.pending.shift()!;
-      this.recent.push(event);
-      if (this.recent.length > RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
-      for (const s of this.subscribers) s.push(event);
-    }
+  private deliverReady(): void {
+    let n = 0;
+    while (n < this.held.length && this.held[n].ready) this.deliver(this.held[n++].event);
+    if (n > 0) this.held.splice(0, n);
+  }
+
+  private deliver(event: ThreadEvent): void {
+    this.recent.push(event);
+    // Trimmed in halves, not one event at a time: the log keeps between RECENT_EVENTS and twice that.
+    if (this.recent.length > 2 * RECENT_EVENTS) this.recent.splice(0, this.recent.length - RECENT_EVENTS);
+    for (const s of this.subscribers) s.push(event);
   }
 
   get unpersistedCount(): number {
@@ -111,9 +119,17 @@ export class ThreadEventLog {
     return this.recent[this.recent.length - 1]?.sequence ?? this.persistedSequence;
   }
 
-  /** Between turns with nobody listening: forget remembered events (storage has them) to keep idle threads small. */
+  /**
+   * Between turns: forget remembered events (storage has them all) to keep
+   * idle threads small — now if nobody listens, else once the last listener leaves.
+   */
   compact(): void {
-    if (this.subscribers.size === 0 && this.pending.length === 0) this.recent.length = 0;
+    this.compactWhenUnwatched = true;
+    this.compactIfUnwatched();
+  }
+
+  private compactIfUnwatched(): void {
+    if (this.compactWhenUnwatched && this.subscribers.size === 0 && this.held.length === 0 && this.unpersisted.length === 0) this.recent.length = 0;
   }
 
   subscribe(subscriber: EventSubscriber): void {
@@ -121,6 +137,7 @@ export class ThreadEventLog {
     const previous = subscriber.onClose;
     subscriber.onClose = () => {
       this.subscribers.delete(subscriber);
+      this.compactIfUnwatched();
       previous?.();
     };
   }

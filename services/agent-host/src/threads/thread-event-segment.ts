@@ -6,8 +6,10 @@ import { ThreadEvent } from '@elixirchain/proto/agent';
  * `{"events": [...]}`. Text deltas are most of a thread's events, so
  * consecutive deltas of one turn are one run `{ s, u, m, r, o? }` (first
  * sequence, turn, time in ms, the texts, and each delta's time offset from m
- * when any differs); other events keep ThreadEvent's JSON. Older segments
- * (a Struct, with one `{ s, u, m, d }` per delta) still decode.
+ * when any differs). Events whose body holds no bytes are `{ s, u, m, e }`
+ * with the body as it is in memory (a message's create_time as ms); the few
+ * that may carry bytes (error details) keep ThreadEvent's proto JSON. Older
+ * segments (a Struct, with one `{ s, u, m, d }` per delta) still decode.
  */
 export function encodeEventSegment(events: readonly ThreadEvent[]): { $case: 'bytesValue'; bytesValue: Buffer } {
   const out: unknown[] = [];
@@ -27,7 +29,7 @@ export function encodeEventSegment(events: readonly ThreadEvent[]): { $case: 'by
       continue;
     }
     run = undefined;
-    out.push(ThreadEvent.toJSON(event));
+    out.push(plainBody(body) ? { s: event.sequence, u: event.turnId, m: time, e: storedBody(body) } : ThreadEvent.toJSON(event));
   }
   return { $case: 'bytesValue', bytesValue: Buffer.from(JSON.stringify({ events: out })) };
 }
@@ -53,6 +55,8 @@ export function decodeEventSegment(value: StoredValue, threadId: string, afterSe
         if (first + i <= afterSequence) continue;
         out.push(textDelta(first + i, threadId, String(json.u ?? ''), Number(json.m ?? 0) + (offsets?.[i] ?? 0), texts[i]));
       }
+    } else if (json.e !== undefined) {
+      if (Number(json.s) > afterSequence) out.push(ThreadEvent.fromPartial({ sequence: Number(json.s), threadId, turnId: String(json.u ?? ''), time: new Date(Number(json.m ?? 0)), event: loadedBody(json.e as StoredBody) }));
     } else if (typeof json.d === 'string') {
       if (Number(json.s) > afterSequence) out.push(textDelta(Number(json.s), threadId, String(json.u ?? ''), Number(json.m ?? 0), json.d));
     } else {
@@ -61,6 +65,30 @@ export function decodeEventSegment(value: StoredValue, threadId: string, afterSe
     }
   }
   return out;
+}
+
+type Body = NonNullable<ThreadEvent['event']>;
+type StoredBody = Record<string, unknown> & { $case: Body['$case'] };
+
+/** Bodies JSON can hold as they are: no bytes anywhere in them (a Status's details are Any bytes). */
+function plainBody(body: Body | undefined): body is Body {
+  if (!body) return false;
+  if (body.$case === 'error') return false;
+  if (body.$case === 'toolCallCompleted') return body.toolCallCompleted.error === undefined;
+  return true;
+}
+
+function storedBody(body: Body): unknown {
+  if (body.$case !== 'messageCompleted' || !body.messageCompleted.message?.createTime) return body;
+  const message = body.messageCompleted.message;
+  return { $case: 'messageCompleted', messageCompleted: { message: { ...message, createTime: message.createTime!.getTime() } } };
+}
+
+function loadedBody(stored: StoredBody): Body {
+  if (stored.$case !== 'messageCompleted') return stored as unknown as Body;
+  const message = (stored.messageCompleted as { message?: Record<string, unknown> }).message;
+  if (!message || message.createTime === undefined) return stored as unknown as Body;
+  return { $case: 'messageCompleted', messageCompleted: { message: { ...message, createTime: new Date(Number(message.createTime)) } } } as unknown as Body;
 }
 
 function textDelta(sequence: number, threadId: string, turnId: string, time: number, text: string): ThreadEvent {
