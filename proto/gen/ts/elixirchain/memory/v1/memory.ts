@@ -367,6 +367,12 @@ export interface ListStateRequest {
   pageToken: string;
   /** Return keys and versions without values. */
   keysOnly: boolean;
+  /**
+   * Only keys that sort after this one (byte order, exclusive), so a reader
+   * can start in the middle of a prefix instead of paging from its first key.
+   * Later pages (page_token) continue from where the previous page ended.
+   */
+  startAfter: string;
 }
 
 export interface ListStateResponse {
@@ -4828,7 +4834,7 @@ export const GetStateResponse: MessageFns<GetStateResponse> = {
 };
 
 function createBaseListStateRequest(): ListStateRequest {
-  return { prefix: "", pageSize: 0, pageToken: "", keysOnly: false };
+  return { prefix: "", pageSize: 0, pageToken: "", keysOnly: false, startAfter: "" };
 }
 
 export const ListStateRequest: MessageFns<ListStateRequest> = {
@@ -4844,6 +4850,9 @@ export const ListStateRequest: MessageFns<ListStateRequest> = {
     }
     if (message.keysOnly !== false) {
       writer.uint32(32).bool(message.keysOnly);
+    }
+    if (message.startAfter !== "") {
+      writer.uint32(42).string(message.startAfter);
     }
     return writer;
   },
@@ -4893,6 +4902,14 @@ export const ListStateRequest: MessageFns<ListStateRequest> = {
             message.keysOnly = reader.bool();
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.startAfter = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4923,6 +4940,11 @@ export const ListStateRequest: MessageFns<ListStateRequest> = {
         : isSet(object.keys_only)
         ? globalThis.Boolean(object.keys_only)
         : false,
+      startAfter: isSet(object.startAfter)
+        ? globalThis.String(object.startAfter)
+        : isSet(object.start_after)
+        ? globalThis.String(object.start_after)
+        : "",
     };
   },
 
@@ -4940,6 +4962,9 @@ export const ListStateRequest: MessageFns<ListStateRequest> = {
     if (message.keysOnly !== false) {
       obj.keysOnly = message.keysOnly;
     }
+    if (message.startAfter !== "") {
+      obj.startAfter = message.startAfter;
+    }
     return obj;
   },
 
@@ -4952,6 +4977,7 @@ export const ListStateRequest: MessageFns<ListStateRequest> = {
     message.pageSize = object.pageSize ?? 0;
     message.pageToken = object.pageToken ?? "";
     message.keysOnly = object.keysOnly ?? false;
+    message.startAfter = object.startAfter ?? "";
     return message;
   },
 };
