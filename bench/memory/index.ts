@@ -175,7 +175,13 @@ export async function run(opts: { quick: boolean; budgetMs?: number }): Promise<
         const theirs = (scan.all(blob(i), nsId, `c${i % CATEGORIES}`) as Array<{ d: number }>).map((x) => 1 - x.d);
         if (mine.length === theirs.length && mine.every((m, j) => Math.abs(m - theirs[j]) < 1e-5)) exact += 1;
       }
-      notes.push(`At ${size}: filtered top-10 scores equal to the raw scan's (within 1e-5) for ${exact} of ${queries.length} queries (exact ranking, no approximation).`);
+      const vectorStats = server.backend instanceof SqliteStore ? server.backend.vectorCacheStats() : undefined;
+      notes.push(
+        `At ${size}: filtered top-10 scores equal to the raw scan's (within 1e-5) for ${exact} of ${queries.length} queries (exact ranking)` +
+          (vectorStats && vectorStats.searches > 0
+            ? `; in-memory search: ${(vectorStats.bytes / 2 ** 20).toFixed(1)} MiB held, ${(vectorStats.rescored / vectorStats.searches).toFixed(1)} rows re-scored exactly per in-memory search so far (int8 pass + error bound).`
+            : '.'),
+      );
 
       const floor = rawScan.p99 <= rawKnn.p99 ? rawScan : rawKnn;
       const add = (id: string, what: string, l: Latency) =>

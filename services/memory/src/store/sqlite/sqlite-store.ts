@@ -268,6 +268,7 @@ export class SqliteStore implements Store {
         SELECT rowid, json_type(metadata, ?1) AS t,
                CASE json_type(metadata, ?2) WHEN 'integer' THEN CAST(json_extract(metadata, ?3) AS REAL) ELSE json_extract(metadata, ?3) END AS v
         FROM memories WHERE ns_id = ?4 AND rowid > ?5 ORDER BY rowid LIMIT ?6`),
+      vectorsByRowid: db.prepare('SELECT rowid, vector FROM memory_vectors WHERE rowid IN (SELECT value FROM json_each(?))'),
       memoriesByRowid: db.prepare(`
         SELECT rowid, id, text, json(metadata) AS metadata, create_time, update_time
         FROM memories WHERE rowid IN (SELECT value FROM json_each(?))`),
@@ -705,7 +706,7 @@ export class SqliteStore implements Store {
       // Filtered from the in-memory columns once they are loaded, from SQL until then.
       slots = this.columnsReady(ns, entry, filter) ? entry.filterSlots(filter) : entry.slotsOf(this.filterCandidates(ns, filter));
     }
-    const best = entry.topK(query, Math.max(1, input.topK), slots, input.minScore);
+    const best = entry.topK(query, Math.max(1, input.topK), slots, input.minScore, (rowids) => this.vectorsByRowid(rowids));
     if (best.length === 0) return { results: [], namespace: this.namespaceFromRow(ns) };
     const stmt = input.includeVectors ? this.stmts.memoriesByRowidWithVector : this.stmts.memoriesByRowid;
     const rows = stmt.all(JSON.stringify(best.map((b) => b.rowid))) as unknown as MemoryRow[];
@@ -716,6 +717,18 @@ export class SqliteStore implements Store {
     });
     results.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : a.memory.id > b.memory.id ? 1 : 0));
     return { results, namespace: this.namespaceFromRow(ns) };
+  }
+
+  /** The stored vectors of rowids, in order (the exact re-ranking of an in-memory search). */
+  private vectorsByRowid(rowids: number[]): Array<Float32Array | undefined> {
+    const rows = this.stmts.vectorsByRowid.all(JSON.stringify(rowids)) as Array<{ rowid: number; vector: Uint8Array }>;
+    const byRowid = new Map(rows.map((r) => [r.rowid, r.vector]));
+    return rowids.map((rowid) => {
+      const blob = byRowid.get(rowid);
+      if (!blob) return undefined;
+      const aligned = blob.byteOffset % 4 === 0 ? blob : new Uint8Array(blob);
+      return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+    });
   }
 
   /** Rowids of the namespace's memories matching filter, from SQL (the metadata index when a condition can drive it). */
