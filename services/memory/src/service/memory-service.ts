@@ -436,10 +436,13 @@ export function memoryServiceBinding({ store: sharedStore, embedders, audit }: M
       const store = storeFor(call);
       const v = new Violations();
       v.id('prefix', req.prefix, LIMITS.stateKeyBytes, true);
+      v.id('start_after', req.startAfter, LIMITS.stateKeyBytes, true);
       const limit = v.pageSize('page_size', req.pageSize);
       v.throwIfAny();
-      const fp = queryFingerprint('state', req.prefix, req.keysOnly);
-      const afterKey = decodePageToken<string>(req.pageToken, fp, 'string');
+      // A token belongs to its start_after too; without one the fingerprint is what it always was.
+      const fp = req.startAfter ? queryFingerprint('state', req.prefix, req.keysOnly, req.startAfter) : queryFingerprint('state', req.prefix, req.keysOnly);
+      // A later page continues from its token, which is past start_after already.
+      const afterKey = decodePageToken<string>(req.pageToken, fp, 'string') ?? (req.startAfter || undefined);
       const res = await store.listState({ prefix: req.prefix, limit, afterKey, keysOnly: req.keysOnly });
       return { entries: res.entries, nextPageToken: encodePageToken(fp, res.nextCursor) };
     },

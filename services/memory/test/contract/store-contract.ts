@@ -617,6 +617,19 @@ export function runStoreContractSuite(
         assert.equal(everything.entries.length, 7);
       });
 
+      it('lists from any key inside a prefix (after_key need not be a previous page\'s cursor)', async () => {
+        for (const key of ['seg/0001', 'seg/0002', 'seg/0010', 'seg/0100', 'seh/0001']) {
+          await store.putState({ key, value: { $case: 'structValue', structValue: { key } } });
+        }
+        const from = await store.listState({ prefix: 'seg/', limit: 10, afterKey: 'seg/0005' });
+        assert.deepEqual(from.entries.map((e) => e.key), ['seg/0010', 'seg/0100']);
+        const before = await store.listState({ prefix: 'seg/', limit: 10, afterKey: 'a' });
+        assert.deepEqual(before.entries.map((e) => e.key), ['seg/0001', 'seg/0002', 'seg/0010', 'seg/0100']);
+        const exact = await store.listState({ prefix: 'seg/', limit: 1, afterKey: 'seg/0002' });
+        assert.deepEqual(exact.entries.map((e) => e.key), ['seg/0010']);
+        assert.ok(exact.nextCursor !== undefined, 'more follow');
+      });
+
       it('deletes with and without expected_version', async () => {
         const v = { $case: 'structValue' as const, structValue: {} };
         await store.putState({ key: 'k', value: v });

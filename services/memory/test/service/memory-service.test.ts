@@ -236,6 +236,21 @@ describe('MemoryService over gRPC', function () {
       await expectInvalid(memory.putState({ key: 'svc/c', value: { $case: 'structValue', structValue: {} }, ttl: { seconds: -5, nanos: 0 } }), 'ttl');
     });
 
+    it('lists state from start_after within a prefix, pages on from there, and refuses a token of another start_after', async () => {
+      for (const n of [1, 2, 3, 4, 5]) await memory.putState({ key: `svc-after/${String(n).padStart(4, '0')}`, value: { $case: 'structValue', structValue: { n } } });
+      const first = await memory.listState({ prefix: 'svc-after/', startAfter: 'svc-after/0002', pageSize: 2 });
+      assert.deepEqual(first.entries.map((e) => e.key), ['svc-after/0003', 'svc-after/0004']);
+      const second = await memory.listState({ prefix: 'svc-after/', startAfter: 'svc-after/0002', pageSize: 2, pageToken: first.nextPageToken });
+      assert.deepEqual(second.entries.map((e) => e.key), ['svc-after/0005']);
+      assert.equal(second.nextPageToken, '');
+      // Before the prefix: the whole prefix; past it: nothing.
+      assert.equal((await memory.listState({ prefix: 'svc-after/', startAfter: 'a' })).entries.length, 5);
+      assert.equal((await memory.listState({ prefix: 'svc-after/', startAfter: 'svc-after/9' })).entries.length, 0);
+      const other = await rejection(memory.listState({ prefix: 'svc-after/', startAfter: 'svc-after/0001', pageSize: 2, pageToken: first.nextPageToken }));
+      assert.equal(other.codeName, 'INVALID_ARGUMENT');
+      await expectInvalid(memory.listState({ prefix: 'svc-after/', startAfter: 'bad\u0001key' }), 'start_after');
+    });
+
     it('reports non-atomic failures in place and rolls back atomic batches', async () => {
       const res = await memory.batchWrite({
         atomic: false,
