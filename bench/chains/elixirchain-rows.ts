@@ -2,6 +2,7 @@
 // engine), with checkpoints either kept in process (non-durable) or written
 // through a real memory service in its own process (durable).
 import { ChainExecutor, InProcessStateStore, MemoryStateStore } from '@elixirchain/chain-executor';
+import { cpuTimeMs } from '../harness/index.js';
 import type { AgentStepRunner, ToolStepRunner } from '@elixirchain/chain-executor';
 import type { Chain, RunEvent } from '@elixirchain/proto/chain';
 
@@ -19,6 +20,10 @@ export interface Throughput {
   runs: number;
   seconds: number;
   stepsPerSecond: number;
+  /** CPU time of this process (the executor) over the measurement, ms. */
+  cpuMs: number;
+  /** CPU time of the memory service process over the measurement, ms (durable through memory only). */
+  memoryCpuMs?: number;
   /** BatchWrite calls to memory, the writes they carried and the time spent waiting for them (durable only). */
   checkpointCalls?: number;
   checkpointWrites?: number;
@@ -31,12 +36,12 @@ export interface ElixirChainBench {
 }
 
 /**
- * memoryAddress: checkpoints through that memory service. inProcessCheckpoints:
- * the durable code path (group commit, one write per step) into a store in
- * this process — what the executor's own bookkeeping costs without the trip
- * to memory.
+ * memoryAddress: checkpoints through that memory service (memoryPid: its
+ * process, whose CPU time is reported too). inProcessCheckpoints: the durable
+ * code path (group commit, JSON rows) into a store in this process — what the
+ * executor's own bookkeeping costs without the trip to memory.
  */
-export async function elixirChainBench(options: { memoryAddress?: string; inProcessCheckpoints?: boolean } = {}): Promise<ElixirChainBench> {
+export async function elixirChainBench(options: { memoryAddress?: string; memoryPid?: number; inProcessCheckpoints?: boolean } = {}): Promise<ElixirChainBench> {
   const memory = options.memoryAddress ? new MemoryStateStore(options.memoryAddress) : undefined;
   const executor = new ChainExecutor({
     state: memory ?? new InProcessStateStore(),
@@ -59,6 +64,8 @@ export async function elixirChainBench(options: { memoryAddress?: string; inProc
       const writesBefore = checkpoints.writer?.writesSent ?? 0;
       const batchMsBefore = checkpoints.writer?.batchMs ?? 0;
       let runs = 0;
+      const cpuBefore = cpuTimeMs();
+      const memoryCpuBefore = options.memoryPid ? cpuTimeMs(options.memoryPid) : 0;
       const started = performance.now();
       const deadline = started + durationMs;
       // Closed loop: each lane starts its next run when the previous one ended.
@@ -74,7 +81,11 @@ export async function elixirChainBench(options: { memoryAddress?: string; inProc
       };
       await Promise.all(Array.from({ length: concurrentRuns }, lane));
       const seconds = (performance.now() - started) / 1000;
+      const cpuMs = cpuTimeMs() - cpuBefore;
+      const memoryCpuMs = options.memoryPid ? cpuTimeMs(options.memoryPid) - memoryCpuBefore : undefined;
       return {
+        cpuMs,
+        memoryCpuMs,
         steps: runs * stepsPerRun,
         runs,
         seconds,

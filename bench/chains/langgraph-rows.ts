@@ -1,6 +1,7 @@
 // The same workloads as LangGraph.js StateGraphs: a line of nodes that each
 // add one, and a fan-out with Send that doubles each item then counts them.
 import { Annotation, END, MemorySaver, Send, START, StateGraph } from '@langchain/langgraph';
+import { cpuTimeMs } from '../harness/index.js';
 import { MAP_ITEMS, SEQUENTIAL_STEPS } from './workload.js';
 
 const LineState = Annotation.Root({ n: Annotation<number>() });
@@ -40,9 +41,10 @@ export async function measureGraph(
   stepsPerRun: number,
   durationMs: number,
   concurrentRuns: number,
-): Promise<{ steps: number; runs: number; seconds: number; stepsPerSecond: number }> {
+): Promise<{ steps: number; runs: number; seconds: number; stepsPerSecond: number; cpuMs: number }> {
   let runs = 0;
   let counter = 0;
+  const cpuBefore = cpuTimeMs();
   const started = performance.now();
   const deadline = started + durationMs;
   const lane = async () => {
@@ -53,7 +55,7 @@ export async function measureGraph(
   };
   await Promise.all(Array.from({ length: concurrentRuns }, lane));
   const seconds = (performance.now() - started) / 1000;
-  return { steps: runs * stepsPerRun, runs, seconds, stepsPerSecond: (runs * stepsPerRun) / seconds };
+  return { steps: runs * stepsPerRun, runs, seconds, stepsPerSecond: (runs * stepsPerRun) / seconds, cpuMs: cpuTimeMs() - cpuBefore };
 }
 
 export const MAP_GRAPH_STEPS = MAP_ITEMS + 1;

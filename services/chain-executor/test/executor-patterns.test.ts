@@ -316,6 +316,53 @@ describe('chain executor (in-process fakes)', () => {
   });
 });
 
+describe('chain executor: a stale writer of a run cannot append to its log', () => {
+  it('the checkpoint of an executor that lost a run to another fails alone; the other runs in its batch are written', async () => {
+    const state = new RecordingStateStore();
+    const agents = new FakeAgentRunner();
+    const releases: Array<() => void> = [];
+    const staleTools = new FakeToolRunner({ wait: { impl: (input) => new Promise((resolve) => releases.push(() => resolve({ by: 'stale', ...input }))) } });
+    const stale = new ChainExecutor({ state, tools: staleTools, agents, limits: { finishedRetentionMs: 1000 } });
+    const successor = new ChainExecutor({ state, tools: new FakeToolRunner({ wait: { impl: (input) => ({ by: 'successor', ...input }), idempotent: true } }), agents, limits: { finishedRetentionMs: 1000 } });
+    try {
+      await stale.definitions.create(chain('fenced', sequential('s', [tool('wait', 'wait', '{"n": run.n}'), transform('out', 'steps.wait.by')])), '');
+      const lost = await stale.runs.start('fenced', 0, { n: 1 }, '');
+      await until(() => releases.length === 1);
+      // Another executor takes the run over (as after a lease expiry) and finishes it.
+      assert.equal(await successor.recover(), 1);
+      for await (const _ of successor.runs.watch(lost.id, 0, new AbortController().signal));
+      assert.equal((await successor.runs.get(lost.id)).output, 'successor');
+      const kept = await stale.runs.start('fenced', 0, { n: 2 }, '');
+      await until(() => releases.length === 2);
+      // Both of the stale executor's runs checkpoint in the same tick: one batch.
+      for (const release of releases) release();
+      for await (const _ of stale.runs.watch(kept.id, 0, new AbortController().signal));
+      assert.equal((await stale.runs.get(kept.id)).output, 'stale');
+      const shared = state.attempts.find((keys) => keys.some((k) => k.startsWith(`run-events/${lost.id}/`)) && keys.some((k) => k.startsWith(`run-events/${kept.id}/`)));
+      assert.ok(shared, 'the two runs shared a batch');
+      // The taken-over run's log is the successor's alone: nothing of the stale executor after the takeover.
+      const log = await successor.checkpoints.loadEvents(lost.id, 0);
+      assert.deepEqual(log.map((e) => e.sequence), log.map((_, i) => i + 1));
+      const outputs = log.flatMap((e) => (e.event?.$case === 'stepCompleted' && e.event.stepCompleted.path === 'root/wait' ? [e.event.stepCompleted.output] : []));
+      assert.deepEqual(outputs, [{ by: 'successor', n: 1 }]);
+      assert.equal((await successor.runs.get(lost.id)).status, RunStatus.RUN_STATUS_SUCCEEDED);
+    } finally {
+      await stale.stop();
+      await successor.stop();
+    }
+  });
+});
+
+/** An in-process store that records the keys of every batch it was asked to write, applied or not. */
+class RecordingStateStore extends InProcessStateStore {
+  readonly attempts: string[][] = [];
+
+  override async batch(writes: StateWrite[]): Promise<void> {
+    this.attempts.push(writes.map((w) => w.key));
+    return super.batch(writes);
+  }
+}
+
 /** An in-process store whose batch writes can be held back, to observe what waits for durability. */
 class GatedStateStore extends InProcessStateStore {
   private gate: Promise<void> | undefined;

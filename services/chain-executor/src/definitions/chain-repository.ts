@@ -5,6 +5,7 @@ import { listAll, VersionConflictError } from '../storage/state-store.js';
 import { decodeListToken, encodeListToken } from '../storage/page-token.js';
 
 const chainKey = (id: string) => `chains/${id}`;
+const DECODED_CACHE_SIZE = 1_000;
 const versionKey = (id: string, version: number) => `chains/${id}/versions/${version}`;
 const requestKey = (requestId: string) => `chain-requests/${requestId}`;
 
@@ -35,6 +36,14 @@ export class ChainVersionMismatchError extends Error {
  * update write both in one atomic batch, compare-and-set on the current key.
  */
 export class ChainRepository {
+  /**
+   * Decoded definitions by key and state version: every StartRun reads the
+   * current definition, and decoding it is most of that read's cost. The read
+   * still happens (a definition updated elsewhere is seen at once); only an
+   * unchanged one is not decoded again. Callers must not mutate what they get.
+   */
+  private readonly decoded = new Map<string, { version: number; chain: Chain }>();
+
   constructor(private readonly store: StateStore) {}
 
   async create(input: Chain, requestId: string): Promise<Chain> {
@@ -61,9 +70,18 @@ export class ChainRepository {
 
   /** version 0 reads the current definition. */
   async get(id: string, version = 0): Promise<Chain> {
-    const entry = await this.store.get(version > 0 ? versionKey(id, version) : chainKey(id));
-    if (!entry) throw new ChainNotFoundError(id, version);
-    return Chain.fromJSON(entry.value);
+    const key = version > 0 ? versionKey(id, version) : chainKey(id);
+    const entry = await this.store.get(key);
+    if (!entry) {
+      this.decoded.delete(key);
+      throw new ChainNotFoundError(id, version);
+    }
+    const cached = this.decoded.get(key);
+    if (cached?.version === entry.version) return cached.chain;
+    const chain = Chain.fromJSON(entry.value);
+    if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.delete(this.decoded.keys().next().value!);
+    this.decoded.set(key, { version: entry.version, chain });
+    return chain;
   }
 
   async list(pageSize: number, pageToken: string): Promise<{ chains: Chain[]; nextPageToken: string }> {

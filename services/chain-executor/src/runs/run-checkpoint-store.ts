@@ -46,10 +46,15 @@ const eventPrefix = (id: string) => `run-events/${id}/`;
 // Zero-padded so keys sort by sequence.
 const eventKey = (id: string, sequence: number) => `${eventPrefix(id)}${String(sequence).padStart(12, '0')}`;
 
+/** A chain's JSON form, made once per definition object (runs of one version share it: see ChainRepository). */
+const chainJson = new WeakMap<Chain, unknown>();
+
 function recordToJson(record: RunRecord): unknown {
+  let chain = chainJson.get(record.chain);
+  if (chain === undefined) chainJson.set(record.chain, (chain = Chain.toJSON(record.chain)));
   return {
     ...record,
-    chain: Chain.toJSON(record.chain),
+    chain,
     error: record.error ? Status.toJSON(record.error) : undefined,
     createTime: record.createTime.toISOString(),
     startTime: record.startTime?.toISOString(),
@@ -105,7 +110,10 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
     return this.writer.write(() => {
       const { events, record, create } = take();
       const writes: StateWrite[] = [];
-      if (events.length > 0) writes.push({ op: 'put', key: eventKey(runId, events[0]!.sequence), value: encodeEventRow(events) });
+      // Must not exist: two writers of one run (a replica that lost it, and the one that took it
+      // over) cannot both append at the same sequence, so the durable log never forks. The
+      // conflict fails only this run's writes: the writer retries the batch's others alone.
+      if (events.length > 0) writes.push({ op: 'put', key: eventKey(runId, events[0]!.sequence), value: encodeEventRow(events), expectedVersion: 0 });
       if (record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record), expectedVersion: create ? 0 : undefined });
       return writes;
     });

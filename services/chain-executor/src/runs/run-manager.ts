@@ -314,8 +314,13 @@ export class RunManager {
         .finally(() => {
           // A checkpoint failed (memory unreachable, lease lost): the run stopped writing; it
           // stays where its last durable checkpoint left it and the next start resumes it.
-          if (handle.checkpointFailure !== undefined && !(handle.checkpointFailure instanceof VersionConflictError)) {
-            this.logger.error({ err: handle.checkpointFailure, runId: handle.runId }, 'run could not record its progress; left for the next start to resume');
+          const failure = handle.checkpointFailure;
+          if (failure instanceof VersionConflictError) {
+            // Its create raced the same request elsewhere (start() answers with that run), or another
+            // replica appended to its log first: it took the run over; this one stops writing it.
+            if (!failure.key.startsWith('runs/')) this.logger.warn({ runId: handle.runId, key: failure.key }, 'another executor appended to this run\'s log; stopped executing it here');
+          } else if (failure !== undefined) {
+            this.logger.error({ err: failure, runId: handle.runId }, 'run could not record its progress; left for the next start to resume');
           }
           handle.executing = false;
           this.active--;

@@ -59,10 +59,13 @@ export class RunOwnership {
 /**
  * Refuses a run's checkpoint once this replica's lease on the run is past
  * its ttl by its own clock (paused, partitioned), so a replica that lost a
- * run stops writing it before another resumes it. Unlike agent history,
- * run checkpoints are group-committed across runs, so they carry no
- * per-run compare-and-set in memory: the window is the time between this
- * check and the write landing.
+ * run stops writing it before another resumes it. In memory, each event row
+ * is written with compare-and-set "must not exist" at its first sequence:
+ * a replica that lost the run and the one that took it over both append at
+ * the sequence after the last durable one, so only one of them can; the
+ * loser's checkpoint fails (its other runs' writes in the same batch are
+ * retried alone and land), it writes nothing more for that run, and never
+ * dispatches the tool or agent step that checkpoint was to make durable.
  */
 export class LeasedRunCheckpointStore implements RunCheckpointStore {
   constructor(

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { StateStore, StateWrite } from './state-store.js';
@@ -26,10 +27,10 @@ interface Pending {
  * callers that need their writes ordered keep one write in flight at a time
  * (a run does: see RunHandle). Each caller's promise resolves only once its
  * writes are durable. While memory answers UNAVAILABLE a batch is retried,
- * up to the outage budget: run checkpoints are unconditional puts of the same
- * values (or a create that a replay of the same request_id answers the same
- * way), so a batch that committed before its reply was lost applies again
- * harmlessly.
+ * up to the outage budget, with the same request_id: memory replays the
+ * outcome of a batch that committed before its reply was lost, so its
+ * compare-and-sets (a run's create, its event rows) do not conflict with
+ * themselves, and its unconditional puts apply again harmlessly.
  */
 export class GroupCommitWriter {
   private queue: Pending[] = [];
@@ -91,24 +92,25 @@ export class GroupCommitWriter {
       this.batchesSent++;
       this.writesSent += writes.length;
       const started = performance.now();
-      await this.sendThroughOutage(writes);
+      await this.sendThroughOutage(writes, randomUUID());
       this.batchMs += performance.now() - started;
       for (const p of batch) p.resolve();
     } catch (error) {
       // One caller's conflicting write must not fail the others: retry them alone.
       if (batch.length === 1) batch[0]!.reject(error);
-      else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built).then(p.resolve, p.reject)));
+      else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built, randomUUID()).then(p.resolve, p.reject)));
     } finally {
       this.inFlight--;
       this.schedule();
     }
   }
 
-  private async sendThroughOutage(writes: StateWrite[]): Promise<void> {
+  /** Retries through UNAVAILABLE with the same request id: a batch that committed before its reply was lost answers the same again. */
+  private async sendThroughOutage(writes: StateWrite[], requestId: string): Promise<void> {
     const giveUpAt = Date.now() + this.outageBudgetMs;
     for (let attempt = 1; ; attempt += 1) {
       try {
-        await this.store.batch(writes);
+        await this.store.batch(writes, requestId);
         return;
       } catch (error) {
         const backoff = Math.min(2000, 100 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random());

@@ -19,7 +19,7 @@ function decode(entry: ProtoStateEntry): StateEntry {
 
 function conflict(error: unknown, key: string): never {
   if (error instanceof ElixirError && error.code === GrpcCode.ABORTED && error.reason === 'VERSION_CONFLICT') {
-    throw new VersionConflictError(error.metadata.key ?? key, Number(error.metadata.current_version ?? error.metadata.currentVersion ?? 0));
+    throw new VersionConflictError(error.metadata.key ?? error.metadata.id ?? key, Number(error.metadata.current_version ?? error.metadata.currentVersion ?? 0));
   }
   throw error;
 }
@@ -74,13 +74,13 @@ export class MemoryStateStore implements StateStore {
     return { entries: res.entries.map(decode), nextPageToken: res.nextPageToken };
   }
 
-  async batch(writes: StateWrite[]): Promise<void> {
+  async batch(writes: StateWrite[], requestId = randomUUID()): Promise<void> {
     if (writes.length === 0) return;
     // A request id makes the batch safe to retry when memory restarts mid-call.
     try {
       await this.client.batchWrite({
         atomic: true,
-        requestId: randomUUID(),
+        requestId,
         operations: writes.map((w) =>
           w.op === 'put'
             ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value), expectedVersion: w.expectedVersion, requestId: '' } } }

@@ -25,8 +25,12 @@ export interface StateStore {
   put(key: string, value: unknown, expectedVersion?: number): Promise<StateEntry>;
   delete(key: string): Promise<boolean>;
   list(prefix: string, pageSize: number, pageToken: string, keysOnly?: boolean): Promise<StatePage>;
-  /** All writes in one durable transaction (all or none). */
-  batch(writes: StateWrite[]): Promise<void>;
+  /**
+   * All writes in one durable transaction (all or none). The same `requestId`
+   * on a retry makes a batch that already committed answer as it did the first
+   * time (its compare-and-sets do not now conflict with themselves).
+   */
+  batch(writes: StateWrite[], requestId?: string): Promise<void>;
 }
 
 export class VersionConflictError extends Error {
