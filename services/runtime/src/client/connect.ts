@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { context, trace } from '@opentelemetry/api';
 import { fromServiceError } from '../errors/status-details.js';
 import { errors, ElixirError, GrpcCode } from '../errors/elixir-error.js';
 import { ON_BEHALF_OF_KEY, encodeActor } from '../auth/authenticator.js';
@@ -8,7 +7,7 @@ import { effectiveActor } from '../auth/principal.js';
 import { currentCall } from '../server/call-context.js';
 import { meshClientDefaults } from './mesh-credentials.js';
 import type { DeepPartial, MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from '../server/service-definition.js';
-import { endSpan, injectTraceContext, startClientSpan } from '../telemetry/tracing.js';
+import { contextWithSpan, endSpan, injectTraceContext, rpcSpanNames, startClientSpan } from '../telemetry/tracing.js';
 
 export interface CallOptions {
   /** Cancels the call. */
@@ -126,18 +125,21 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
   const maxAttempts = options.maxAttempts ?? 4;
 
   const deadlineFor = (callOptions: CallOptions, unary: boolean): number => {
-    const candidates: number[] = [];
-    if (callOptions.deadline) candidates.push(callOptions.deadline.getTime());
-    if (callOptions.timeoutMs !== undefined) candidates.push(Date.now() + callOptions.timeoutMs);
-    else if (unary && !callOptions.deadline) candidates.push(Date.now() + defaultTimeoutMs);
+    let deadline = Infinity;
+    if (callOptions.deadline) deadline = callOptions.deadline.getTime();
+    if (callOptions.timeoutMs !== undefined) deadline = Math.min(deadline, Date.now() + callOptions.timeoutMs);
+    else if (unary && !callOptions.deadline) deadline = Math.min(deadline, Date.now() + defaultTimeoutMs);
     const inherited = currentCall()?.deadline;
-    if (inherited) candidates.push(inherited.getTime());
-    return candidates.length ? Math.min(...candidates) : Infinity;
+    if (inherited) deadline = Math.min(deadline, inherited.getTime());
+    return deadline;
   };
 
+  const clientMetadata = Object.entries(options.metadata ?? {});
   const metadataFor = (callOptions: CallOptions): grpc.Metadata => {
     const metadata = new grpc.Metadata();
-    for (const [k, v] of Object.entries({ ...options.metadata, ...callOptions.metadata })) metadata.set(k, v);
+    for (const [k, v] of clientMetadata) metadata.set(k, v);
+    // A call's own entries replace the client's.
+    if (callOptions.metadata) for (const [k, v] of Object.entries(callOptions.metadata)) metadata.set(k, v);
     const serving = currentCall();
     if (serving?.requestId && !metadata.get('x-request-id').length) metadata.set('x-request-id', serving.requestId);
     // The callee trusts this only from a service principal: it says whose data the call is for.
@@ -151,15 +153,16 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
   const methods: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition.methods)) {
     const path = `/${definition.fullName}/${method.name}`;
+    const spanNames = rpcSpanNames(path);
     const serialize = (value: unknown) => Buffer.from(method.requestType.encode(value).finish());
     const deserialize = (bytes: Buffer) => method.responseType.decode(bytes);
 
     if (!method.responseStream) {
       const once = (request: unknown, callOptions: CallOptions, deadline: number) =>
         new Promise<unknown>((resolve, reject) => {
-          const span = startClientSpan(path);
+          const span = startClientSpan(spanNames);
           const metadata = metadataFor(callOptions);
-          injectTraceContext(metadata, trace.setSpan(context.active(), span));
+          injectTraceContext(metadata, contextWithSpan(span));
           const call = client.makeUnaryRequest(path, serialize, deserialize, request, metadata, { deadline }, (error, response) => {
             callOptions.signal?.removeEventListener('abort', onAbort);
             if (error) {
@@ -194,9 +197,9 @@ export function connect<S extends ServiceDefinition>(definition: S, address: str
     } else {
       methods[name] = (partial: unknown, callOptions: CallOptions = {}): ResponseStream<unknown> => {
         const request = method.requestType.fromPartial(partial ?? {});
-        const span = startClientSpan(path);
+        const span = startClientSpan(spanNames);
         const metadata = metadataFor(callOptions);
-        injectTraceContext(metadata, trace.setSpan(context.active(), span));
+        injectTraceContext(metadata, contextWithSpan(span));
         const call = client.makeServerStreamRequest(path, serialize, deserialize, request, metadata, { deadline: deadlineFor(callOptions, false) });
         const onAbort = () => call.cancel();
         if (callOptions.signal?.aborted) call.cancel();

@@ -6,7 +6,7 @@ import { ElixirError, errors, GrpcCode } from '../errors/elixir-error.js';
 import type { Logger } from '../logging/logger.js';
 import { LOCAL_DEVELOPER } from '../auth/principal.js';
 import type { Authenticator } from '../auth/authenticator.js';
-import { endSpan, extractTraceContext, startServerSpan, trace } from '../telemetry/tracing.js';
+import { contextWithSpan, endSpan, extractTraceContext, rpcSpanNames, startServerSpan, type RpcSpanNames } from '../telemetry/tracing.js';
 import { runInCall } from './call-context.js';
 import type { CallContext } from './call-context.js';
 import type { DeepPartial, MethodDefinition, RequestOf, ResponseOf, ServiceDefinition } from './service-definition.js';
@@ -94,21 +94,23 @@ export function defineService<S extends ServiceDefinition>(definition: S, handle
   };
 }
 
-function openCall(path: string, call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>, tracker: CallTracker) {
+function openCall(path: string, names: RpcSpanNames, call: grpc.ServerUnaryCall<any, any> | grpc.ServerWritableStream<any, any>, tracker: CallTracker) {
   const controller = new AbortController();
+  let closed = false;
   const requestId = String(call.metadata.get('x-request-id')[0] ?? '') || randomUUID();
   const rawDeadline = call.getDeadline();
   const deadlineMs = rawDeadline instanceof Date ? rawDeadline.getTime() : Number(rawDeadline);
   const deadline = Number.isFinite(deadlineMs) ? new Date(deadlineMs) : undefined;
-  let timer: NodeJS.Timeout | undefined;
-  if (deadline) {
-    timer = setTimeout(() => controller.abort(errors.deadlineExceeded('deadline exceeded')), Math.max(0, deadlineMs - Date.now()));
-    timer.unref();
-  }
-  // grpc-js reports every call's stream closing as 'cancelled', finished ones too: the reason
+  // grpc-js reports every call's stream closing as 'cancelled', finished ones too: a call that
+  // has answered is not aborted (no error, event and listeners to run per call), and the reason
   // carries no stack, since capturing one (from an event callback, saying nothing) per call was
-  // a measurable share of a call's CPU.
-  call.on('cancelled', () => controller.abort(withoutStack(() => errors.cancelled('the client cancelled the call'))));
+  // a measurable share of a call's CPU. A deadline needs no timer of ours: grpc-js ends the call
+  // with DEADLINE_EXCEEDED when it passes (as does the client), which arrives here too.
+  call.on('cancelled', () => {
+    if (closed) return;
+    const passed = deadline !== undefined && Date.now() >= deadlineMs;
+    controller.abort(withoutStack(() => (passed ? errors.deadlineExceeded('deadline exceeded') : errors.cancelled('the client cancelled the call'))));
+  });
   // The call's child logger (and its bindings' redaction) is made when something first logs.
   let log: Logger | undefined;
   const ctx: CallContext = {
@@ -126,9 +128,8 @@ function openCall(path: string, call: grpc.ServerUnaryCall<any, any> | grpc.Serv
     },
     principal: LOCAL_DEVELOPER,
   };
-  const span = startServerSpan(path, extractTraceContext(call.metadata));
+  const span = startServerSpan(names, extractTraceContext(call.metadata));
   tracker.inflight += 1;
-  let closed = false;
   return {
     ctx,
     controller,
@@ -136,7 +137,6 @@ function openCall(path: string, call: grpc.ServerUnaryCall<any, any> | grpc.Serv
     close(code: number, message?: string) {
       if (closed) return;
       closed = true;
-      if (timer) clearTimeout(timer);
       endSpan(span, code, message);
       tracker.inflight -= 1;
       tracker.onIdle();
@@ -199,8 +199,9 @@ function requestOrThrow(request: unknown, method: MethodDefinition): unknown {
 }
 
 function serveUnary(path: string, method: MethodDefinition, handler: ((...args: any[]) => any) | undefined, tracker: CallTracker): grpc.handleUnaryCall<any, any> {
+  const names = rpcSpanNames(path);
   return (call, callback) => {
-    const open = openCall(path, call, tracker);
+    const open = openCall(path, names, call, tracker);
     const run = async () => {
       try {
         const { request, handle } = await admit(call, open.ctx, method, handler, tracker);
@@ -213,13 +214,14 @@ function serveUnary(path: string, method: MethodDefinition, handler: ((...args: 
         callback(status);
       }
     };
-    context.with(trace.setSpan(context.active(), open.span), () => runInCall(open.ctx, run));
+    context.with(contextWithSpan(open.span), () => runInCall(open.ctx, run));
   };
 }
 
 function serveStream(path: string, method: MethodDefinition, handler: ((...args: any[]) => any) | undefined, tracker: CallTracker): grpc.handleServerStreamingCall<any, any> {
+  const names = rpcSpanNames(path);
   return (call) => {
-    const open = openCall(path, call, tracker);
+    const open = openCall(path, names, call, tracker);
     let ended = false;
     const finish = (error?: unknown) => {
       if (ended) return;
@@ -271,6 +273,6 @@ function serveStream(path: string, method: MethodDefinition, handler: ((...args:
         finish(call.cancelled ? errors.cancelled('the client cancelled the call') : error);
       }
     };
-    context.with(trace.setSpan(context.active(), open.span), () => runInCall(open.ctx, run));
+    context.with(contextWithSpan(open.span), () => runInCall(open.ctx, run));
   };
 }
