@@ -129,7 +129,7 @@ export class InProcessMemory implements MemoryPort {
   async listState(partial: DeepPartial<ListStateRequest>): Promise<ListStateResponse> {
     this.count('listState');
     const r = ListStateRequest.fromPartial(partial);
-    const keys = [...this.state.keys()].filter((k) => k.startsWith(r.prefix)).sort();
+    const keys = [...this.state.keys()].filter((k) => k.startsWith(r.prefix) && (!r.startAfter || k > r.startAfter)).sort();
     const start = r.pageToken ? Number(r.pageToken) : 0;
     const size = r.pageSize > 0 ? r.pageSize : 100;
     const page = keys.slice(start, start + size);

@@ -148,18 +148,39 @@ export class ThreadStore {
     return { stateVersion, messages: appended };
   }
 
-  /** Persisted events after afterSequence, oldest first. */
+  /**
+   * Persisted events after afterSequence, oldest first. Reads the segments
+   * from REPLAY_LOOKBACK_EVENTS before afterSequence on (start_after), not the
+   * whole thread: segments never overlap, so once the first one read starts at
+   * or before afterSequence + 1, nothing earlier holds a later event. Otherwise
+   * (a resume gap, or one very long segment) it reads them all.
+   */
   async loadEvents(threadId: string, afterSequence: number): Promise<ThreadEvent[]> {
-    const out: ThreadEvent[] = [];
+    if (afterSequence > REPLAY_LOOKBACK_EVENTS) {
+      const from = await this.readSegments(threadId, afterSequence, threadEventsKey(threadId, afterSequence - REPLAY_LOOKBACK_EVENTS));
+      if (from.firstSequence !== undefined && from.firstSequence <= afterSequence + 1) return from.events;
+    }
+    return (await this.readSegments(threadId, afterSequence)).events;
+  }
+
+  private async readSegments(threadId: string, afterSequence: number, startAfter = ''): Promise<{ events: ThreadEvent[]; firstSequence: number | undefined }> {
+    const events: ThreadEvent[] = [];
+    let firstSequence: number | undefined;
     let pageToken = '';
     do {
-      const page = await this.memory.listState({ prefix: threadEventsPrefix(threadId), pageSize: 500, pageToken });
-      for (const entry of page.entries) out.push(...decodeEventSegment(entry.value, threadId, afterSequence));
+      const page = await this.memory.listState({ prefix: threadEventsPrefix(threadId), startAfter, pageSize: 500, pageToken });
+      for (const entry of page.entries) {
+        firstSequence ??= Number(entry.key.slice(threadEventsPrefix(threadId).length));
+        events.push(...decodeEventSegment(entry.value, threadId, afterSequence));
+      }
       pageToken = page.nextPageToken;
     } while (pageToken);
-    return out.sort((a, b) => a.sequence - b.sequence);
+    return { events: events.sort((a, b) => a.sequence - b.sequence), firstSequence };
   }
 }
+
+/** How far before after_sequence a replay starts reading segments (a checkpoint holds at most ~256 streamed events, or one step's). */
+const REPLAY_LOOKBACK_EVENTS = 1024;
 
 /** Random per process, so two processes never make the same checkpoint request id. */
 const PROCESS_NONCE = randomBytes(9).toString('base64url');
