@@ -104,8 +104,10 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     const id = new RegExp(`^${JAEGER}/trace/([0-9a-f]{32})$`).exec(target ?? '')?.[1];
     assert.ok(id, `a link to Jaeger, got ${target}`);
     assert.equal(await link.getAttribute('target'), '_blank');
-    const named = spans.getFinishedSpans().filter((s) => (typeof spanName === 'string' ? s.name === spanName : spanName.test(s.name)));
-    assert.ok(named.some((s) => s.spanContext().traceId === id), `a ${spanName} span exported in trace ${id}`);
+    const exported = () => spans.getFinishedSpans().some((s) => (typeof spanName === 'string' ? s.name === spanName : spanName.test(s.name)) && s.spanContext().traceId === id);
+    // A span is exported when it ends, which can be just after the last event the page shows.
+    for (let i = 0; i < 100 && !exported(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(exported(), `a ${spanName} span exported in trace ${id}`);
     return id;
   }
 
@@ -380,5 +382,12 @@ describe('console in a browser (Playwright + Debian chromium) against the real m
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(overflow <= 1, `no horizontal scrolling at 390 px (overflow ${overflow}px)`);
     await shot('14-chat-narrow');
+    // The replicas' load tables too.
+    await page.goto(`${mesh.url}/#/health`);
+    await page.getByRole('table', { name: 'Replicas of tool-sandbox' }).locator('tr[data-state="up"]').waitFor();
+    await page.getByRole('table', { name: 'Agent activity' }).getByRole('link', { name: 'adder' }).waitFor();
+    const healthOverflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(healthOverflow <= 1, `no horizontal scrolling of the mesh health page at 390 px (overflow ${healthOverflow}px)`);
+    await shot('15-health-narrow');
   });
 });
