@@ -80,9 +80,9 @@ class TopK {
   }
 }
 
-/** Rows scored per kernel call (the scratch blocks hold this many results and slots, plus a group of 4). */
+/** Rows scored per kernel call (the scratch blocks hold this many results and slots, plus one group of PAD). */
 const BLOCK = 4096;
-const PAD = 4;
+const PAD = 8;
 /** Added to every error bound: covers float rounding in the bound and score arithmetic (scores are in [-1, 1]). */
 const ROUNDING = 1e-6;
 
@@ -116,7 +116,7 @@ export class NamespaceVectors {
   private readonly resultsAt: number;
   private readonly slotsAt: number;
   private readonly matrixAt: number;
-  /** Slots the matrix has room for (a multiple of 4: the kernel reads rows in groups of 4). */
+  /** Slots the matrix has room for (a multiple of PAD: the kernel reads rows in groups of PAD). */
   private capacity: number;
   private data!: Int8Array;
   /** Per slot: the int8 scale and the quantisation error (Euclidean norm) of the normalised vector. */
@@ -370,7 +370,7 @@ export class NamespaceVectors {
       }
     } else {
       const scoreBlock = (count: number) => {
-        block.fill(0, count, count + PAD); // the kernel reads slots in groups of 4
+        block.fill(0, count, count + PAD); // the kernel reads slots in groups of PAD
         this.kernel.scoreSlots(0, this.matrixAt, this.slotsAt, count, stride, this.resultsAt);
         for (let i = 0; i < count; i++) consider(block[i], results[i]);
       };
