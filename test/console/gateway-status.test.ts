@@ -160,6 +160,10 @@ describe('console gateway: mesh status of every replica, trace ids and settings'
       assert.equal(invokeAgent.length, 1);
       assert.equal(invokeAgent[0]!.spanContext().traceId, turnTraceId, 'the turn span is in the trace the event names');
       assert.ok(finished.some((s) => s.name === 'execute_tool add' && s.spanContext().traceId === turnTraceId), 'and so is its tool call');
+      // Durable: the thread's stored events (what a reloaded page re-reads) name the trace too.
+      const threadId = turn[0]!.data.threadId as string;
+      const replayed = (await collectServerSentEvents(await fetch(`${mesh.url}/api/threads/${threadId}/events`))).filter((e) => e.event === 'message');
+      assert.equal(replayed.find((e) => e.data.turnStarted)?.data.turnStarted.traceId, turnTraceId);
     });
 
     it('a run’s RunStarted carries the trace id of its spans', async () => {
@@ -175,6 +179,9 @@ describe('console gateway: mesh status of every replica, trace ids and settings'
       assert.equal(runChain.spanContext().traceId, runTraceId, 'the RunChain call’s span is in the trace the event names');
       const invoke = finished.filter((s) => s.name === 'elixirchain.sandbox.v1.ToolSandboxService/InvokeTool' && s.kind === 1);
       assert.ok(invoke.length > 0 && invoke.every((s) => s.spanContext().traceId === runTraceId), 'and so is its tool step, served by tool-sandbox');
+      const runId = run[0]!.data.runId as string;
+      const replayed = (await collectServerSentEvents(await fetch(`${mesh.url}/api/runs/${runId}/events`))).filter((e) => e.event === 'message');
+      assert.equal(replayed.find((e) => e.data.runStarted)?.data.runStarted.traceId, runTraceId, 'the run’s stored events name it too');
     });
   });
 });
