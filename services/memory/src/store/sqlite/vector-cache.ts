@@ -369,33 +369,41 @@ export class NamespaceVectors {
         for (let i = 0; i < count; i++) consider(from + i, results[i]);
       }
     } else {
-      const scoreBlock = (count: number) => {
+      /** Scores the first count slots of the block; returns 0, the block's new fill. */
+      const scoreBlock = (count: number): number => {
         block.fill(0, count, count + PAD); // the kernel reads slots in groups of PAD
         this.kernel.scoreSlots(0, this.matrixAt, this.slotsAt, count, stride, this.resultsAt);
         for (let i = 0; i < count; i++) consider(block[i], results[i]);
+        return 0;
       };
+      // The gathering loops are written out (no per-slot call): they visit every slot.
       let n = 0;
-      const add = (slot: number) => {
-        block[n++] = slot;
-        if (n === BLOCK) {
-          scoreBlock(n);
-          n = 0;
-        }
-      };
       if ('slots' in selection) {
-        for (const slot of selection.slots) add(slot);
+        for (const slot of selection.slots) {
+          block[n++] = slot;
+          if (n === BLOCK) n = scoreBlock(n);
+        }
       } else if ('mask' in selection) {
         const mask = selection.mask;
-        for (let s = 0; s < size; s++) if (mask[s] === 1) add(s);
+        for (let s = 0; s < size; s++) {
+          if (mask[s] === 0) continue;
+          block[n++] = s;
+          if (n === BLOCK) n = scoreBlock(n);
+        }
       } else if (selection.codes.length === 1) {
         const [codes] = selection.codes;
         const [table] = selection.tables;
-        for (let s = 0; s < size; s++) if (table[codes[s]] === 1) add(s);
+        for (let s = 0; s < size; s++) {
+          if (table[codes[s]] === 0) continue;
+          block[n++] = s;
+          if (n === BLOCK) n = scoreBlock(n);
+        }
       } else {
         const { codes, tables } = selection;
         next: for (let s = 0; s < size; s++) {
           for (let c = 0; c < codes.length; c++) if (tables[c][codes[c][s]] === 0) continue next;
-          add(s);
+          block[n++] = s;
+          if (n === BLOCK) n = scoreBlock(n);
         }
       }
       if (n > 0) scoreBlock(n);
