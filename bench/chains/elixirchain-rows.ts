@@ -36,7 +36,7 @@ export interface ElixirChainBench {
 }
 
 /**
- * memoryAddress: checkpoints through that memory service (memoryPid: its
+ * memoryAddress: definitions and checkpoints through that memory service (memoryPid: its
  * process, whose CPU time is reported too). inProcessCheckpoints: the durable
  * code path (group commit, JSON rows) into a store in this process — what the
  * executor's own bookkeeping costs without the trip to memory.
@@ -48,6 +48,8 @@ export async function elixirChainBench(options: { memoryAddress?: string; memory
     tools: noTools,
     agents: noAgents,
     durable: memory !== undefined || options.inProcessCheckpoints === true,
+    // One executor process, no replicas: as main.ts runs it, it owns the definitions it wrote.
+    ownsDefinitions: true,
     limits: { maxActiveRuns: 256, maxQueuedRuns: 10_000, maxStepsInFlight: 1024, maxStepsInFlightPerRun: 64, finishedRetentionMs: 0 },
   });
   const created = new Set<string>();

@@ -33,6 +33,13 @@ export interface ChainExecutorOptions {
   logger?: Logger;
   /** With several replicas: each run executes on the replica holding its lease (see runs/run-ownership.ts). */
   leases?: LeaseManager;
+  /**
+   * This process is the only writer of the definitions in `state` (a single
+   * chain-executor, no replicas): StartRun takes the current definition from
+   * what it last wrote or read instead of reading memory every time. Never
+   * with replicas. Default false.
+   */
+  ownsDefinitions?: boolean;
 }
 
 /** The chain executor without its gRPC face: definitions, runs and their execution. */
@@ -49,7 +56,8 @@ export class ChainExecutor {
     const ownership = options.leases ? new RunOwnership(options.leases) : undefined;
     const checkpoints = options.checkpoints ?? (options.durable === false ? new EphemeralRunCheckpointStore() : new StateRunCheckpointStore(options.state));
     this.checkpoints = ownership ? new LeasedRunCheckpointStore(checkpoints, ownership) : checkpoints;
-    const repository = new ChainRepository(options.state);
+    if (options.ownsDefinitions && options.leases) throw new Error('ownsDefinitions cannot be set with replicas (leases): another replica may update a chain');
+    const repository = new ChainRepository(options.state, options.ownsDefinitions === true);
     this.definitions = new ChainDefinitions(repository, options.tools, options.agents);
     this.stepSlots = new ConcurrencyLimit(this.limits.maxStepsInFlight);
     const interpreter = new StepInterpreter({ tools: options.tools, agents: options.agents, slots: this.stepSlots });

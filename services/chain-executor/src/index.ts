@@ -68,10 +68,12 @@ export async function startChainExecutorServer(options: ChainExecutorServerOptio
   const leases = replicas
     ? new LeaseManager({ store: replicas.leases, holder: replicas.replicaId ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: ttl, log: options.logger })
     : undefined;
-  const executor = new ChainExecutor({ state, tools, agents, durable: options.durable, limits: options.limits, logger: options.logger, leases });
+  // Without replicas this process is the only writer of chain definitions: StartRun need not read them back.
+  const ownsDefinitions = leases === undefined;
+  const executor = new ChainExecutor({ state, tools, agents, durable: options.durable, limits: options.limits, logger: options.logger, leases, ownsDefinitions });
   const tenants = new TenantChainExecutors(
     executor,
-    (tenant) => new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: options.durable, limits: options.limits, logger: options.logger }),
+    (tenant) => new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: options.durable, limits: options.limits, logger: options.logger, ownsDefinitions }),
     state.forTenant('default'),
     options.logger,
   );

@@ -36,12 +36,14 @@ const leaseStore = await openLeaseStore(config.scaleOut, leaseMemory, logger);
 const leases = leaseStore
   ? new LeaseManager({ store: leaseStore.store, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: config.scaleOut.leaseTtlMs, log: logger })
   : undefined;
-const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases });
+// Without replicas this process is the only writer of chain definitions: StartRun need not read them back.
+const ownsDefinitions = leases === undefined;
+const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases, ownsDefinitions });
 // Every other tenant gets its own executor, whose memory, tool and agent calls are pinned to it.
 const tenants = new TenantChainExecutors(
   executor,
   (tenant) =>
-    new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: config.durable, limits: config.limits, logger }),
+    new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: config.durable, limits: config.limits, logger, ownsDefinitions }),
   state.forTenant('default'),
   logger,
 );

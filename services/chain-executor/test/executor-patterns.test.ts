@@ -316,6 +316,45 @@ describe('chain executor (in-process fakes)', () => {
   });
 });
 
+describe('chain executor owning its definitions (no replicas)', () => {
+  it('starts runs without reading the definition back, and always from the version it last wrote', async () => {
+    const state = new CountingStateStore();
+    const executor = new ChainExecutor({ state, tools: new FakeToolRunner({}), agents: new FakeAgentRunner(), ownsDefinitions: true, limits: { finishedRetentionMs: 1000 } });
+    const outputOf = async () => {
+      const { id } = await executor.runs.start('owned', 0, {}, '');
+      for await (const _ of executor.runs.watch(id, 0, new AbortController().signal));
+      return (await executor.runs.get(id)).output;
+    };
+    try {
+      await executor.definitions.create(chain('owned', transform('v', '1.0')), '');
+      assert.equal(await outputOf(), 1);
+      assert.equal(await outputOf(), 1);
+      assert.equal(state.reads('chains/owned'), 0, 'StartRun did not read the definition from the store');
+      await executor.definitions.update(chain('owned', transform('v', '2.0')), [], undefined);
+      assert.equal(await outputOf(), 2);
+      await executor.definitions.delete('owned');
+      await assert.rejects(executor.runs.start('owned', 0, {}, ''), (e: { name?: string }) => e.name === 'ChainNotFoundError');
+    } finally {
+      await executor.stop();
+    }
+    assert.throws(() => new ChainExecutor({ state, tools: new FakeToolRunner({}), agents: new FakeAgentRunner(), ownsDefinitions: true, leases: {} as never }), /replicas/);
+  });
+});
+
+/** Counts reads by key. */
+class CountingStateStore extends InProcessStateStore {
+  private readonly counts = new Map<string, number>();
+
+  reads(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  override async get(key: string) {
+    this.counts.set(key, this.reads(key) + 1);
+    return super.get(key);
+  }
+}
+
 describe('chain executor: a stale writer of a run cannot append to its log', () => {
   it('the checkpoint of an executor that lost a run to another fails alone; the other runs in its batch are written', async () => {
     const state = new RecordingStateStore();

@@ -43,8 +43,32 @@ export class ChainRepository {
    * unchanged one is not decoded again. Callers must not mutate what they get.
    */
   private readonly decoded = new Map<string, { version: number; chain: Chain }>();
+  /**
+   * With `ownsDefinitions`: the current definition of each chain, kept after
+   * the first read and replaced by this repository's own writes, so StartRun
+   * does not read memory. `generation` counts this repository's writes per
+   * chain: a read that a write overtook does not put its older value back.
+   */
+  private readonly current = new Map<string, Chain>();
+  private readonly generation = new Map<string, number>();
 
-  constructor(private readonly store: StateStore) {}
+  /**
+   * ownsDefinitions: this process is the only writer of these definitions
+   * (one chain-executor per memory and tenant, no replicas), so what it last
+   * wrote or read is the current definition. With replicas another process
+   * may update a chain at any time: every current-version read goes to memory.
+   */
+  constructor(
+    private readonly store: StateStore,
+    private readonly ownsDefinitions = false,
+  ) {}
+
+  private wrote(id: string, chain: Chain | undefined): void {
+    if (!this.ownsDefinitions) return;
+    this.generation.set(id, (this.generation.get(id) ?? 0) + 1);
+    if (chain) this.current.set(id, chain);
+    else this.current.delete(id);
+  }
 
   async create(input: Chain, requestId: string): Promise<Chain> {
     if (requestId !== '') {
@@ -65,11 +89,15 @@ export class ChainRepository {
       if (error instanceof VersionConflictError) throw new ChainExistsError(chain.id);
       throw error;
     }
+    this.wrote(chain.id, chain);
     return chain;
   }
 
   /** version 0 reads the current definition. */
   async get(id: string, version = 0): Promise<Chain> {
+    const owned = this.ownsDefinitions && version === 0 ? this.current.get(id) : undefined;
+    if (owned) return owned;
+    const generation = this.generation.get(id) ?? 0;
     const key = version > 0 ? versionKey(id, version) : chainKey(id);
     const entry = await this.store.get(key);
     if (!entry) {
@@ -81,7 +109,13 @@ export class ChainRepository {
     const chain = Chain.fromJSON(entry.value);
     if (this.decoded.size >= DECODED_CACHE_SIZE) this.decoded.delete(this.decoded.keys().next().value!);
     this.decoded.set(key, { version: entry.version, chain });
+    if (this.ownsDefinitions && version === 0 && (this.generation.get(id) ?? 0) === generation) this.keep(id, chain);
     return chain;
+  }
+
+  private keep(id: string, chain: Chain): void {
+    if (this.current.size >= DECODED_CACHE_SIZE) this.current.delete(this.current.keys().next().value!);
+    this.current.set(id, chain);
   }
 
   async list(pageSize: number, pageToken: string): Promise<{ chains: Chain[]; nextPageToken: string }> {
@@ -131,6 +165,7 @@ export class ChainRepository {
       if (error instanceof VersionConflictError) throw new ChainVersionMismatchError(id, current.version + 1, current.version);
       throw error;
     }
+    this.wrote(id, next);
     return next;
   }
 
@@ -140,7 +175,9 @@ export class ChainRepository {
     if (!entry) return false;
     const keys: string[] = [];
     for await (const v of listAll(this.store, `${chainKey(id)}/versions/`, true)) keys.push(v.key);
+    this.wrote(id, undefined);
     await this.store.batch([{ op: 'delete', key: chainKey(id) }, ...keys.map((key) => ({ op: 'delete' as const, key }))]);
+    this.wrote(id, undefined);
     return true;
   }
 }
