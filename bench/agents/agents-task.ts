@@ -134,6 +134,8 @@ async function throughput(task: Extract<AgentsTask, { kind: 'throughput' }>): Pr
   const turn = async () => {
     const r = await e.runTurn({ agentId: 'bench', content: 'What is 2 + 3?', threadId: `t${thread++}` });
     if (r.events.at(-1)?.event?.$case !== 'turnCompleted' || !r.text.endsWith('w49 ')) throw new Error('a turn did not complete as scripted');
+    // The fake stands in for the memory service (its own process and disk): a finished thread, never used again, leaves agent-host's heap.
+    e.memory.forgetThread(r.threadId, 'bench');
   };
   for (let i = 0; i < 200; i++) await turn();
   const rows: ThroughputRow[] = [];

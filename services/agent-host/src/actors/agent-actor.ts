@@ -3,6 +3,7 @@ import { OnBusy, TurnStatus, type Agent } from '@elixirchain/proto/agent';
 import { activeTraceId, ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
 import { effectiveLimits } from '../agents/agent-limits.js';
 import { ThreadSession } from '../threads/thread-session.js';
+import type { LoadedThread } from '../threads/thread-store.js';
 import { activeTurnPrefix, newThreadRecord, REQUESTS_REMEMBERED, resumeSequenceBase, type QueuedMessage, type TurnCheckpoint } from '../threads/thread-record.js';
 import type { EventSubscriber } from '../threads/event-subscriber.js';
 import { TurnStateMachine } from '../turns/turn-state-machine.js';
@@ -130,25 +131,30 @@ export class AgentActor implements Supervised {
     if (resident) return resident;
     let loading = this.loading.get(threadId);
     if (!loading) {
-      loading = (async () => {
-        const loaded = newThread ? undefined : await this.ctx.store.load(threadId);
-        if (loaded && loaded.record.agentId !== this.id) {
-          throw errors.failedPrecondition('THREAD_OF_ANOTHER_AGENT', `thread ${threadId} belongs to agent ${loaded.record.agentId}`, { agentId: loaded.record.agentId });
-        }
-        const record = loaded?.record ?? newThreadRecord(threadId, this.id);
-        record.queue ??= [];
-        record.requests ??= [];
-        // A turn interrupted in another process may have shown clients events that were never persisted: skip past them.
-        const existing = this.ctx.hub.get(threadId);
-        const last = existing ? existing.lastSequence : resumeSequenceBase(record, this.ctx.options.resumeSequenceGap);
-        const log = existing ?? this.ctx.hub.getOrCreate(threadId, last);
-        const session = new ThreadSession(threadId, record, loaded?.stateVersion ?? 0, !loaded, log, this.ctx.store);
-        this.sessions.set(threadId, session);
-        return session;
-      })().finally(() => this.loading.delete(threadId));
+      if (newThread) return this.residentFrom(threadId, undefined);
+      loading = this.ctx.store
+        .load(threadId)
+        .then((loaded) => this.residentFrom(threadId, loaded))
+        .finally(() => this.loading.delete(threadId));
       this.loading.set(threadId, loading);
     }
     return loading;
+  }
+
+  private residentFrom(threadId: string, loaded: LoadedThread | undefined): ThreadSession {
+    if (loaded && loaded.record.agentId !== this.id) {
+      throw errors.failedPrecondition('THREAD_OF_ANOTHER_AGENT', `thread ${threadId} belongs to agent ${loaded.record.agentId}`, { agentId: loaded.record.agentId });
+    }
+    const record = loaded?.record ?? newThreadRecord(threadId, this.id);
+    record.queue ??= [];
+    record.requests ??= [];
+    // A turn interrupted in another process may have shown clients events that were never persisted: skip past them.
+    const existing = this.ctx.hub.get(threadId);
+    const last = existing ? existing.lastSequence : resumeSequenceBase(record, this.ctx.options.resumeSequenceGap);
+    const log = existing ?? this.ctx.hub.getOrCreate(threadId, last);
+    const session = new ThreadSession(threadId, record, loaded?.stateVersion ?? 0, !loaded, log, this.ctx.store);
+    this.sessions.set(threadId, session);
+    return session;
   }
 
   residentSession(threadId: string): ThreadSession | undefined {

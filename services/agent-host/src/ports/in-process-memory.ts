@@ -18,7 +18,7 @@ import {
 import { errors, type DeepPartial } from '@elixirchain/runtime';
 import type { MemoryPort } from './memory-port.js';
 
-const EMPTY_MESSAGE: Message = Message.fromPartial({});
+const SEGMENT_PREFIX = 'thread-events/';
 
 interface ThreadData {
   version: number;
@@ -36,6 +36,8 @@ export class InProcessMemory implements MemoryPort {
   readonly threads = new Map<string, ThreadData>();
   readonly state = new Map<string, StateEntry>();
   readonly memories = new Map<string, Memory[]>();
+  /** Event segment keys by thread, so forgetThread need not scan every key. */
+  private readonly segments = new Map<string, string[]>();
   /** Calls by method, so tests and benchmarks can count round trips. */
   readonly calls: Record<string, number> = {};
   private nextId = 1;
@@ -81,7 +83,21 @@ export class InProcessMemory implements MemoryPort {
         const appended = (o.appendMessages?.messages ?? []).map((m) => {
           thread.version += 1;
           // What Message.fromPartial would make of the agent-host's messages (complete but for defaults), without its deep copy.
-          const message: Message = { ...EMPTY_MESSAGE, ...(m as Partial<Message>), toolCalls: (m?.toolCalls ?? []) as Message['toolCalls'], id: m?.id || `msg_${this.nextId++}`, threadId, sequence: thread.version, createTime: now };
+          const message: Message = {
+            id: m?.id || `msg_${this.nextId++}`,
+            threadId,
+            sequence: thread.version,
+            role: m?.role ?? 0,
+            content: m?.content ?? '',
+            toolCalls: (m?.toolCalls ?? []) as Message['toolCalls'],
+            toolCallId: m?.toolCallId ?? '',
+            name: m?.name ?? '',
+            toolResult: m?.toolResult,
+            isError: m?.isError ?? false,
+            turnId: m?.turnId ?? '',
+            metadata: m?.metadata as Message['metadata'],
+            createTime: now,
+          };
           thread.messages.push(message);
           return message;
         });
@@ -96,7 +112,24 @@ export class InProcessMemory implements MemoryPort {
     return { results };
   }
 
+  /**
+   * Forgets a thread whole: its messages and every state key of it. For
+   * benchmarks, whose threads are never used again: a memory service keeps
+   * them in its own process and on disk, not in agent-host's heap.
+   */
+  forgetThread(threadId: string, agentId: string): void {
+    this.threads.delete(threadId);
+    for (const key of [`threads/${threadId}`, `agent-threads/${agentId}/${threadId}`, `turns/active/${agentId}/${threadId}`, ...(this.segments.get(threadId) ?? [])]) this.state.delete(key);
+    this.segments.delete(threadId);
+  }
+
   private put(r: PutStateRequest): StateEntry {
+    if (r.key.startsWith(SEGMENT_PREFIX) && !this.state.has(r.key)) {
+      const threadId = r.key.slice(SEGMENT_PREFIX.length, r.key.lastIndexOf('/'));
+      const keys = this.segments.get(threadId);
+      if (keys) keys.push(r.key);
+      else this.segments.set(threadId, [r.key]);
+    }
     const existing = this.state.get(r.key);
     const now = new Date();
     const entry: StateEntry = { key: r.key, value: r.value, version: (existing?.version ?? 0) + 1, createTime: existing?.createTime ?? now, updateTime: now };

@@ -6,6 +6,14 @@ export type ThreadEventBody = NonNullable<ThreadEvent['event']>;
 
 const RECENT_EVENTS = 2048;
 
+let lastTime = new Date();
+/** The time of an event: events numbered in the same millisecond share one (never mutated) Date. */
+function eventTime(): Date {
+  const now = Date.now();
+  if (now !== lastTime.getTime()) lastTime = new Date(now);
+  return lastTime;
+}
+
 /**
  * A thread's event sequence in this process: numbers events, delivers them to
  * subscribers in order, remembers recent ones for re-attachment and holds the
@@ -44,7 +52,7 @@ export class ThreadEventLog {
    * events queue behind them so subscribers always see sequence order.
    */
   append(turnId: string, body: ThreadEventBody, mode: 'now' | 'staged' = 'now'): ThreadEvent {
-    const event: ThreadEvent = { sequence: this.nextSequence++, threadId: this.threadId, turnId, time: new Date(), event: body };
+    const event: ThreadEvent = { sequence: this.nextSequence++, threadId: this.threadId, turnId, time: eventTime(), event: body };
     this.unpersisted.push(event);
     this.unpersistedBytes += body.$case === 'textDelta' ? body.textDelta.text.length : 200;
     this.compactWhenUnwatched = false;
