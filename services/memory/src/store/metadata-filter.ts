@@ -132,7 +132,27 @@ function scalarEquals(a: unknown, b: Scalar): boolean {
 
 function compare(a: number | string, b: number | string): number {
   if (typeof a === 'number' && typeof b === 'number') return a - b;
-  return Buffer.compare(Buffer.from(String(a)), Buffer.from(String(b)));
+  return compareUtf8(String(a), String(b));
+}
+
+/**
+ * Compares strings in UTF-8 byte order (= code point order) without encoding
+ * them: at the first differing UTF-16 unit, surrogates (supplementary code
+ * points) are moved above U+E000–U+FFFF, where code point order puts them.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
 }
 
 /** Reference evaluation of a (validated) filter against one memory's metadata. */
@@ -154,30 +174,48 @@ function matchesCondition(meta: Record<string, unknown>, c: FieldCondition): boo
 
 /**
  * Whether condition c holds for one field value (present: the path resolves;
- * value is then a scalar, an object or an array). Backends that evaluate a
- * condition once per distinct value (SqliteStore's in-memory columns) use it.
+ * value is then a scalar, an object or an array).
  */
 export function conditionMatches(c: FieldCondition, value: unknown, present: boolean): boolean {
+  return conditionPredicate(c)(value, present);
+}
+
+/**
+ * conditionMatches with the condition prepared once, for backends that
+ * evaluate one condition against many values (SqliteStore's in-memory columns
+ * test each distinct value of a field).
+ */
+export function conditionPredicate(c: FieldCondition): (value: unknown, present: boolean) => boolean {
   const cond = c.condition;
-  if (!cond) return false;
+  if (!cond) return () => false;
   switch (cond.$case) {
-    case 'eq':
-      return present && scalarEquals(value, (cond.eq ?? null) as Scalar);
-    case 'ne':
-      return !present || !scalarEquals(value, (cond.ne ?? null) as Scalar);
-    case 'in':
-      return present && (cond.in ?? []).some((v) => scalarEquals(value, (v ?? null) as Scalar));
-    case 'exists':
-      return cond.exists ? present : !present;
+    case 'eq': {
+      const x = (cond.eq ?? null) as Scalar;
+      return (value, present) => present && scalarEquals(value, x);
+    }
+    case 'ne': {
+      const x = (cond.ne ?? null) as Scalar;
+      return (value, present) => !present || !scalarEquals(value, x);
+    }
+    case 'in': {
+      const xs = (cond.in ?? []).map((v) => (v ?? null) as Scalar);
+      return (value, present) => present && xs.some((x) => scalarEquals(value, x));
+    }
+    case 'exists': {
+      const want = cond.exists;
+      return (_value, present) => (want ? present : !present);
+    }
     case 'range': {
       const bounds = rangeBounds(cond.range);
-      if (!present || bounds.length === 0) return false;
+      if (bounds.length === 0) return () => false;
       const kind = typeof bounds[0][1];
-      if (typeof value !== kind) return false;
-      return bounds.every(([op, bound]) => {
-        const d = compare(value as number | string, bound);
-        return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0;
-      });
+      return (value, present) =>
+        present &&
+        typeof value === kind &&
+        bounds.every(([op, bound]) => {
+          const d = compare(value as number | string, bound);
+          return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0;
+        });
     }
   }
 }

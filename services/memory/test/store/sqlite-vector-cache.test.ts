@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MetadataFilter } from '@elixirchain/proto/memory';
+import { compareUtf8 } from '../../src/store/metadata-filter.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
 import { NamespaceVectors } from '../../src/store/sqlite/vector-cache.js';
 
@@ -265,6 +266,19 @@ describe('SqliteStore in-memory metadata columns', function () {
     assert.equal(cached.vectorCacheStats().columns, 1);
     await same(cached, q, { all: [eq('tag', 'outside')], any: [] });
     await same(cached, q, { all: [eq('tag', 'g1')], any: [] });
+  });
+});
+
+describe('compareUtf8', () => {
+  it('orders strings as their UTF-8 bytes do', () => {
+    const alphabet = ['a', 'z', '\u00e9', '\u07ff', '\u0800', '\ud7ff', '\ue000', '\uffff', '\u{10000}', '\u{1f600}', '\u{10ffff}', ''];
+    let seed = 1;
+    const next = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+    const word = () => Array.from({ length: Math.floor(next() * 4) }, () => alphabet[Math.floor(next() * alphabet.length)]).join('');
+    for (let i = 0; i < 2000; i++) {
+      const [a, b] = [word(), word()];
+      assert.equal(Math.sign(compareUtf8(a, b)), Math.sign(Buffer.compare(Buffer.from(a), Buffer.from(b))), JSON.stringify([a, b]));
+    }
   });
 });
 

@@ -5,7 +5,7 @@
 //   value per vector slot, dictionary-encoded, so a filter is evaluated once per
 //   distinct value and then by an integer lookup per slot.
 import type { FieldCondition, MetadataFilter } from '@elixirchain/proto/memory';
-import { conditionMatches, fieldPath, fieldValue, isScalar, MISSING_FIELD, rangeBounds, type Scalar } from '../metadata-filter.js';
+import { conditionPredicate, fieldPath, fieldValue, isScalar, MISSING_FIELD, rangeBounds, type Scalar } from '../metadata-filter.js';
 import type { SqlParam } from './metadata-filter-sql.js';
 
 export type FieldKind = 's' | 'n' | 't' | 'f' | 'z';
@@ -170,8 +170,9 @@ export class FieldColumn {
   /** 1 for each code whose value satisfies c (c is on this column's field). */
   matchTable(c: FieldCondition): Uint8Array {
     const table = new Uint8Array(this.values.length);
-    table[ABSENT] = conditionMatches(c, undefined, false) ? 1 : 0;
-    table[NON_SCALAR] = conditionMatches(c, {}, true) ? 1 : 0;
+    const matches = conditionPredicate(c);
+    table[ABSENT] = matches(undefined, false) ? 1 : 0;
+    table[NON_SCALAR] = matches({}, true) ? 1 : 0;
     const cond = c.condition;
     const lookup = (v: unknown) => this.dict.get((v ?? null) as Scalar);
     switch (cond?.$case) {
@@ -194,7 +195,7 @@ export class FieldColumn {
         return table;
       }
       default:
-        for (let code = 2; code < this.values.length; code++) table[code] = conditionMatches(c, this.values[code], true) ? 1 : 0;
+        for (let code = 2; code < this.values.length; code++) table[code] = matches(this.values[code], true) ? 1 : 0;
         return table;
     }
   }
