@@ -1,4 +1,4 @@
-import { connect, type ClientOptions, type ServiceClient } from '@elixirchain/runtime';
+import { connect, secretFromEnv, type ClientOptions, type ServiceClient } from '@elixirchain/runtime';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
@@ -12,9 +12,9 @@ export type MemoryClient = ServiceClient<typeof MemoryServiceDefinition>;
 export type SandboxClient = ServiceClient<typeof ToolSandboxServiceDefinition>;
 export type AdminClient = ServiceClient<typeof AdminServiceDefinition>;
 
-/** The caller's credentials: ELIXIRCHAIN_TOKEN (an API key or JWT) as a bearer token on every call. */
+/** The caller's credentials: ELIXIRCHAIN_TOKEN (an API key or JWT; or the file ELIXIRCHAIN_TOKEN_FILE names) as a bearer token on every call. */
 function callerOptions(env: Record<string, string | undefined> = process.env): ClientOptions {
-  const token = env.ELIXIRCHAIN_TOKEN?.trim();
+  const token = secretFromEnv('ELIXIRCHAIN_TOKEN', env);
   return token ? { metadata: { authorization: `Bearer ${token}` } } : {};
 }
 

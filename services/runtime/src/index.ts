@@ -28,6 +28,7 @@ export { spawnService } from './testing/spawn-service.js';
 export type { SpawnedService, SpawnServiceOptions } from './testing/spawn-service.js';
 export { assertSafeBind, authFromEnv, fileKeyStore, meshKeyStore, serverTlsFromEnv } from './auth/auth-config.js';
 export { RemoteApiKeyStore } from './auth/remote-api-key-store.js';
+export { secretFromEnv } from './auth/secret-env.js';
 export { AuditReporter } from './auth/audit-reporter.js';
 export { meshClientDefaults } from './client/mesh-credentials.js';
 export type { ServerAuth } from './auth/auth-config.js';

@@ -6,6 +6,7 @@ import { isRole } from './principal.js';
 import { meshAddresses } from '../config/env-config.js';
 import type { TlsFiles } from '../server/server.js';
 import { RemoteApiKeyStore } from './remote-api-key-store.js';
+import { secretFromEnv } from './secret-env.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -38,7 +39,8 @@ export function fileKeyStore(path: string): ApiKeyStore {
 function parseServiceTokens(value: string | undefined): Map<string, string> | undefined {
   if (!value) return undefined;
   const tokens = new Map<string, string>();
-  for (const pair of value.split(',')) {
+  // Pairs separated by commas or newlines (a file: one `service=token` a line).
+  for (const pair of value.split(/[,\n]/).filter((p) => p.trim() !== '')) {
     const [service, token] = pair.split('=').map((s) => s.trim());
     if (!service || !token || token.length < 16) throw new ConfigError('ELIXIRCHAIN_SERVICE_TOKENS', 'must be service=token pairs, tokens of at least 16 characters');
     tokens.set(token, service);
@@ -53,7 +55,7 @@ function parseServiceTokens(value: string | undefined): Map<string, string> | un
  */
 export function meshKeyStore(env: Env = process.env): ApiKeyStore | undefined {
   if (envConfig.optionalString('ELIXIRCHAIN_API_KEYS_FILE', env)) return undefined;
-  if (!envConfig.optionalString('ELIXIRCHAIN_SERVICE_TOKEN', env) && !envConfig.optionalString('ELIXIRCHAIN_TLS_CERT_FILE', env)) return undefined;
+  if (!secretFromEnv('ELIXIRCHAIN_SERVICE_TOKEN', env) && !envConfig.optionalString('ELIXIRCHAIN_TLS_CERT_FILE', env)) return undefined;
   return new RemoteApiKeyStore(meshAddresses(env).memory);
 }
 
@@ -76,7 +78,7 @@ export function authFromEnv(env: Env = process.env, extra: { apiKeys?: ApiKeySto
   const keysFile = envConfig.optionalString('ELIXIRCHAIN_API_KEYS_FILE', env);
   const jwksFile = envConfig.optionalString('ELIXIRCHAIN_JWT_JWKS_FILE', env);
   const jwksUrl = envConfig.url('ELIXIRCHAIN_JWT_JWKS_URL', env);
-  const serviceTokens = parseServiceTokens(envConfig.optionalString('ELIXIRCHAIN_SERVICE_TOKENS', env));
+  const serviceTokens = parseServiceTokens(secretFromEnv('ELIXIRCHAIN_SERVICE_TOKENS', env));
   const apiKeys = extra.apiKeys ?? (keysFile ? fileKeyStore(keysFile) : undefined);
   if (!apiKeys && !jwksFile && !jwksUrl) {
     throw new ConfigError('ELIXIRCHAIN_AUTH', 'is "required" but no credentials are configured: set ELIXIRCHAIN_API_KEYS_FILE, ELIXIRCHAIN_JWT_JWKS_FILE or ELIXIRCHAIN_JWT_JWKS_URL');
