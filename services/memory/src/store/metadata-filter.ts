@@ -209,13 +209,17 @@ export function conditionPredicate(c: FieldCondition): (value: unknown, present:
       const bounds = rangeBounds(cond.range);
       if (bounds.length === 0) return () => false;
       const kind = typeof bounds[0][1];
-      return (value, present) =>
-        present &&
-        typeof value === kind &&
-        bounds.every(([op, bound]) => {
-          const d = compare(value as number | string, bound);
-          return op === 'gt' ? d > 0 : op === 'gte' ? d >= 0 : op === 'lt' ? d < 0 : d <= 0;
-        });
+      const ops = bounds.map(([op]) => op);
+      const limits = bounds.map(([, bound]) => bound);
+      return (value, present) => {
+        if (!present || typeof value !== kind) return false;
+        for (let i = 0; i < ops.length; i++) {
+          const d = compare(value as number | string, limits[i]);
+          const op = ops[i];
+          if (op === 'gt' ? d <= 0 : op === 'gte' ? d < 0 : op === 'lt' ? d >= 0 : d > 0) return false;
+        }
+        return true;
+      };
     }
   }
 }
