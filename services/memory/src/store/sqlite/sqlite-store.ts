@@ -283,6 +283,7 @@ export class SqliteStore implements Store {
         FROM memories m JOIN memory_vectors v ON v.rowid = m.rowid WHERE m.ns_id = ? AND m.id = ?`),
 
       getState: db.prepare('SELECT * FROM state WHERE key = ?'),
+      getStateVersion: db.prepare('SELECT version, create_time, expire_time FROM state WHERE key = ?'),
       upsertState: db.prepare(`
         INSERT INTO state (key, kind, value, version, create_time, update_time, expire_time)
         VALUES (?, ?, ?, ?, ?, ?, ?)
@@ -948,6 +949,13 @@ export class SqliteStore implements Store {
     return row;
   }
 
+  /** What a write needs of the live row for key (not its value, which can be large): undefined when absent or expired. */
+  private liveStateVersion(key: string, now: number): Pick<StateRow, 'version' | 'create_time' | 'expire_time'> | undefined {
+    const row = this.stmts.getStateVersion.get(key) as Pick<StateRow, 'version' | 'create_time' | 'expire_time'> | undefined;
+    if (row && row.expire_time !== null && row.expire_time <= now) return undefined;
+    return row;
+  }
+
   private putStateSync(input: PutStateInput, now: number): StateEntry {
     const previous = this.checkRequest(input.requestId, 'putState', input.key);
     if (previous) {
@@ -955,7 +963,7 @@ export class SqliteStore implements Store {
       const live = this.liveState(input.key, now);
       return live && live.version === outcome.version ? this.stateFromRow(live) : this.stateFromRow(outcome, false);
     }
-    const live = this.liveState(input.key, now);
+    const live = this.liveStateVersion(input.key, now);
     const current = live?.version ?? 0;
     if (input.expectedVersion !== undefined && input.expectedVersion !== current) {
       throw versionConflict('state', input.key, input.expectedVersion, current);
@@ -982,7 +990,7 @@ export class SqliteStore implements Store {
   private deleteStateSync(input: DeleteStateInput, now: number): { deleted: boolean } {
     const previous = this.checkRequest(input.requestId, 'deleteState', input.key);
     if (previous) return JSON.parse(previous.outcome) as { deleted: boolean };
-    const live = this.liveState(input.key, now);
+    const live = this.liveStateVersion(input.key, now);
     const current = live?.version ?? 0;
     if (input.expectedVersion !== undefined && input.expectedVersion !== current) {
       throw versionConflict('state', input.key, input.expectedVersion, current);
