@@ -1,6 +1,7 @@
-// Unit-normalised copies of a namespace's vectors in one contiguous float32
-// matrix scored by a SIMD kernel, plus in-memory metadata columns, so a search
-// filters and ranks without SQL and fetches only its k winners from SQLite.
+// In-memory copies of a namespace's vectors (unit-normalised, int8, one
+// contiguous matrix scored by a SIMD kernel) and metadata columns, so a search
+// filters and ranks without SQL, then reads from SQLite only the float32
+// vectors of the few rows its error bound cannot settle and its k winners.
 // SQLite stays the source of truth: entries are filled from it, kept current by
 // the store's own writes after they commit, bounded by bytes, and dropped whole
 // when another connection writes the file (PRAGMA data_version).
@@ -234,7 +235,7 @@ export class NamespaceVectors {
     this.error[slot] = Math.fround(Math.sqrt(error) * (1 + 1e-6));
   }
 
-  /** Inserts or replaces rowid's vector (stored normalised) as read from SQLite while loading. */
+  /** Inserts or replaces rowid's vector as read from SQLite while loading. */
   load(rowid: number, vector: Float32Array): void {
     // Columns are only built once loading is complete; a row without its metadata would leave them wrong.
     this.columns.clear();
@@ -242,7 +243,7 @@ export class NamespaceVectors {
     if (slot >= 0) this.write(slot, vector);
   }
 
-  /** Inserts or replaces a memory (stored normalised) after a write of it committed. */
+  /** Inserts or replaces a memory after a write of it committed. */
   set(rowid: number, vector: Float32Array, metadata: Record<string, unknown> | undefined): void {
     const slot = this.slotFor(rowid);
     if (slot < 0) return;
