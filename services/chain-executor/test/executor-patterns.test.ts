@@ -301,6 +301,20 @@ describe('chain executor (in-process fakes)', () => {
       assert.deepEqual(watched.map((e) => e.sequence), watched.map((_, i) => i + 1));
     });
 
+    it('a checkpoint too big for one row of memory is split into rows, in order', async () => {
+      await executor.definitions.create(chain('big', sequential('s', Array.from({ length: 20 }, (_, i) => transform(`t${i}`, 'input.big')))), '');
+      const big = 'x'.repeat(60_000);
+      const { id } = await executor.runs.start('big', 0, { big }, '');
+      for await (const _ of executor.runs.watch(id, 0, new AbortController().signal));
+      assert.equal((await executor.runs.get(id)).output, big);
+      const rows = (await gated.list(`run-events/${id}/`, 100, '')).entries;
+      assert.ok(rows.length >= 2, `${rows.length} rows`);
+      for (const row of rows) assert.ok(JSON.stringify(row.value).length <= 1_000_000);
+      const log = await durableEvents(id);
+      assert.deepEqual(log.map((e) => e.sequence), log.map((_, i) => i + 1));
+      assert.equal(log.filter((e) => e.event?.$case === 'stepCompleted' && e.event.stepCompleted.output === big).length, 21);
+    });
+
     it('a chain of transforms costs a couple of writes, not one per step', async () => {
       await executor.definitions.create(chain('count', sequential('s', Array.from({ length: 20 }, (_, i) => transform(`t${i}`, `${i}.0`)))), '');
       const before = gated.batches;

@@ -113,7 +113,7 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
       // Must not exist: two writers of one run (a replica that lost it, and the one that took it
       // over) cannot both append at the same sequence, so the durable log never forks. The
       // conflict fails only this run's writes: the writer retries the batch's others alone.
-      if (events.length > 0) writes.push({ op: 'put', key: eventKey(runId, events[0]!.sequence), value: encodeEventRow(events), expectedVersion: 0 });
+      if (events.length > 0) for (const row of encodeEventRows(events)) writes.push({ op: 'put', key: eventKey(runId, row.first), value: row.value, json: row.json, expectedVersion: 0 });
       if (record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record), expectedVersion: create ? 0 : undefined });
       return writes;
     });
@@ -235,6 +235,23 @@ function bodyFromStored(stored: StoredBody): RunEventBody {
   if (!Array.isArray(stored)) return stored;
   if (stored[0] === 0) return { $case: 'stepStarted', stepStarted: { path: stored[1], stepId: stored[2], kind: stored[3], attempt: stored[4] } };
   return { $case: 'stepCompleted', stepCompleted: { path: stored[1], output: stored[2], duration: { seconds: stored[3], nanos: stored[4] }, attempts: stored[5] } };
+}
+
+/**
+ * A row's JSON stays under this many characters (at most 3 bytes each in
+ * UTF-8: under memory's 4 MiB per value): a checkpoint carrying more is
+ * split into several rows, each keyed by its own first sequence and written
+ * in the same atomic batch. A single event above it is refused by memory, as
+ * it always was.
+ */
+const MAX_ROW_CHARS = 1_000_000;
+
+function encodeEventRows(events: RunEvent[]): Array<{ first: number; value: EventRow; json: string }> {
+  const value = encodeEventRow(events);
+  const json = JSON.stringify(value);
+  if (json.length <= MAX_ROW_CHARS || events.length === 1) return [{ first: events[0]!.sequence, value, json }];
+  const half = events.length >>> 1;
+  return [...encodeEventRows(events.slice(0, half)), ...encodeEventRows(events.slice(half))];
 }
 
 function encodeEventRow(events: RunEvent[]): EventRow {

@@ -50,15 +50,15 @@ export class InProcessStateStore implements StateStore {
       }
     }
     for (const w of writes) {
-      if (w.op === 'put') this.write(w.key, w.value);
+      if (w.op === 'put') this.write(w.key, w.value, undefined, w.json);
       else this.entries.delete(w.key);
     }
   }
 
-  private write(key: string, value: unknown, expectedVersion?: number): StoredEntry {
+  private write(key: string, value: unknown, expectedVersion?: number, json = JSON.stringify(value)): StoredEntry {
     const current = this.entries.get(key)?.version ?? 0;
     if (expectedVersion !== undefined && expectedVersion !== current) throw new VersionConflictError(key, current);
-    const entry = { key, json: JSON.stringify(value), version: current + 1 };
+    const entry = { key, json, version: current + 1 };
     this.entries.set(key, entry);
     return entry;
   }

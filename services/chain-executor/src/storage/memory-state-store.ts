@@ -9,7 +9,7 @@ import { VersionConflictError } from './state-store.js';
 type MemoryClient = ServiceClient<typeof MemoryServiceDefinition>;
 
 // JSON in bytes_value: several times cheaper to encode than a Struct, and checkpoints are the hot path.
-const encode = (value: unknown) => ({ $case: 'bytesValue' as const, bytesValue: Buffer.from(JSON.stringify(value)) });
+const encode = (value: unknown, json = JSON.stringify(value)) => ({ $case: 'bytesValue' as const, bytesValue: Buffer.from(json) });
 
 function decode(entry: ProtoStateEntry): StateEntry {
   const v = entry.value;
@@ -83,7 +83,7 @@ export class MemoryStateStore implements StateStore {
         requestId,
         operations: writes.map((w) =>
           w.op === 'put'
-            ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value), expectedVersion: w.expectedVersion, requestId: '' } } }
+            ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value, w.json), expectedVersion: w.expectedVersion, requestId: '' } } }
             : { operation: { $case: 'deleteState' as const, deleteState: { key: w.key, requestId: '' } } },
         ),
       }, this.call);

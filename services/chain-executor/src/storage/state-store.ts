@@ -11,7 +11,8 @@ export interface StateEntry {
 }
 
 export type StateWrite =
-  | { op: 'put'; key: string; value: unknown; expectedVersion?: number }
+  /** `json`: the value already as JSON text (JSON.stringify(value)), when the caller has it; stores use it as is. */
+  | { op: 'put'; key: string; value: unknown; json?: string; expectedVersion?: number }
   | { op: 'delete'; key: string };
 
 export interface StatePage {
