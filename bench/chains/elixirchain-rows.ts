@@ -3,6 +3,7 @@
 // through a real memory service in its own process (durable).
 import { ChainExecutor, InProcessStateStore, MemoryStateStore } from '@elixirchain/chain-executor';
 import { cpuTimeMs } from '../harness/index.js';
+import { settleHeap } from './settle-heap.js';
 import type { AgentStepRunner, ToolStepRunner } from '@elixirchain/chain-executor';
 import type { Chain, RunEvent } from '@elixirchain/proto/chain';
 
@@ -66,6 +67,7 @@ export async function elixirChainBench(options: { memoryAddress?: string; memory
       const writesBefore = checkpoints.writer?.writesSent ?? 0;
       const batchMsBefore = checkpoints.writer?.batchMs ?? 0;
       let runs = 0;
+      settleHeap();
       const cpuBefore = cpuTimeMs();
       const memoryCpuBefore = options.memoryPid ? cpuTimeMs(options.memoryPid) : 0;
       const started = performance.now();

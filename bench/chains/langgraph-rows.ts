@@ -2,6 +2,7 @@
 // add one, and a fan-out with Send that doubles each item then counts them.
 import { Annotation, END, MemorySaver, Send, START, StateGraph } from '@langchain/langgraph';
 import { cpuTimeMs } from '../harness/index.js';
+import { settleHeap } from './settle-heap.js';
 import { MAP_ITEMS, SEQUENTIAL_STEPS } from './workload.js';
 
 const LineState = Annotation.Root({ n: Annotation<number>() });
@@ -44,6 +45,7 @@ export async function measureGraph(
 ): Promise<{ steps: number; runs: number; seconds: number; stepsPerSecond: number; cpuMs: number }> {
   let runs = 0;
   let counter = 0;
+  settleHeap();
   const cpuBefore = cpuTimeMs();
   const started = performance.now();
   const deadline = started + durationMs;

@@ -200,15 +200,16 @@ export class EphemeralRunCheckpointStore implements RunCheckpointStore {
 
 /**
  * One row of a run's log: the events of one checkpoint, sequences `first`,
- * `first + 1`, …, with `times` in epoch ms (an ISO string per event costs
- * more to write than the rest of it). The two events every step writes are
+ * `first + 1`, …, the first at `time` (epoch ms) and each next one `dt[i]` ms
+ * after the one before (an ISO string per event costs more to write than the
+ * rest of it, and on a slow disk memory's write time grows with the bytes). The two events every step writes are
  * tuples — `[0, path, stepId, kind, attempt]` for step_started and
  * `[1, path, output, seconds, nanos, attempts]` for step_completed — about
  * half the bytes of their JSON objects; other events are their
  * `{ $case, … }` object. Rows written before this layout hold `events`
  * (whole RunEvents with ISO times); both are read.
  */
-type EventRow = { first: number; times: number[]; bodies: StoredBody[] } | { events: RunEvent[] };
+type EventRow = { first: number; time: number; dt: number[]; bodies: StoredBody[] } | { events: RunEvent[] };
 type RunEventBody = NonNullable<RunEvent['event']>;
 type StoredBody = RunEventBody | [0, string, string, string, number] | [1, string, unknown, number, number, number];
 
@@ -255,13 +256,17 @@ function encodeEventRows(events: RunEvent[]): Array<{ first: number; value: Even
 }
 
 function encodeEventRow(events: RunEvent[]): EventRow {
-  const times = new Array<number>(events.length);
+  const time = events[0]!.time!.getTime();
+  const dt = new Array<number>(events.length - 1);
   const bodies = new Array<StoredBody>(events.length);
+  let previous = time;
   for (let i = 0; i < events.length; i++) {
-    times[i] = events[i]!.time!.getTime();
+    const t = events[i]!.time!.getTime();
+    if (i > 0) dt[i - 1] = t - previous;
+    previous = t;
     bodies[i] = storedBody(events[i]!.event!);
   }
-  return { first: events[0]!.sequence, times, bodies };
+  return { first: events[0]!.sequence, time, dt, bodies };
 }
 
 function decodeEventRow(runId: string, row: EventRow, afterSequence: number, into: RunEvent[]): void {
@@ -269,9 +274,11 @@ function decodeEventRow(runId: string, row: EventRow, afterSequence: number, int
     for (const event of row.events) if (event.sequence > afterSequence) into.push(reviveEvent(event));
     return;
   }
+  let time = row.time;
   for (let i = 0; i < row.bodies.length; i++) {
+    if (i > 0) time += row.dt[i - 1]!;
     const sequence = row.first + i;
-    if (sequence > afterSequence) into.push(reviveEvent({ sequence, runId, time: new Date(row.times[i]!), event: bodyFromStored(row.bodies[i]!) }));
+    if (sequence > afterSequence) into.push(reviveEvent({ sequence, runId, time: new Date(time), event: bodyFromStored(row.bodies[i]!) }));
   }
 }
 
