@@ -237,6 +237,10 @@ export class AgentHost {
       subscriber.close();
       return done;
     };
+    const failed = (error: unknown): never => {
+      subscriber.close();
+      throw error;
+    };
     return {
       threadId,
       turnId,
@@ -247,10 +251,7 @@ export class AgentHost {
         next: () => {
           const event = subscriber.take();
           if (event) return Promise.resolve({ value: event, done: false });
-          return subscriber.next().then(result, (error: unknown) => {
-            subscriber.close();
-            throw error;
-          });
+          return subscriber.next().then(result, failed);
         },
         return: () => {
           subscriber.close();
