@@ -78,7 +78,7 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
   } catch (error) {
     rows.push({ measure: 'turns', error: describeError(error) });
   }
-  notes.push('Turns: one agent (max_concurrent_threads high enough), a new thread per turn; per turn one tool call add(2, 3), then 50 text deltas; the memory and tool ports are in-process fakes with the services\' contracts.');
+  notes.push('Turns: one agent (max_concurrent_threads high enough), a new thread per turn; per turn one tool call add(2, 3), then 50 text deltas; the memory and tool ports are in-process fakes with the services\' contracts (each finished thread is dropped from the memory fake, which stands in for the memory service: its data is not agent-host\'s heap). Memory calls/turn counts round trips to the fake: checkpoints of turns stepping together share one (group commit), and with a thread_id given each turn first reads the thread.');
   notes.push('Resident: agents are defined (hibernated: only in memory), then each is woken by one turn on its own thread and stays resident; populations grow in one process, hibernating all between sizes.');
   notes.push(`load average at the end: ${loadavg().map((l) => l.toFixed(1)).join(' / ')} — on a shared machine turns/s and latency move with it; CPU ms/turn less so.`);
   if (quick) notes.push('quick mode: scaled-down sizes, numbers prove the suite runs and mean little');
