@@ -143,7 +143,11 @@ export class RunManager {
       // Another process created it first (the same request_id): drop ours, which wrote nothing.
       if (this.handles.get(runId) === handle) this.handles.delete(runId);
       const queued = this.queue.indexOf(handle);
-      if (queued >= 0) this.queue.splice(queued, 1);
+      if (queued >= 0) {
+        // Never executed, so the pump will not give its lease back: do it here.
+        this.queue.splice(queued, 1);
+        await this.ownership?.release(runId);
+      }
       const existing = await this.store.getRun(runId);
       if (!existing) throw error;
       return existing;
