@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { pino } from 'pino';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { NodeStatusServiceDefinition } from '@elixirchain/proto/admin/node-status';
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
@@ -237,5 +238,36 @@ describe('safe defaults', () => {
     const exit = await child.exited;
     assert.equal(exit.code, 2);
     assert.match(stderr, /ELIXIRCHAIN_API_KEYS_FILE/);
+  });
+});
+
+describe('the call logger under authentication', () => {
+  it('names the authenticated principal and tenant on every line a handler logs', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ base: null }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const server = await startServer({
+      name: 'auth-log',
+      address: '127.0.0.1:0',
+      logger,
+      auth: { mode: 'required', authenticator: new Authenticator({ serviceTokens: new Map([['svc-agent-host-token-0123456789', 'agent-host']]) }) },
+      services: [
+        defineService(MemoryServiceDefinition, {
+          getState: async (_req, call) => {
+            call.log.info('inside the handler');
+            return {};
+          },
+        }),
+      ],
+    });
+    try {
+      assert.equal(await rawCall(server.address, '/elixirchain.memory.v1.MemoryService/GetState', 'svc-agent-host-token-0123456789'), null);
+    } finally {
+      await server.drain(1000);
+    }
+    const line = lines.find((l) => l.msg === 'inside the handler');
+    assert.ok(line, JSON.stringify(lines));
+    assert.equal(line.principal, 'agent-host');
+    assert.equal(line.tenant, '*');
+    assert.equal(line.method, '/elixirchain.memory.v1.MemoryService/GetState');
   });
 });

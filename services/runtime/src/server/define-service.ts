@@ -111,7 +111,8 @@ function openCall(path: string, names: RpcSpanNames, call: grpc.ServerUnaryCall<
     const passed = deadline !== undefined && Date.now() >= deadlineMs;
     controller.abort(withoutStack(() => (passed ? errors.deadlineExceeded('deadline exceeded') : errors.cancelled('the client cancelled the call'))));
   });
-  // The call's child logger (and its bindings' redaction) is made when something first logs.
+  // The call's child logger (and its bindings' redaction) is made when something first logs,
+  // with the principal once authentication has named one.
   let log: Logger | undefined;
   const ctx: CallContext = {
     method: path,
@@ -121,7 +122,12 @@ function openCall(path: string, names: RpcSpanNames, call: grpc.ServerUnaryCall<
     metadata: call.metadata,
     peer: call.getPeer(),
     get log(): Logger {
-      return (log ??= tracker.logger.child({ method: path, requestId }));
+      if (log) return log;
+      const { principal } = ctx;
+      log = tracker.logger.child(
+        principal === LOCAL_DEVELOPER ? { method: path, requestId } : { method: path, requestId, principal: principal.subject, tenant: principal.tenant },
+      );
+      return log;
     },
     set log(value: Logger) {
       log = value;
@@ -174,7 +180,6 @@ async function authenticate(call: grpc.ServerUnaryCall<any, any> | grpc.ServerWr
     peer: ctx.peer,
     certificateCommonName: certificate?.subject?.CN ? String(certificate.subject.CN) : undefined,
   });
-  ctx.log = ctx.log.child({ principal: ctx.principal.subject, tenant: ctx.principal.tenant });
 }
 
 /** What every call passes before its handler runs: not draining, authenticated, implemented, decodable. */
