@@ -7,8 +7,10 @@ const TICKS_PER_SECOND = 100;
 
 interface ProcStat {
   ppid: number;
-  /** utime + stime + cutime + cstime: its own CPU and that of its exited, reaped children. */
-  ticks: number;
+  /** utime + stime: its own CPU. */
+  ownTicks: number;
+  /** cutime + cstime: the CPU of its exited, reaped children. */
+  reapedTicks: number;
 }
 
 function readStat(pid: number): ProcStat | undefined {
@@ -16,7 +18,7 @@ function readStat(pid: number): ProcStat | undefined {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name; the name itself may contain spaces.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]) };
+    return { ppid: Number(fields[1]), ownTicks: Number(fields[11]) + Number(fields[12]), reapedTicks: Number(fields[13]) + Number(fields[14]) };
   } catch {
     return undefined;
   }
@@ -53,15 +55,24 @@ function descendants(root: number): number[] {
  * not include its children (the services a row starts are measured apart).
  */
 export function cpuTimeMs(pid: number = process.pid): number {
+  const { own, children } = cpuTimesMs(pid);
+  return own + children;
+}
+
+/** cpuTimeMs split: the process itself, and its descendants (live, and exited and reaped). */
+export function cpuTimesMs(pid: number = process.pid): { own: number; children: number } {
   if (pid === process.pid) {
     const { user, system } = process.cpuUsage();
-    return (user + system) / 1000;
+    return { own: (user + system) / 1000, children: 0 };
   }
   const own = readStat(pid);
-  if (!own) return Number.NaN;
-  let ticks = own.ticks;
-  for (const child of descendants(pid)) ticks += readStat(child)?.ticks ?? 0;
-  return (ticks * 1000) / TICKS_PER_SECOND;
+  if (!own) return { own: Number.NaN, children: Number.NaN };
+  let children = own.reapedTicks;
+  for (const child of descendants(pid)) {
+    const stat = readStat(child);
+    if (stat) children += stat.ownTicks + stat.reapedTicks;
+  }
+  return { own: (own.ownTicks * 1000) / TICKS_PER_SECOND, children: (children * 1000) / TICKS_PER_SECOND };
 }
 
 /** Resident set size in bytes; NaN if the process is gone. */
@@ -76,19 +87,31 @@ export function rssBytes(pid: number = process.pid): number {
   }
 }
 
-/** CPU used by each named process between start() and stop(). */
+/** CPU used by each named process (with its descendants) between start() and stop(). */
 export class CpuMeter {
-  private readonly start: Map<string, number>;
+  private readonly start: Map<string, { own: number; children: number }>;
+  private childrenUsed: Record<string, number> = {};
 
   constructor(private readonly pids: Record<string, number>) {
-    this.start = new Map(Object.entries(pids).map(([name, pid]) => [name, cpuTimeMs(pid)]));
+    this.start = new Map(Object.entries(pids).map(([name, pid]) => [name, cpuTimesMs(pid)]));
   }
 
-  /** Milliseconds of CPU per process name since construction. */
+  /** Milliseconds of CPU per process name since construction, descendants included. */
   stop(): Record<string, number> {
     const used: Record<string, number> = {};
-    for (const [name, pid] of Object.entries(this.pids)) used[name] = cpuTimeMs(pid) - this.start.get(name)!;
+    this.childrenUsed = {};
+    for (const [name, pid] of Object.entries(this.pids)) {
+      const now = cpuTimesMs(pid);
+      const start = this.start.get(name)!;
+      this.childrenUsed[name] = now.children - start.children;
+      used[name] = now.own + now.children - start.own - start.children;
+    }
     return used;
+  }
+
+  /** After stop(): the part of each process's figure that its descendants used. */
+  children(): Record<string, number> {
+    return { ...this.childrenUsed };
   }
 }
 

@@ -175,8 +175,12 @@ function notes(outcomes: RowOutcome[], quick: boolean): string[] {
   }
   for (const o of outcomes) {
     const byProcess = o.measurement?.concurrent.cpuMsPerTurnByProcess ?? {};
+    const inChildren = o.measurement?.concurrent.cpuMsPerTurnInChildProcesses ?? {};
     if (Object.keys(byProcess).length > 1) {
-      const parts = Object.entries(byProcess).map(([name, ms]) => `${name} ${ms.toFixed(2)}`);
+      const parts = Object.entries(byProcess).map(([name, ms]) => {
+        const children = inChildren[name] ?? 0;
+        return children >= 0.005 ? `${name} ${ms.toFixed(2)} (its child processes ${children.toFixed(2)})` : `${name} ${ms.toFixed(2)}`;
+      });
       lines.push(`CPU ms/turn by process, ${o.row.label}: ${parts.join(', ')}.`);
     }
   }

@@ -29,7 +29,7 @@ export function rowPlan(quick: boolean, deadline: number): RowPlan {
 export interface RowMeasurement {
   id: string;
   sequential: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean };
-  concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number> };
+  concurrent: { turnsPerSecond: number; p50Ms: number; p99Ms: number; completed: number; truncated: boolean; cpuMsPerTurn: number; cpuMsPerTurnByProcess: Record<string, number>; cpuMsPerTurnInChildProcesses: Record<string, number> };
   resident?: { bytesPerAgent: number; agents: number; method: string };
   /** Turns that failed (error, or not the workload's result) and the first reason. */
   failedTurns: number;
@@ -83,6 +83,7 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
   const cpuUsed = cpu.stop();
   const loadAverage = loadavg()[0]!;
   const cpuMsPerTurnByProcess = Object.fromEntries(Object.entries(cpuUsed).map(([name, ms]) => [name, ms / Math.max(1, concurrentOk)]));
+  const cpuMsPerTurnInChildProcesses = Object.fromEntries(Object.entries(cpu.children()).map(([name, ms]) => [name, ms / Math.max(1, concurrentOk)]));
 
   let resident: RowMeasurement['resident'];
   if (contender.residentAgents) {
@@ -108,6 +109,7 @@ export async function measureRow(row: RowDefinition, contender: Contender, plan:
       truncated: concurrent.truncated,
       cpuMsPerTurn: Object.values(cpuMsPerTurnByProcess).reduce((a, b) => a + b, 0),
       cpuMsPerTurnByProcess,
+      cpuMsPerTurnInChildProcesses,
     },
     resident,
     failedTurns: failures,
