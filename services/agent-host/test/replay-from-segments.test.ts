@@ -50,4 +50,30 @@ describe('replaying a thread from memory after after_sequence', function () {
       await reader.stop();
     }
   });
+  it('replays the step events of a running turn, which its record carries instead of a segment', async () => {
+    const memory = new InProcessMemory();
+    const tools = new InProcessToolRunner([{ name: 'wipe', run: () => 'wiped' }]);
+    const writer = new AgentHost({ memory, tools });
+    await writer.createAgent(Agent.fromPartial({ id: 'careful', tools: [{ name: 'wipe', requireApproval: true }], model: { provider: 'scripted', script: [{ events: [{ chunkSize: 0, event: { $case: 'toolCall', toolCall: { id: 'w1', name: 'wipe', arguments: {} } } }] }, { events: [{ chunkSize: 0, event: { $case: 'text', text: 'done' } }] }] } }), '');
+    const stream = await writer.sendMessage(SendMessageRequest.fromPartial({ agentId: 'careful', content: 'wipe it', threadId: 'careful-thread' }));
+    const seen: ThreadEvent[] = [];
+    for await (const e of stream) {
+      seen.push(e);
+      if (e.event?.$case === 'approvalRequired') break;
+    }
+    await writer.stop();
+    assert.equal([...memory.state.keys()].filter((k) => k.startsWith('thread-events/careful-thread/')).length, 0, 'no segment yet: the record carries the step events');
+    const reader = new AgentHost({ memory, tools });
+    try {
+      const replayed: ThreadEvent[] = [];
+      const watch = await reader.watchThread(WatchThreadRequest.fromPartial({ threadId: 'careful-thread', afterSequence: 0 }));
+      for await (const e of watch) {
+        replayed.push(e);
+        if (e.event?.$case === 'approvalRequired') break;
+      }
+      assert.deepEqual(decoded(replayed), decoded(seen), 'turn started, tool call started, approval required');
+    } finally {
+      await reader.stop();
+    }
+  });
 });

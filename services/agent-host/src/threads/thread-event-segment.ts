@@ -12,6 +12,16 @@ import { ThreadEvent } from '@elixirchain/proto/agent';
  * segments (a Struct, with one `{ s, u, m, d }` per delta) still decode.
  */
 export function encodeEventSegment(events: readonly ThreadEvent[]): { $case: 'bytesValue'; bytesValue: Buffer } {
+  return eventSegmentValue(encodeEventEntries(events));
+}
+
+/** A segment's stored value from its entries. */
+export function eventSegmentValue(entries: readonly unknown[]): { $case: 'bytesValue'; bytesValue: Buffer } {
+  return { $case: 'bytesValue', bytesValue: Buffer.from(JSON.stringify({ events: entries })) };
+}
+
+/** Events in the stored entry form (JSON-ready), as a segment or a thread record holds them. */
+export function encodeEventEntries(events: readonly ThreadEvent[]): unknown[] {
   const out: unknown[] = [];
   let run: { s: number; u: string; m: number; r: string[]; o?: number[] } | undefined;
   for (const event of events) {
@@ -31,7 +41,7 @@ export function encodeEventSegment(events: readonly ThreadEvent[]): { $case: 'by
     run = undefined;
     out.push(plainBody(body) ? { s: event.sequence, u: event.turnId, m: time, e: storedBody(body) } : ThreadEvent.toJSON(event));
   }
-  return { $case: 'bytesValue', bytesValue: Buffer.from(JSON.stringify({ events: out })) };
+  return out;
 }
 
 type StoredValue = { $case: 'bytesValue'; bytesValue: Uint8Array } | { $case: 'structValue'; structValue: { [key: string]: any } | undefined } | undefined;
@@ -44,8 +54,13 @@ export function decodeEventSegment(value: StoredValue, threadId: string, afterSe
   } else if (value?.$case === 'structValue') {
     stored = value.structValue?.events as unknown[] | undefined;
   }
+  return decodeEventEntries(stored ?? [], threadId, afterSequence);
+}
+
+/** The events of stored entries with a sequence after afterSequence, in stored order. */
+export function decodeEventEntries(stored: readonly unknown[], threadId: string, afterSequence: number): ThreadEvent[] {
   const out: ThreadEvent[] = [];
-  for (const item of stored ?? []) {
+  for (const item of stored) {
     const json = item as Record<string, unknown>;
     if (Array.isArray(json.r)) {
       const first = Number(json.s);

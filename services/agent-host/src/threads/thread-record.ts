@@ -58,6 +58,14 @@ export interface ThreadRecord {
   requests: Array<{ requestId: string; turnId: string; firstSequence: number }>;
   lastTurn?: { turnId: string; status: string };
   /**
+   * Step events of the running turn not yet in a segment (turn started, tool
+   * call started/completed…: a few small events), in the stored entry form,
+   * carried by the record — which every checkpoint rewrites anyway — instead
+   * of a segment key per step. Moved into a segment with the next deltas, or
+   * when the turn ends or they grow past a few KiB.
+   */
+  pendingEvents?: { from: number; entries: unknown[]; bytes: number };
+  /**
    * Set by a drain that persisted every event this process numbered: the next
    * process continues the sequence without the resume gap. Any later write clears it.
    */
@@ -96,6 +104,7 @@ export function copyThreadRecord(record: ThreadRecord): ThreadRecord {
     if (record.activeTurn.streamed) copy.activeTurn.streamed = { ...record.activeTurn.streamed };
   }
   if (record.lastTurn) copy.lastTurn = { ...record.lastTurn };
+  // Entries are never changed in place: a checkpoint replaces the array.
   return copy;
 }
 

@@ -6,7 +6,7 @@ import type { MemoryPort } from '../ports/memory-port.js';
 import type { OwnershipFence } from '../ownership/ownership-fence.js';
 import { MEMORY_OUTAGE_BUDGET_MS, rideOutMemoryOutage } from './memory-outage.js';
 import { GroupCommit, type GroupCommitLimits, type SendBatch } from './group-commit.js';
-import { decodeEventSegment, encodeEventSegment } from './thread-event-segment.js';
+import { decodeEventEntries, decodeEventSegment, encodeEventEntries, eventSegmentValue } from './thread-event-segment.js';
 import {
   activeTurnKey,
   agentThreadKey,
@@ -104,13 +104,15 @@ export class ThreadStore {
       });
     }
     const events = write.events ?? [];
-    if (events.length > 0) {
-      const value = encodeEventSegment(events);
+    const carried = carryOrFlush(record, events);
+    if (carried.segment) {
+      const value = eventSegmentValue(carried.segment.entries);
       bytes += value.bytesValue.length;
-      operations.push({ operation: { $case: 'putState', putState: { key: threadEventsKey(record.threadId, events[0].sequence), value } } });
+      operations.push({ operation: { $case: 'putState', putState: { key: threadEventsKey(record.threadId, carried.segment.from), value } } });
     }
     const next: ThreadRecord = {
       ...record,
+      pendingEvents: carried.pending,
       messageVersion: record.messageVersion + messages.length,
       lastSequence: events.length > 0 ? Math.max(record.lastSequence, events[events.length - 1].sequence) : record.lastSequence,
       updatedAt: new Date().toISOString(),
@@ -156,11 +158,20 @@ export class ThreadStore {
    * (a resume gap, or one very long segment) it reads them all.
    */
   async loadEvents(threadId: string, afterSequence: number): Promise<ThreadEvent[]> {
+    // Read first: a checkpoint landing meanwhile only moves events from the record into a segment read after it.
+    const pending = (await this.load(threadId))?.record.pendingEvents;
+    const carried = pending ? decodeEventEntries(pending.entries, threadId, afterSequence) : [];
+    const merge = (stored: ThreadEvent[]) => {
+      const bySequence = new Map<number, ThreadEvent>();
+      for (const e of [...stored, ...carried]) bySequence.set(e.sequence, e);
+      return [...bySequence.values()].sort((a, b) => a.sequence - b.sequence);
+    };
     if (afterSequence > REPLAY_LOOKBACK_EVENTS) {
       const from = await this.readSegments(threadId, afterSequence, threadEventsKey(threadId, afterSequence - REPLAY_LOOKBACK_EVENTS));
-      if (from.firstSequence !== undefined && from.firstSequence <= afterSequence + 1) return from.events;
+      const first = Math.min(from.firstSequence ?? Infinity, pending?.from ?? Infinity);
+      if (first <= afterSequence + 1) return merge(from.events);
     }
-    return (await this.readSegments(threadId, afterSequence)).events;
+    return merge((await this.readSegments(threadId, afterSequence)).events);
   }
 
   private async readSegments(threadId: string, afterSequence: number, startAfter = ''): Promise<{ events: ThreadEvent[]; firstSequence: number | undefined }> {
@@ -177,6 +188,29 @@ export class ThreadStore {
     } while (pageToken);
     return { events: events.sort((a, b) => a.sequence - b.sequence), firstSequence };
   }
+}
+
+/** Step events a record carries at most before they go to a segment. */
+const CARRIED_EVENTS_MAX_BYTES = 4096;
+
+/**
+ * Where the events of a checkpoint go: small step events of a running turn
+ * ride in the record (no segment key of their own); text deltas, progress,
+ * anything large, and whatever the record carries once its turn has ended go
+ * to one segment, the record's carried events first (so segments stay in
+ * sequence order and never overlap).
+ */
+function carryOrFlush(record: ThreadRecord, events: readonly ThreadEvent[]): { pending?: ThreadRecord['pendingEvents']; segment?: { from: number; entries: unknown[] } } {
+  const pending = record.pendingEvents;
+  if (events.length === 0 && (!pending || record.activeTurn)) return { pending };
+  const entries = encodeEventEntries(events);
+  const from = pending?.from ?? events[0].sequence;
+  const all = pending ? [...pending.entries, ...entries] : entries;
+  if (record.activeTurn && events.every((e) => e.event?.$case !== 'textDelta' && e.event?.$case !== 'toolCallProgress')) {
+    const bytes = (pending?.bytes ?? 0) + JSON.stringify(entries).length;
+    if (bytes <= CARRIED_EVENTS_MAX_BYTES) return { pending: { from, entries: all, bytes } };
+  }
+  return { segment: { from, entries: all } };
 }
 
 /** How far before after_sequence a replay starts reading segments (a checkpoint holds at most ~256 streamed events, or one step's). */
