@@ -87,7 +87,6 @@ export class IsolateCall implements BridgeTarget {
           result: { promise: true, copy: true },
           timeout: this.remainingMs(),
         });
-        this.pool.prepareSpare(this.warm);
         return (await running) as unknown;
       })();
       work.catch(() => undefined);

@@ -97,19 +97,25 @@ export class IsolatePool {
 
   /**
    * Starts making the next call's fresh context now, off that call's critical
-   * path. Called right after a call's run was queued, so it runs behind it.
+   * path: once the isolate is idle in the pool and the call that used it has
+   * answered (ToolRealm.create runs its first steps synchronously, so the
+   * isolate must not be running anything).
    */
-  prepareSpare(warm: WarmIsolate): void {
-    if (warm.spare || warm.isolate.isDisposed) return;
+  private prepareSpare(warm: WarmIsolate): void {
+    if (warm.spare || warm.isolate.isDisposed || !this.idleOrder.has(warm)) return;
     warm.spare = ToolRealm.create(warm, this, SPARE_TIMEOUT_MS).catch(() => undefined);
   }
 
-  /** Compiles the version's module in this isolate, with the shared code cache. */
+  /**
+   * Compiles the version's module in this isolate, with the shared code cache.
+   * With the cache it is cheap (V8 checks and deserialises it), so it runs
+   * synchronously; the first compile of a version, a full parse, does not.
+   */
   async compileModule(warm: WarmIsolate): Promise<ivm.Module> {
     const version = warm.version;
     const filename = `tool:${version.key.split('#')[0]}`;
     if (version.cachedData) {
-      const module = (await warm.isolate.compileModule(version.source, { filename, cachedData: version.cachedData })) as CompiledModule;
+      const module = warm.isolate.compileModuleSync(version.source, { filename, cachedData: version.cachedData }) as CompiledModule;
       if (!module.cachedDataRejected) return module;
       module.release();
     }
@@ -134,7 +140,8 @@ export class IsolatePool {
     }
     version.idle.push(warm);
     this.idleOrder.add(warm);
-    this.prepareSpare(warm);
+    // After the caller has sent its answer (setImmediate), and only if no call took the isolate meanwhile.
+    setImmediate(() => this.prepareSpare(warm));
     while (this.idleOrder.size > this.options.maxIdleTotal) {
       const oldest = this.idleOrder.values().next().value as WarmIsolate;
       this.idleOrder.delete(oldest);

@@ -32,14 +32,21 @@ export class ToolRealm {
   /**
    * Builds a realm; throws with `phase` set to 'load' when the tool's own
    * top-level code fails (a tool error), anything else is the sandbox's.
+   *
+   * The isolate must be idle (held by the caller, or idle in the pool): the
+   * sandbox's own steps (context, bootstrap, cached compile, link) run
+   * synchronously, since each asynchronous isolated-vm call costs a hop to
+   * the isolate's thread and back (~25–55 µs of CPU, more than the step
+   * itself). Only the tool's top-level code, whose duration the tool
+   * decides, runs asynchronously, so it never blocks the worker's thread.
    */
   static async create(warm: WarmIsolate, pool: IsolatePool, timeoutMs: number): Promise<ToolRealm> {
     const { isolate } = warm;
     const holder: { realm?: ToolRealm } = {};
-    const context = await isolate.createContext();
+    const context = isolate.createContextSync();
     const refs: Array<{ release(): void }> = [context];
     try {
-      const bootstrap = await warm.bootstrap.run(context, { reference: true, timeout: timeoutMs });
+      const bootstrap = warm.bootstrap.runSync(context, { reference: true, timeout: timeoutMs });
       let control: ivm.Reference<(...args: unknown[]) => unknown>;
       try {
         // The only host function the realm ever gets; it never throws (a host Error carries host stack frames).
@@ -53,14 +60,14 @@ export class ToolRealm {
           },
           { async: true },
         );
-        control = (await bootstrap.apply(undefined, [send, JSON.stringify(REALM_LIMITS)], { result: { reference: true }, timeout: timeoutMs })) as typeof control;
+        control = bootstrap.applySync(undefined, [send, JSON.stringify(REALM_LIMITS)], { result: { reference: true }, timeout: timeoutMs }) as typeof control;
         refs.push(control);
       } finally {
         bootstrap.release();
       }
       const module = await pool.compileModule(warm);
       refs.push(module);
-      await module.instantiate(context, () => {
+      module.instantiateSync(context, () => {
         throw new Error('a tool bundle cannot import anything');
       });
       try {

@@ -124,5 +124,7 @@ process.on('message', (raw: unknown) => {
 
 // The parent is gone: nobody will read our results.
 process.on('disconnect', () => process.exit(0));
+// Profiling (ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF): exit normally on SIGTERM so Node writes the profile.
+if (process.env.ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF) process.on('SIGTERM', () => process.exit(0));
 
 send({ t: 'ready', pid: process.pid });

@@ -58,6 +58,16 @@ function workerEnv(): NodeJS.ProcessEnv {
 }
 
 /**
+ * ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF=<dir>: every worker writes a V8 CPU
+ * profile into <dir> when it exits by SIGTERM (which a profiling worker
+ * turns into a normal exit; stop() kills with SIGKILL, which writes nothing).
+ */
+function cpuProfileFlags(): string[] {
+  const dir = process.env.ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
  * The parent's handle on one worker process. Calls held by a worker that
  * exits are failed with UNAVAILABLE; the supervisor decides what comes next.
  */
@@ -76,7 +86,7 @@ export class ToolWorker extends EventEmitter {
     super();
     this.child = fork(WORKER_ENTRY, [], {
       execPath: process.execPath,
-      execArgv: [`--import=${TSX_LOADER}`, '--no-node-snapshot', `--max-old-space-size=${options.heapMb}`],
+      execArgv: [...cpuProfileFlags(), `--import=${TSX_LOADER}`, '--no-node-snapshot', `--max-old-space-size=${options.heapMb}`],
       serialization: 'json',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       env: {
