@@ -44,7 +44,10 @@ export interface ElixirChainBench {
  */
 export async function elixirChainBench(options: { memoryAddress?: string; memoryPid?: number; inProcessCheckpoints?: boolean } = {}): Promise<ElixirChainBench> {
   const memory = options.memoryAddress ? new MemoryStateStore(options.memoryAddress) : undefined;
-  const executor = new ChainExecutor({
+  // Dropped by close(): the caller's frame keeps this object alive (an async function holds its
+  // locals until it returns), and with it every run a non-durable store kept (~500 MB after the
+  // in-process rows), which every later row's scavenges and mark-compacts would then have to walk.
+  let executor: ChainExecutor | undefined = new ChainExecutor({
     state: memory ?? new InProcessStateStore(),
     tools: noTools,
     agents: noAgents,
@@ -56,13 +59,15 @@ export async function elixirChainBench(options: { memoryAddress?: string; memory
   const created = new Set<string>();
   return {
     async measure(chain, input, stepsPerRun, durationMs, concurrentRuns) {
+      if (!executor) throw new Error('measure after close');
+      const running = executor;
       if (!created.has(chain.id)) {
-        await executor.definitions.create(chain, `bench-${chain.id}`).catch((error: { code?: number }) => {
+        await running.definitions.create(chain, `bench-${chain.id}`).catch((error: { code?: number }) => {
           if (error.code !== 6) throw error; // ALREADY_EXISTS from an earlier measurement in the same store
         });
         created.add(chain.id);
       }
-      const checkpoints = executor.checkpoints as { writer?: { batchesSent: number; writesSent: number; batchMs: number } };
+      const checkpoints = running.checkpoints as { writer?: { batchesSent: number; writesSent: number; batchMs: number } };
       const batchesBefore = checkpoints.writer?.batchesSent ?? 0;
       const writesBefore = checkpoints.writer?.writesSent ?? 0;
       const batchMsBefore = checkpoints.writer?.batchMs ?? 0;
@@ -75,10 +80,10 @@ export async function elixirChainBench(options: { memoryAddress?: string; memory
       // Closed loop: each lane starts its next run when the previous one ended.
       const lane = async () => {
         while (performance.now() < deadline) {
-          const record = await executor.runs.start(chain.id, 0, input(), '');
+          const record = await running.runs.start(chain.id, 0, input(), '');
           let last: RunEvent | undefined;
           // A watcher drains the events, as a real client would.
-          for await (const event of executor.runs.watch(record.id, 0, new AbortController().signal)) last = event;
+          for await (const event of running.runs.watch(record.id, 0, new AbortController().signal)) last = event;
           if (last?.event?.$case !== 'runCompleted') throw new Error(`run ${record.id} did not succeed: ${JSON.stringify(last?.event)}`);
           runs++;
         }
@@ -100,7 +105,8 @@ export async function elixirChainBench(options: { memoryAddress?: string; memory
       };
     },
     async close() {
-      await executor.stop();
+      await executor?.stop();
+      executor = undefined;
       memory?.close();
     },
   };
