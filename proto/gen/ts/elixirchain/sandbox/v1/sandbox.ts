@@ -119,6 +119,21 @@ export interface ToolManifest {
     | undefined;
   /** Hex sha256 of the bundle bytes. */
   bundleSha256: string;
+  /** Opt-in: let calls reuse a warm context. Absent: every call gets a fresh context (the default). */
+  contextReuse?: ContextReuse | undefined;
+}
+
+/**
+ * A context kept between calls (the Lambda / Workers model: globals persist between calls). It
+ * serves only calls of the same tool version, tenant and effective grant (hosts, secret names and
+ * values); it is discarded after any failure, timeout or limit, after max_calls calls, after
+ * max_idle_ms idle, and when that version is evicted.
+ */
+export interface ContextReuse {
+  /** Calls one context serves at most; 0 means a fresh context for every call. */
+  maxCalls: number;
+  /** A context idle longer than this is discarded; 0 means 10 s. */
+  maxIdleMs: number;
 }
 
 export interface Tool {
@@ -820,6 +835,7 @@ function createBaseToolManifest(): ToolManifest {
     limits: undefined,
     retry: undefined,
     bundleSha256: "",
+    contextReuse: undefined,
   };
 }
 
@@ -854,6 +870,9 @@ export const ToolManifest: MessageFns<ToolManifest> = {
     }
     if (message.bundleSha256 !== "") {
       writer.uint32(82).string(message.bundleSha256);
+    }
+    if (message.contextReuse !== undefined) {
+      ContextReuse.encode(message.contextReuse, writer.uint32(90).fork()).join();
     }
     return writer;
   },
@@ -951,6 +970,14 @@ export const ToolManifest: MessageFns<ToolManifest> = {
             message.bundleSha256 = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.contextReuse = ContextReuse.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -987,6 +1014,11 @@ export const ToolManifest: MessageFns<ToolManifest> = {
         : isSet(object.bundle_sha256)
         ? globalThis.String(object.bundle_sha256)
         : "",
+      contextReuse: isSet(object.contextReuse)
+        ? ContextReuse.fromJSON(object.contextReuse)
+        : isSet(object.context_reuse)
+        ? ContextReuse.fromJSON(object.context_reuse)
+        : undefined,
     };
   },
 
@@ -1022,6 +1054,9 @@ export const ToolManifest: MessageFns<ToolManifest> = {
     if (message.bundleSha256 !== "") {
       obj.bundleSha256 = message.bundleSha256;
     }
+    if (message.contextReuse !== undefined) {
+      obj.contextReuse = ContextReuse.toJSON(message.contextReuse);
+    }
     return obj;
   },
 
@@ -1048,6 +1083,102 @@ export const ToolManifest: MessageFns<ToolManifest> = {
       ? RetryPolicy.fromPartial(object.retry)
       : undefined;
     message.bundleSha256 = object.bundleSha256 ?? "";
+    message.contextReuse = (object.contextReuse !== undefined && object.contextReuse !== null)
+      ? ContextReuse.fromPartial(object.contextReuse)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseContextReuse(): ContextReuse {
+  return { maxCalls: 0, maxIdleMs: 0 };
+}
+
+export const ContextReuse: MessageFns<ContextReuse> = {
+  encode(message: ContextReuse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.maxCalls !== 0) {
+      writer.uint32(8).int32(message.maxCalls);
+    }
+    if (message.maxIdleMs !== 0) {
+      writer.uint32(16).int32(message.maxIdleMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ContextReuse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseContextReuse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.maxCalls = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.maxIdleMs = reader.int32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ContextReuse {
+    return {
+      maxCalls: isSet(object.maxCalls)
+        ? globalThis.Number(object.maxCalls)
+        : isSet(object.max_calls)
+        ? globalThis.Number(object.max_calls)
+        : 0,
+      maxIdleMs: isSet(object.maxIdleMs)
+        ? globalThis.Number(object.maxIdleMs)
+        : isSet(object.max_idle_ms)
+        ? globalThis.Number(object.max_idle_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: ContextReuse): unknown {
+    const obj: any = {};
+    if (message.maxCalls !== 0) {
+      obj.maxCalls = Math.round(message.maxCalls);
+    }
+    if (message.maxIdleMs !== 0) {
+      obj.maxIdleMs = Math.round(message.maxIdleMs);
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ContextReuse>): ContextReuse {
+    return ContextReuse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ContextReuse>): ContextReuse {
+    const message = createBaseContextReuse();
+    message.maxCalls = object.maxCalls ?? 0;
+    message.maxIdleMs = object.maxIdleMs ?? 0;
     return message;
   },
 };
