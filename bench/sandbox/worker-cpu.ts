@@ -3,7 +3,8 @@
 // call of the workers only, one at a time and with 32 calls in flight, and the
 // same for the service process. Quick A/B for engine changes.
 //
-// Run: npx node --import tsx --no-node-snapshot bench/sandbox/worker-cpu.ts [--calls N] [--workers W]
+// Run: npx node --import tsx --no-node-snapshot bench/sandbox/worker-cpu.ts [--calls N] [--workers W] [--reuse]
+// (--reuse: the manifest opts in to context reuse, max_calls 1000)
 // Profile the workers: ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF=/tmp/prof (one .cpuprofile per worker).
 import { createHash } from 'node:crypto';
 import type { ToolManifest } from '@elixirchain/proto/sandbox';
@@ -30,6 +31,7 @@ const manifest: ToolManifest = {
   limits: { memoryMb: 32, timeoutMs: 5000, maxOutputBytes: 4096, cpuTimeMs: 0, maxEvents: 10 },
   retry: undefined,
   bundleSha256: createHash('sha256').update(bundle).digest('hex'),
+  contextReuse: process.argv.includes('--reuse') ? { maxCalls: 1000, maxIdleMs: 0 } : undefined,
 };
 
 const sandbox = await createSandbox({ pool: { workers } });

@@ -6,7 +6,7 @@ import { toolSandboxService } from './server/tool-sandbox-service.js';
 import { ToolSandbox, type SandboxOptions } from './sandbox/tool-sandbox.js';
 import { toolSandboxNodeStatus } from './status/node-status.js';
 
-export { createSandbox, ToolSandbox } from './sandbox/tool-sandbox.js';
+export { createSandbox, ToolSandbox, SHARED_TENANT } from './sandbox/tool-sandbox.js';
 export type { InvokeOptions, InvokeRequest, SandboxEvent, SandboxOptions } from './sandbox/tool-sandbox.js';
 export { SecretStore } from './secrets/secret-store.js';
 export { InMemoryToolStore } from './registry/in-memory-tool-store.js';

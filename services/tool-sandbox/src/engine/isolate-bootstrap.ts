@@ -103,24 +103,25 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
     });
   }
 
-  // --- ctx.signal ---------------------------------------------------------
-  const abortListeners = [];
-  const signal = {
+  // --- ctx.signal: one per call (a context may serve several calls, see run) --
+  let abortListeners = [];
+  let signal = null;
+  const newSignal = () => { const listeners = []; abortListeners = listeners; const s = {
     aborted: false,
     reason: undefined,
     onabort: null,
     addEventListener(type, fn) {
-      if (type === 'abort' && typeof fn === 'function') abortListeners[abortListeners.length] = fn;
+      if (type === 'abort' && typeof fn === 'function') listeners[listeners.length] = fn;
     },
     removeEventListener(type, fn) {
-      for (let i = 0; i < abortListeners.length; i++) if (abortListeners[i] === fn) abortListeners[i] = null;
+      for (let i = 0; i < listeners.length; i++) if (listeners[i] === fn) listeners[i] = null;
     },
     throwIfAborted() {
-      if (signal.aborted) throw toolError('CANCELLED', StringCtor(signal.reason || 'aborted'), 'AbortError');
+      if (s.aborted) throw toolError('CANCELLED', StringCtor(s.reason || 'aborted'), 'AbortError');
     },
-  };
+  }; return s; };
   function abort(reason) {
-    if (signal.aborted) return;
+    if (!signal || signal.aborted) return;
     signal.aborted = true;
     signal.reason = reason;
     const fns = [];
@@ -275,20 +276,30 @@ export const ISOLATE_BOOTSTRAP_SOURCE = String.raw`(function bootstrap(send, ini
     return { name: slice(StringCtor(name), 100), message: slice(StringCtor(message), 4000), code: code === undefined ? undefined : slice(code, 64) };
   }
 
+  // A context kept for reuse serves several calls, one at a time: each run
+  // gets its own signal and ctx, and a ctx a tool kept from an earlier call
+  // (in a global) refuses to act once its call is over.
+  let generation = 0;
   async function run(ns, inputJson, callJson) {
     const call = JSONparse(callJson);
+    const gen = ++generation;
+    ended = false;
+    unacked = 0;
+    drained = null;
+    signal = newSignal();
     MAX_OUTPUT = call.maxOutputChars;
     secretValues = call.secrets;
+    const over = () => toolError('FAILED_PRECONDITION', 'the call has ended');
     const ctx = ObjectFreeze({
       callId: call.callId,
       deadline: call.deadline,
       attempt: call.attempt,
       signal,
-      fetch,
+      fetch: (url, options) => (gen === generation ? fetch(url, options) : PromiseCtor.reject(over())),
       secrets,
-      progress,
-      log,
-      partial,
+      progress: (fraction, message) => { if (gen !== generation) throw over(); progress(fraction, message); },
+      log: (level, message) => { if (gen !== generation) throw over(); log(level, message); },
+      partial: (data) => { if (gen !== generation) throw over(); partial(data); },
     });
     try {
       const exported = ns.default;

@@ -1,5 +1,5 @@
 import type ivm from 'isolated-vm';
-import type { IsolatePool, WarmIsolate } from './isolate-pool.js';
+import type { IsolatePool, KeptRealm, WarmIsolate } from './isolate-pool.js';
 import { ToolRealm, type BridgeTarget } from './tool-realm.js';
 import type { DoneMessage, InvokeMessage, WorkerFailure } from './worker-protocol.js';
 
@@ -43,6 +43,8 @@ export class IsolateCall implements BridgeTarget {
     private readonly warm: WarmIsolate,
     private readonly pool: IsolatePool,
     private readonly host: CallHost,
+    /** A context kept from an earlier call with the same reuse key (the manifest opted in). */
+    private readonly kept?: KeptRealm,
   ) {
     this.deadlineAt = performance.now() + message.limits.timeoutMs;
   }
@@ -70,7 +72,7 @@ export class IsolateCall implements BridgeTarget {
     let outputJson: string | undefined;
     try {
       const work = (async () => {
-        realm = await this.pool.takeSpare(this.warm);
+        realm = this.kept ? this.kept.realm : await this.pool.takeSpare(this.warm);
         if (!realm) {
           try {
             realm = await ToolRealm.create(this.warm, this.pool, this.remainingMs());
@@ -112,9 +114,23 @@ export class IsolateCall implements BridgeTarget {
       for (const timer of this.requests.values()) if (timer) clearTimeout(timer);
       this.requests.clear();
       this.control = undefined;
-      (realm as ToolRealm | undefined)?.release();
-      const failedCleanly = !this.failure || REUSABLE_AFTER.has(this.failure.reason);
-      this.pool.release(this.warm, failedCleanly && !pendingHostWork && !isolate.isDisposed);
+      const used = realm as ToolRealm | undefined;
+      if (used) used.target = undefined;
+      // Context reuse (opt-in): only after a clean success with nothing left pending; any failure discards it.
+      const reuse = this.message.reuse;
+      const keep = reuse && used && !this.failure && !pendingHostWork && !isolate.isDisposed
+        ? { key: reuse.key, warm: this.warm, realm: used, calls: (this.kept?.calls ?? 0) + 1 }
+        : undefined;
+      if (!(reuse && keep && this.pool.keep(reuse, keep))) {
+        if (this.kept) {
+          if (used !== this.kept.realm) used?.release();
+          this.pool.discardKept(this.kept);
+        } else {
+          used?.release();
+          const failedCleanly = !this.failure || REUSABLE_AFTER.has(this.failure.reason);
+          this.pool.release(this.warm, failedCleanly && !pendingHostWork && !isolate.isDisposed);
+        }
+      }
     }
     if (this.failure) return { t: 'done', id: this.message.id, ok: false, failure: this.failure, cpuMs, retire: this.retire };
     return { t: 'done', id: this.message.id, ok: true, outputJson, cpuMs };

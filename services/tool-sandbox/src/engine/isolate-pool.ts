@@ -1,7 +1,7 @@
 import ivm from 'isolated-vm';
 import { ISOLATE_BOOTSTRAP_SOURCE } from './isolate-bootstrap.js';
 import { ToolRealm } from './tool-realm.js';
-import type { ToolVersionSource } from './worker-protocol.js';
+import type { ContextReuseRequest, ToolVersionSource } from './worker-protocol.js';
 
 /** An isolate kept warm for one tool version; used by one call at a time. */
 export class WarmIsolate {
@@ -13,6 +13,16 @@ export class WarmIsolate {
     readonly bootstrap: ivm.Script,
     readonly version: ToolVersion,
   ) {}
+}
+
+/** A realm kept after a successful call, for the next call with the same reuse key. */
+export interface KeptRealm {
+  key: string;
+  warm: WarmIsolate;
+  realm: ToolRealm;
+  /** Calls it has served. */
+  calls: number;
+  idle?: NodeJS.Timeout;
 }
 
 /** How long a tool's top-level code may run while a spare realm is made. */
@@ -48,6 +58,12 @@ export class IsolatePool {
   private readonly versions = new Map<string, ToolVersion>();
   /** Idle isolates in least-recently-used order. */
   private readonly idleOrder = new Set<WarmIsolate>();
+  /**
+   * Contexts kept for reuse (manifests that opt in), by reuse key, each in an
+   * isolate of its own that serves nothing else while it holds it.
+   */
+  private readonly kept = new Map<string, KeptRealm[]>();
+  private keptCount = 0;
 
   constructor(private readonly options: IsolatePoolOptions) {}
 
@@ -124,6 +140,69 @@ export class IsolatePool {
     return module;
   }
 
+  /** An idle kept context for this reuse key and version, if any is still within its bounds. */
+  takeKept(reuse: ContextReuseRequest, versionKey: string): KeptRealm | undefined {
+    const list = this.kept.get(reuse.key);
+    while (list && list.length > 0) {
+      const kept = list.pop()!;
+      this.keptCount--;
+      clearTimeout(kept.idle);
+      kept.idle = undefined;
+      if (list.length === 0) this.kept.delete(reuse.key);
+      const usable = !kept.warm.isolate.isDisposed && kept.warm.version.key === versionKey && this.versions.get(versionKey) === kept.warm.version && kept.calls < reuse.maxCalls;
+      if (usable) return kept;
+      this.discardKept(kept);
+    }
+    return undefined;
+  }
+
+  /**
+   * Keeps a realm whose call succeeded for the next call with the same key,
+   * within the manifest's bounds; false if it may not be kept (the caller
+   * then discards it).
+   */
+  keep(reuse: ContextReuseRequest, kept: KeptRealm): boolean {
+    const { warm } = kept;
+    if (warm.isolate.isDisposed || kept.calls >= reuse.maxCalls || this.versions.get(warm.version.key) !== warm.version) return false;
+    const list = this.kept.get(reuse.key) ?? [];
+    if (list.length >= this.options.maxIdlePerVersion || this.heapIsHigh(warm)) return false;
+    // Kept contexts and idle isolates share one bound on isolates held while no call runs.
+    while (this.keptCount > 0 && this.keptCount + this.idleOrder.size >= this.options.maxIdleTotal) this.discardOldestKept();
+    list.push(kept);
+    this.kept.set(reuse.key, list);
+    this.keptCount++;
+    kept.idle = setTimeout(() => {
+      const at = list.indexOf(kept);
+      if (at < 0) return;
+      list.splice(at, 1);
+      this.keptCount--;
+      if (list.length === 0 && this.kept.get(reuse.key) === list) this.kept.delete(reuse.key);
+      this.discardKept(kept);
+    }, reuse.maxIdleMs);
+    kept.idle.unref();
+    return true;
+  }
+
+  /** Ends a kept context and the isolate that held it (a fresh isolate replaces it on demand). */
+  discardKept(kept: KeptRealm): void {
+    clearTimeout(kept.idle);
+    kept.realm.release();
+    this.dispose(kept.warm);
+  }
+
+  private discardOldestKept(): void {
+    for (const [key, list] of this.kept) {
+      const oldest = list.shift();
+      if (list.length === 0) this.kept.delete(key);
+      if (oldest) {
+        this.keptCount--;
+        this.discardKept(oldest);
+        return;
+      }
+    }
+    this.keptCount = 0;
+  }
+
   release(warm: WarmIsolate, reusable: boolean): void {
     const version = this.versions.get(warm.version.key);
     warm.calls++;
@@ -163,6 +242,15 @@ export class IsolatePool {
       }
       version.idle.length = 0;
       version.cachedData?.release();
+    }
+    const evicted = new Set(keys);
+    for (const [key, list] of this.kept) {
+      for (const kept of list.filter((k) => evicted.has(k.warm.version.key))) {
+        list.splice(list.indexOf(kept), 1);
+        this.keptCount--;
+        this.discardKept(kept);
+      }
+      if (list.length === 0) this.kept.delete(key);
     }
   }
 

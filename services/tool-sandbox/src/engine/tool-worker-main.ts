@@ -36,10 +36,15 @@ async function invoke(message: Extract<ParentMessage, { t: 'invoke' }>): Promise
   if (!pool.has(message.key)) {
     return { t: 'done', id: message.id, ok: false, cpuMs: 0, failure: { code: 'UNAVAILABLE', reason: 'VERSION_NOT_LOADED', message: 'the worker does not hold this tool version' } };
   }
-  const warm = await pool.acquire(message.key);
-  const call = new IsolateCall(message, warm, pool, {
-    forward: (op, requestId, json) => send({ t: 'bridge', id: message.id, op, requestId, json }),
-  });
+  const kept = message.reuse ? pool.takeKept(message.reuse, message.key) : undefined;
+  const warm = kept?.warm ?? (await pool.acquire(message.key));
+  const call = new IsolateCall(
+    message,
+    warm,
+    pool,
+    { forward: (op, requestId, json) => send({ t: 'bridge', id: message.id, op, requestId, json }) },
+    kept,
+  );
   calls.set(message.id, call);
   try {
     return await call.run();

@@ -1,7 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { CallLimits, DoneMessage, ParentMessage, ToolVersionSource, WorkerMessage } from './worker-protocol.js';
+import type { CallLimits, ContextReuseRequest, DoneMessage, ParentMessage, ToolVersionSource, WorkerMessage } from './worker-protocol.js';
 
 const WORKER_ENTRY = fileURLToPath(new URL('./tool-worker-main.ts', import.meta.url));
 const TSX_LOADER = import.meta.resolve('tsx');
@@ -25,6 +25,7 @@ export interface WorkerInvocation {
   deadline: number;
   limits: CallLimits;
   secrets: Record<string, string>;
+  reuse?: ContextReuseRequest;
 }
 
 export interface RunningWorkerCall {
@@ -138,6 +139,7 @@ export class ToolWorker extends EventEmitter {
       deadline: invocation.deadline,
       limits: invocation.limits,
       secrets: invocation.secrets,
+      reuse: invocation.reuse,
     });
     return {
       done,

@@ -37,6 +37,19 @@ export interface InvokeMessage {
   limits: CallLimits;
   /** Values of the secrets this call may read. */
   secrets: Record<string, string>;
+  /** The manifest opted in to context reuse: the call may run in a context kept for the same `key`. */
+  reuse?: ContextReuseRequest;
+}
+
+/**
+ * `key` names what a kept context may be reused for: the parent derives it
+ * from the tool version, tenant and effective grant (secret values
+ * included), so a context never crosses any of them.
+ */
+export interface ContextReuseRequest {
+  key: string;
+  maxCalls: number;
+  maxIdleMs: number;
 }
 
 /** Compile, link and evaluate a version once, to refuse a broken bundle at registration. */

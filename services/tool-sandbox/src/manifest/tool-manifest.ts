@@ -25,6 +25,17 @@ export interface ResolvedRetry {
   multiplier: number;
 }
 
+/** The manifest's opt-in to reuse a warm context across calls (see ContextReuse in the proto). */
+export interface ResolvedContextReuse {
+  maxCalls: number;
+  maxIdleMs: number;
+}
+
+/** Bounds on ContextReuse: a kept context serves at most this many calls and idles at most this long. */
+export const CONTEXT_REUSE_MAX_CALLS = 1000;
+export const CONTEXT_REUSE_MAX_IDLE_MS = 300_000;
+const CONTEXT_REUSE_DEFAULT_IDLE_MS = 10_000;
+
 /** A manifest after validation: defaults filled in, permissions normalised. */
 export interface ResolvedManifest {
   manifest: ToolManifest;
@@ -32,6 +43,8 @@ export interface ResolvedManifest {
   limits: ResolvedLimits;
   retry: ResolvedRetry;
   idempotent: boolean;
+  /** Absent: a fresh context for every call (the default). */
+  contextReuse?: ResolvedContextReuse;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -125,8 +138,20 @@ export function resolveManifest(
     v.push({ field: 'manifest.retry.max_attempts', description: 'only tools annotated idempotent may be retried' });
   }
 
+  let contextReuse: ResolvedContextReuse | undefined;
+  const reuse = manifest.contextReuse;
+  if (reuse && (reuse.maxCalls !== 0 || reuse.maxIdleMs !== 0)) {
+    if (!Number.isInteger(reuse.maxCalls) || reuse.maxCalls < 0 || reuse.maxCalls > CONTEXT_REUSE_MAX_CALLS) {
+      v.push({ field: 'manifest.context_reuse.max_calls', description: `must be between 0 and ${CONTEXT_REUSE_MAX_CALLS}` });
+    }
+    if (!Number.isInteger(reuse.maxIdleMs) || reuse.maxIdleMs < 0 || reuse.maxIdleMs > CONTEXT_REUSE_MAX_IDLE_MS) {
+      v.push({ field: 'manifest.context_reuse.max_idle_ms', description: `must be between 0 and ${CONTEXT_REUSE_MAX_IDLE_MS}` });
+    }
+    if (reuse.maxCalls > 1) contextReuse = { maxCalls: reuse.maxCalls, maxIdleMs: reuse.maxIdleMs || CONTEXT_REUSE_DEFAULT_IDLE_MS };
+  }
+
   if (v.length > 0) throw errors.invalidArguments(v, 'INVALID_MANIFEST');
-  return { manifest, permissions: normalizePermissions(asked), limits, retry, idempotent };
+  return { manifest, permissions: normalizePermissions(asked), limits, retry, idempotent, contextReuse };
 }
 
 /** Validators for a version's schemas, compiled once per version. */

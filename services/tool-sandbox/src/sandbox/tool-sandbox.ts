@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { asElixirError, ElixirError, errors, GrpcCode, type FieldViolation, type Logger } from '@elixirchain/runtime';
 import type { Tool, ToolManifest } from '@elixirchain/proto/sandbox';
 import { DEFAULT_OPERATOR_LIMITS, defaultPoolSettings, type OperatorLimits, type PoolSettings } from '../config/operator-limits.js';
 import { REALM_LIMITS } from '../engine/tool-realm.js';
 import { WorkerSupervisor, type WorkerInfo } from '../engine/worker-supervisor.js';
 import type { PoolUtilisation } from '../metrics/sandbox-pool-metrics.js';
-import type { CallLimits, DoneMessage, WorkerFailure } from '../engine/worker-protocol.js';
+import type { CallLimits, ContextReuseRequest, DoneMessage, WorkerFailure } from '../engine/worker-protocol.js';
 import { SchemaCompiler } from '../manifest/schema-compiler.js';
 import { FetchGuard, type HostResolver } from '../network/fetch-guard.js';
 import { effectiveGrant, normalizePermissions, type PermissionSet } from '../permissions/permission-set.js';
@@ -384,7 +384,14 @@ export class ToolSandbox {
     const grant = effectiveGrant(record.resolved.permissions, catalog.grantOf(record.name), narrowing);
     const secretValues = this.secrets.pick(grant.secrets);
     const redactor = new SecretRedactor(secretValues);
-    const { limits, retry, idempotent } = record.resolved;
+    const { limits, retry, idempotent, contextReuse } = record.resolved;
+    // Opt-in context reuse: a kept context serves only calls with this same key, which binds the
+    // version's bytes, the tenant, and the effective grant including the secret values it was given.
+    const reuse: ContextReuseRequest | undefined = contextReuse && {
+      key: createHash('sha256').update(JSON.stringify([request.tenant || 'default', record.key, grant.hostLists, grant.secrets, secretValues])).digest('hex'),
+      maxCalls: contextReuse.maxCalls,
+      maxIdleMs: contextReuse.maxIdleMs,
+    };
     const maxAttempts = idempotent ? Math.max(1, retry.maxAttempts) : 1;
     const callDeadline = Math.min(options.deadline ?? Infinity, request.timeoutMs && request.timeoutMs > 0 ? Date.now() + request.timeoutMs * maxAttempts : Infinity);
 
@@ -398,7 +405,7 @@ export class ToolSandbox {
       let error: ElixirError;
       let retryable: boolean;
       try {
-        const output = await this.attempt(record, { inputJson, callId, attempt, timeoutMs, secretValues, grant, redactor, signal, push });
+        const output = await this.attempt(record, { inputJson, callId, attempt, timeoutMs, secretValues, grant, redactor, signal, push, reuse });
         push({ type: 'result', output, toolVersion, attempts: attempt, durationMs: performance.now() - started });
         this.logger?.debug({ tool: toolVersion, callId, attempts: attempt }, 'tool call succeeded');
         return;
@@ -427,6 +434,7 @@ export class ToolSandbox {
       redactor: SecretRedactor;
       signal: AbortSignal;
       push: (e: SandboxEventBody) => void;
+      reuse?: ContextReuseRequest;
     },
   ): Promise<unknown> {
     const { limits } = record.resolved;
@@ -469,6 +477,7 @@ export class ToolSandbox {
           deadline: Date.now() + a.timeoutMs,
           limits: callLimits,
           secrets: a.secretValues,
+          reuse: a.reuse,
         },
         {
           onEvent: (op, json) => bridge.onEvent(op, json),
