@@ -84,6 +84,16 @@ describe('sandbox context reuse (opt-in) keeps its boundaries', function () {
     assert.equal((await run('reuse-bounds', { mark: 'c' })).calls, 1, 'max_calls ends it');
   });
 
+  it('discards the context after a timeout (the watchdog ends its isolate)', async () => {
+    const source = COUNTER.replace("if (input.fail) throw new Error('asked to fail');", 'if (input.spin) for (;;) {}');
+    const t = toolFixture('reuse-timeout', source, { timeoutMs: 300, contextReuse: { maxCalls: 100 } });
+    await sandbox.register(t.manifest, t.bundle);
+    assert.equal((await run('reuse-timeout', { mark: 'a' })).calls, 1);
+    assert.equal((await run('reuse-timeout', { mark: 'a' })).calls, 2);
+    await assert.rejects(sandbox.call({ name: 'reuse-timeout', input: { spin: true } }), (e: unknown) => e instanceof ElixirError && e.code === GrpcCode.DEADLINE_EXCEEDED);
+    assert.deepEqual(await run('reuse-timeout', { mark: 'b' }), { calls: 1, mark: 'b' });
+  });
+
   it('discards a context idle past max_idle_ms', async () => {
     const t = toolFixture('reuse-idle', COUNTER, { contextReuse: { maxCalls: 100, maxIdleMs: 100 } });
     await sandbox.register(t.manifest, t.bundle);
