@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { Aggregation, RunStatus, StepStatus } from '@elixirchain/proto/chain';
+import { Aggregation, Chain, RunStatus, StepStatus } from '@elixirchain/proto/chain';
 import { ElixirError, GrpcCode } from '@elixirchain/runtime';
-import type { Chain, RunEvent } from '@elixirchain/proto/chain';
+import type { RunEvent } from '@elixirchain/proto/chain';
 import { ChainExecutor } from '../src/chain-executor.js';
 import { InProcessStateStore } from '../src/storage/in-process-state-store.js';
 import type { StateWrite } from '../src/storage/state-store.js';
@@ -352,6 +352,51 @@ describe('chain executor owning its definitions (no replicas)', () => {
       await executor.stop();
     }
     assert.throws(() => new ChainExecutor({ state, tools: new FakeToolRunner({}), agents: new FakeAgentRunner(), ownsDefinitions: true, leases: {} as never }), /replicas/);
+  });
+});
+
+describe('chain executor: run records name a content-addressed snapshot of their chain', () => {
+  it('writes each distinct definition once, keeps a run on the definition it started with, and reads records that hold the chain inline', async () => {
+    const state = new RecordingStateStore();
+    const executor = new ChainExecutor({ state, tools: new FakeToolRunner({}), agents: new FakeAgentRunner(), limits: { finishedRetentionMs: 1000 } });
+    const runOnce = async () => {
+      const { id } = await executor.runs.start('snap', 0, {}, '');
+      for await (const _ of executor.runs.watch(id, 0, new AbortController().signal));
+      return id;
+    };
+    const snapshotWrites = () => state.attempts.flat().filter((k) => k.startsWith('chain-snapshots/')).length;
+    try {
+      const v1 = chain('snap', sequential('s', [transform('a', '1.0'), transform('b', 'steps.a + 1.0')]));
+      await executor.definitions.create(v1, '');
+      const first = await runOnce();
+      const second = await runOnce();
+      assert.equal(snapshotWrites(), 1, 'the second run of the same definition carried no copy of it');
+      const record = (await state.get(`runs/${first}`))!.value as { chain?: unknown; chainSnapshot?: string };
+      assert.equal(record.chain, undefined);
+      assert.match(record.chainSnapshot ?? '', /^chain-snapshots\//);
+      assert.equal(((await state.get(`runs/${second}`))!.value as { chainSnapshot?: string }).chainSnapshot, record.chainSnapshot);
+
+      await executor.definitions.update(chain('snap', transform('only', '7.0')), [], undefined);
+      const third = await runOnce();
+      assert.equal(snapshotWrites(), 2);
+      assert.equal((await executor.runs.get(third)).output, 7);
+
+      // Another process over the same state (a restart): each run reads back the definition it ran.
+      const restarted = new ChainExecutor({ state, tools: new FakeToolRunner({}), agents: new FakeAgentRunner() });
+      try {
+        const before = await restarted.checkpoints.getRun(first);
+        assert.equal(before?.chain.root?.kind?.$case, 'sequential');
+        assert.equal((await restarted.checkpoints.getRun(third))?.chain.root?.id, 'only');
+        // A record written before snapshots (the chain inline) still reads.
+        const { chainSnapshot: _, ...legacy } = record;
+        await state.put('runs/legacy', { ...legacy, id: 'legacy', chain: Chain.toJSON(before!.chain) });
+        assert.deepEqual((await restarted.checkpoints.getRun('legacy'))?.chain, before?.chain);
+      } finally {
+        await restarted.stop();
+      }
+    } finally {
+      await executor.stop();
+    }
   });
 });
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Chain, RunStatus } from '@elixirchain/proto/chain';
 import type { RunEvent, StepCompleted, StepStarted } from '@elixirchain/proto/chain';
 import { Status } from '@elixirchain/proto/google/rpc/status';
@@ -46,15 +47,44 @@ const eventPrefix = (id: string) => `run-events/${id}/`;
 // Zero-padded so keys sort by sequence.
 const eventKey = (id: string, sequence: number) => `${eventPrefix(id)}${String(sequence).padStart(12, '0')}`;
 
-/** A chain's JSON form, made once per definition object (runs of one version share it: see ChainRepository). */
-const chainJson = new WeakMap<Chain, unknown>();
+/**
+ * The chain a run runs, stored once per distinct definition rather than in
+ * every run record (for a 50-step chain it was ~3 KB of each record's 3.4 KB,
+ * written with every run): `chain-snapshots/<sha-256 of its JSON>`,
+ * content-addressed, so immutable — updating or deleting the chain never
+ * changes it, and a chain deleted and re-created with other steps gets
+ * another key. A record names it in `chainSnapshot`; records written before
+ * hold the chain itself in `chain`, and both are read. Snapshots are never
+ * deleted (one small row per distinct definition a run ever used).
+ */
+interface ChainSnapshot {
+  key: string;
+  json: unknown;
+  text: string;
+}
 
-function recordToJson(record: RunRecord): unknown {
-  let chain = chainJson.get(record.chain);
-  if (chain === undefined) chainJson.set(record.chain, (chain = Chain.toJSON(record.chain)));
+/** Made once per definition object (runs of one version share it: see ChainRepository). */
+const chainSnapshots = new WeakMap<Chain, ChainSnapshot>();
+
+function chainSnapshot(chain: Chain): ChainSnapshot {
+  let snapshot = chainSnapshots.get(chain);
+  if (!snapshot) {
+    const json = Chain.toJSON(chain);
+    const text = JSON.stringify(json);
+    snapshot = { key: `chain-snapshots/${createHash('sha256').update(text).digest('base64url')}`, json, text };
+    chainSnapshots.set(chain, snapshot);
+  }
+  return snapshot;
+}
+
+/** Decoded snapshots kept per store (immutable, so never stale); the oldest goes past this many. */
+const MAX_CACHED_SNAPSHOTS = 1_024;
+
+function recordToJson(record: RunRecord, snapshot: ChainSnapshot): unknown {
   return {
     ...record,
-    chain,
+    chain: undefined,
+    chainSnapshot: snapshot.key,
     error: record.error ? Status.toJSON(record.error) : undefined,
     createTime: record.createTime.toISOString(),
     startTime: record.startTime?.toISOString(),
@@ -62,13 +92,13 @@ function recordToJson(record: RunRecord): unknown {
   };
 }
 
-function recordFromJson(json: unknown): RunRecord {
+function recordFromJson(json: unknown, chain: Chain): RunRecord {
   const r = json as Record<string, any>;
   return {
     id: r.id,
     chainId: r.chainId,
     chainVersion: r.chainVersion,
-    chain: Chain.fromJSON(r.chain),
+    chain,
     status: r.status,
     input: r.input ?? null,
     output: r.output,
@@ -96,6 +126,10 @@ const isResumable = (r: RunRecord) => UNFINISHED_RUN_STATUSES.has(r.status) || (
 export class StateRunCheckpointStore implements RunCheckpointStore {
   readonly durable = true;
   readonly writer: GroupCommitWriter;
+  /** Snapshots known to be durable in this store: a record naming one needs no copy of it in its batch. */
+  private readonly durableSnapshots = new Set<string>();
+  /** Snapshots by key, decoded (or written) by this store. */
+  private readonly snapshotChains = new Map<string, Chain>();
 
   constructor(private readonly store: StateStore) {
     this.writer = new GroupCommitWriter(store);
@@ -103,19 +137,56 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const entry = await this.store.get(runKey(runId));
-    return entry ? recordFromJson(entry.value) : undefined;
+    return entry ? this.recordFromEntry(entry.value) : undefined;
+  }
+
+  private async recordFromEntry(json: unknown): Promise<RunRecord> {
+    const r = json as { id: string; chain?: unknown; chainSnapshot?: string };
+    if (r.chainSnapshot === undefined) return recordFromJson(json, Chain.fromJSON(r.chain));
+    let chain = this.snapshotChains.get(r.chainSnapshot);
+    if (!chain) {
+      const entry = await this.store.get(r.chainSnapshot);
+      // Written in the same atomic batch as the first record naming it, or before: never absent.
+      if (!entry) throw new Error(`run ${r.id}: its chain snapshot ${r.chainSnapshot} is missing`);
+      chain = Chain.fromJSON(entry.value);
+      this.cacheSnapshot(r.chainSnapshot, chain);
+    }
+    return recordFromJson(json, chain);
+  }
+
+  private cacheSnapshot(key: string, chain: Chain): void {
+    if (this.snapshotChains.has(key)) return;
+    if (this.snapshotChains.size >= MAX_CACHED_SNAPSHOTS) this.snapshotChains.delete(this.snapshotChains.keys().next().value!);
+    this.snapshotChains.set(key, chain);
   }
 
   checkpoint(runId: string, take: () => RunCheckpoint): Promise<void> {
-    return this.writer.write(() => {
+    let snapshotWritten: ChainSnapshot | undefined;
+    let snapshotChain: Chain | undefined;
+    const written = this.writer.write(() => {
       const { events, record, create } = take();
       const writes: StateWrite[] = [];
       // Must not exist: two writers of one run (a replica that lost it, and the one that took it
       // over) cannot both append at the same sequence, so the durable log never forks. The
       // conflict fails only this run's writes: the writer retries the batch's others alone.
       if (events.length > 0) for (const row of encodeEventRows(events)) writes.push({ op: 'put', key: eventKey(runId, row.first), value: row.value, json: row.json, expectedVersion: 0 });
-      if (record) writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record), expectedVersion: create ? 0 : undefined });
+      if (record) {
+        const snapshot = chainSnapshot(record.chain);
+        // In the same atomic batch as the record until a batch carrying it has committed (then it is
+        // durable for good: never deleted). Unconditional, so runs sharing a batch may each carry it.
+        if (!this.durableSnapshots.has(snapshot.key)) {
+          writes.push({ op: 'put', key: snapshot.key, value: snapshot.json, json: snapshot.text });
+          snapshotWritten = snapshot;
+          snapshotChain = record.chain;
+        }
+        writes.push({ op: 'put', key: runKey(runId), value: recordToJson(record, snapshot), expectedVersion: create ? 0 : undefined });
+      }
       return writes;
+    });
+    return written.then(() => {
+      if (!snapshotWritten) return;
+      this.durableSnapshots.add(snapshotWritten.key);
+      this.cacheSnapshot(snapshotWritten.key, snapshotChain!);
     });
   }
 
@@ -131,7 +202,7 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
     for (;;) {
       const page = await this.store.list('runs/', 200, token);
       for (let i = skip; i < page.entries.length; i++) {
-        const record = recordFromJson(page.entries[i]!.value);
+        const record = await this.recordFromEntry(page.entries[i]!.value);
         if (filter.chainId && record.chainId !== filter.chainId) continue;
         if (filter.status && record.status !== filter.status) continue;
         runs.push(record);
@@ -148,7 +219,7 @@ export class StateRunCheckpointStore implements RunCheckpointStore {
 
   async *unfinishedRuns(): AsyncIterable<RunRecord> {
     for await (const entry of listAll(this.store, 'runs/')) {
-      const record = recordFromJson(entry.value);
+      const record = await this.recordFromEntry(entry.value);
       if (isResumable(record)) yield record;
     }
   }
