@@ -81,6 +81,8 @@ export class MemoryStateStore implements StateStore {
       await this.client.batchWrite({
         atomic: true,
         requestId,
+        // Results unread here: without it memory sends every value back (a checkpoint batch's whole size).
+        omitStateValues: true,
         operations: writes.map((w) =>
           w.op === 'put'
             ? { operation: { $case: 'putState' as const, putState: { key: w.key, value: encode(w.value, w.json), expectedVersion: w.expectedVersion, requestId: '' } } }

@@ -476,7 +476,7 @@ export function memoryServiceBinding({ store: sharedStore, embedders, audit }: M
             case 'appendMessages':
               return { result: { $case: 'appendMessages' as const, appendMessages: o.appendMessages } };
             case 'putState':
-              return { result: { $case: 'putState' as const, putState: { entry: o.putState } } };
+              return { result: { $case: 'putState' as const, putState: { entry: req.omitStateValues ? { ...o.putState, value: undefined } : o.putState } } };
             case 'deleteState':
               return { result: { $case: 'deleteState' as const, deleteState: o.deleteState } };
             case 'error':

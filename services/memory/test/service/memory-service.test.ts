@@ -282,6 +282,18 @@ describe('MemoryService over gRPC', function () {
       );
     });
 
+    it('omits put_state values from the results when asked (omit_state_values), keeping key and version', async () => {
+      const put = (key: string) => ({ operation: { $case: 'putState' as const, putState: { key, value: { $case: 'bytesValue' as const, bytesValue: Buffer.from('{"big":true}') } } } });
+      const lean = await memory.batchWrite({ atomic: true, omitStateValues: true, operations: [put('svc/omit-a'), put('svc/omit-b')] });
+      const entries = lean.results.map((r) => (r.result?.$case === 'putState' ? r.result.putState.entry : undefined));
+      assert.deepEqual(entries.map((e) => [e?.key, e?.version, e?.value]), [['svc/omit-a', 1, undefined], ['svc/omit-b', 1, undefined]]);
+      assert.equal((await memory.getState({ key: 'svc/omit-a' })).entry?.value?.$case, 'bytesValue', 'the value was stored');
+      const full = await memory.batchWrite({ atomic: true, operations: [put('svc/omit-a')] });
+      const echoed = full.results[0].result?.$case === 'putState' ? full.results[0].result.putState.entry : undefined;
+      assert.equal(echoed?.version, 2);
+      assert.equal(echoed?.value?.$case === 'bytesValue' && Buffer.from(echoed.value.bytesValue).toString(), '{"big":true}');
+    });
+
     it('replays a batch retried with the same request_id instead of failing its compare-and-set', async () => {
       const batch = {
         atomic: true,

@@ -402,6 +402,12 @@ export interface BatchWriteRequest {
   operations: WriteOperation[];
   atomic: boolean;
   requestId: string;
+  /**
+   * When set, each put_state result carries its entry without the value (key,
+   * version and times only): the caller sent the value and need not receive
+   * it back (a checkpoint batch of 64 rows echoed ~125 KB).
+   */
+  omitStateValues: boolean;
 }
 
 export interface WriteResult {
@@ -5388,7 +5394,7 @@ export const WriteOperation: MessageFns<WriteOperation> = {
 };
 
 function createBaseBatchWriteRequest(): BatchWriteRequest {
-  return { operations: [], atomic: false, requestId: "" };
+  return { operations: [], atomic: false, requestId: "", omitStateValues: false };
 }
 
 export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
@@ -5401,6 +5407,9 @@ export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
     }
     if (message.requestId !== "") {
       writer.uint32(26).string(message.requestId);
+    }
+    if (message.omitStateValues !== false) {
+      writer.uint32(32).bool(message.omitStateValues);
     }
     return writer;
   },
@@ -5442,6 +5451,14 @@ export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
             message.requestId = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.omitStateValues = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5465,6 +5482,11 @@ export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
         : isSet(object.request_id)
         ? globalThis.String(object.request_id)
         : "",
+      omitStateValues: isSet(object.omitStateValues)
+        ? globalThis.Boolean(object.omitStateValues)
+        : isSet(object.omit_state_values)
+        ? globalThis.Boolean(object.omit_state_values)
+        : false,
     };
   },
 
@@ -5479,6 +5501,9 @@ export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
     if (message.requestId !== "") {
       obj.requestId = message.requestId;
     }
+    if (message.omitStateValues !== false) {
+      obj.omitStateValues = message.omitStateValues;
+    }
     return obj;
   },
 
@@ -5490,6 +5515,7 @@ export const BatchWriteRequest: MessageFns<BatchWriteRequest> = {
     message.operations = object.operations?.map((e) => WriteOperation.fromPartial(e)) || [];
     message.atomic = object.atomic ?? false;
     message.requestId = object.requestId ?? "";
+    message.omitStateValues = object.omitStateValues ?? false;
     return message;
   },
 };
