@@ -127,6 +127,19 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     assert.equal(partial?.content, 'slow ', 'the interrupted turn keeps what it said, marked incomplete');
   });
 
+  it('a message sent with REJECT from the turn_completed handler finds the thread idle', async () => {
+    // write_back keeps the finished turn busy with a memory RPC after turn_completed is released: the thread must already be idle.
+    await client.createAgent({ agent: { id: 'prompt', memoryPolicy: { writeBack: true }, model: { provider: 'scripted', script: [{ events: [text('done')] }] } } });
+    let next: Promise<ThreadEvent[]> | undefined;
+    const first = await collectEvents(client.sendMessage({ agentId: 'prompt', content: 'one', threadId: 'prompt-thread' }), (e) => {
+      if (e.event?.$case === 'turnCompleted') next = collectEvents(client.sendMessage({ agentId: 'prompt', content: 'two', threadId: 'prompt-thread', onBusy: OnBusy.ON_BUSY_REJECT }));
+    });
+    assert.equal(statusOf(first), TurnStatus.TURN_STATUS_COMPLETED);
+    const second = await next!;
+    assert.equal(second[0].event?.$case, 'turnStarted', 'started at once, not queued');
+    assert.equal(statusOf(second), TurnStatus.TURN_STATUS_COMPLETED);
+  });
+
   it('CancelTurn stops a running turn and records it cancelled', async () => {
     await client.createAgent({ agent: { id: 'cancellable', model: { provider: 'scripted', script: [{ events: [text('start ', 0, 50), text('never', 0, 5000)] }] } } });
     const seen: ThreadEvent[] = [];

@@ -219,7 +219,8 @@ export class AgentActor implements Supervised {
 
   /** Starts the thread's next message if the thread is free and the agent has a slot. */
   private schedule(session: ThreadSession): void {
-    if (this.ended || session.runningTurnId || session.starting || session.queue.length === 0) return;
+    // A turn that is ending (turn_completed already released) still holds the thread: its runTurn schedules the next.
+    if (this.ended || session.runningTurnId || session.endingTurnId || session.starting || session.queue.length === 0) return;
     if (this.running >= effectiveLimits(this.definition).maxConcurrentThreads) {
       this.waiting.add(session);
       return;
@@ -310,6 +311,7 @@ export class AgentActor implements Supervised {
     } finally {
       if (this.turns.get(session.threadId)?.turnId === checkpoint.turnId) this.turns.delete(session.threadId);
       if (session.runningTurnId === checkpoint.turnId) session.runningTurnId = undefined;
+      if (session.endingTurnId === checkpoint.turnId) session.endingTurnId = undefined;
     }
     this.running -= 1;
     if (!session.busy) {

@@ -11,6 +11,12 @@ export interface CommitStep {
   update?: (record: ThreadRecord) => void;
   /** Events that describe this step: numbered now, delivered once the write is durable. */
   stage?: Array<{ turnId: string; body: ThreadEventBody }>;
+  /**
+   * The turn this step ends (its final checkpoint, staging turn_completed): once the write is durable the
+   * thread stops running it before the events are released, so a message a client sends on turn_completed
+   * finds the thread idle (with on_busy=REJECT it is accepted, not refused as busy).
+   */
+  endsTurn?: string;
 }
 
 /**
@@ -23,6 +29,12 @@ export class ThreadSession {
   history: Message[] | undefined;
   queue: QueuedMessage[] = [];
   runningTurnId: string | undefined;
+  /**
+   * A turn whose final checkpoint is durable and turn_completed released, still finishing its tail
+   * (memory write-back) in the actor: the thread is idle for submissions, but its next turn starts
+   * only once this one has finished.
+   */
+  endingTurnId: string | undefined;
   starting = false;
   /** The request of a turn between leaving the queue and its start being durable (not in `queue` nor in `record.requests`). */
   startingRequest: { requestId: string; turnId: string; firstSequence: number } | undefined;
@@ -121,6 +133,10 @@ export class ThreadSession {
     this.isNew = false;
     if (this.history) this.history.push(...result.messages);
     if (events.length > 0) this.log.markPersisted(events[events.length - 1].sequence);
+    if (step.endsTurn && this.runningTurnId === step.endsTurn) {
+      this.runningTurnId = undefined;
+      this.endingTurnId = step.endsTurn;
+    }
     if (staged.length > 0) this.log.release(staged[staged.length - 1].sequence);
     return result.messages;
   }

@@ -457,6 +457,7 @@ export class TurnStateMachine {
     await this.session.commit({
       messages: [message],
       activeIndex: 'delete',
+      endsTurn: cp.turnId,
       update: (r) => {
         r.activeTurn = undefined;
         r.lastTurn = { turnId: cp.turnId, status: 'completed' };
@@ -491,6 +492,7 @@ export class TurnStateMachine {
     await this.session.commit({
       messages,
       activeIndex: 'delete',
+      endsTurn: cp.turnId,
       update: (r) => {
         r.activeTurn = undefined;
         r.lastTurn = { turnId: cp.turnId, status: label };
