@@ -14,6 +14,9 @@ export const ADD_TOOL_MANIFEST: ToolManifest = ToolManifest.fromPartial({
   inputSchema: structuredClone(TOOL_INPUT_SCHEMA) as Record<string, unknown>,
   outputSchema: { type: 'number' },
   annotations: { readOnly: true, idempotent: true },
+  // A pure tool opts in to a warm context per tenant, version and grant (the
+  // sandbox's default is a fresh context per call); see tool-sandbox README.
+  contextReuse: { maxCalls: 1000, maxIdleMs: 10_000 },
   bundleSha256: createHash('sha256').update(ADD_TOOL_BUNDLE).digest('hex'),
 });
 
