@@ -12,6 +12,7 @@ export type {
   ToolAbortSignal,
   ToolAnnotations,
   ToolContext,
+  ToolContextReuse,
   ToolErrorCode,
   ToolFetchInit,
   ToolFetchResponse,

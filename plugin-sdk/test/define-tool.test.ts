@@ -77,6 +77,19 @@ describe('defineTool', () => {
     assert.doesNotThrow(() => defineTool({ ...base, annotations: { idempotent: true }, retry: { maxAttempts: 3 } }));
   });
 
+  it('checks contextReuse with the sandbox limits, naming the field and the value', () => {
+    const reuse = (contextReuse: unknown) => definitionError({ contextReuse });
+    assert.equal(reuse({ maxCalls: 1001 }).message, 'contextReuse.maxCalls: must be an integer between 0 and 1000, got 1001');
+    assert.equal(reuse({ maxCalls: -1 }).field, 'contextReuse.maxCalls');
+    assert.equal(reuse({ maxCalls: 2.5 }).field, 'contextReuse.maxCalls');
+    assert.equal(reuse({ maxIdleMs: 1000 }).message, 'contextReuse.maxCalls: must be an integer between 0 and 1000, got undefined');
+    assert.equal(reuse({ maxCalls: 10, maxIdleMs: 300_001 }).message, 'contextReuse.maxIdleMs: must be an integer between 0 and 300000, got 300001');
+    assert.equal(reuse({ maxCalls: 10, maxIdle: 5 }).message, 'contextReuse.maxIdle: is not a context reuse option (maxCalls, maxIdleMs)');
+    assert.equal(reuse(true).field, 'contextReuse');
+    assert.deepEqual(defineTool({ ...base, contextReuse: { maxCalls: 1000, maxIdleMs: 0 } }).metadata.contextReuse, { maxCalls: 1000, maxIdleMs: 0 });
+    assert.equal(defineTool(base).metadata.contextReuse, undefined);
+  });
+
   it('checks limits and permissions by name', () => {
     assert.equal(definitionError({ limits: { memoryMb: 100_000 } }).field, 'limits.memoryMb');
     assert.equal(definitionError({ limits: { memory: 10 } }).field, 'limits.memory');

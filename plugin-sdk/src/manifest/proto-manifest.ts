@@ -23,6 +23,8 @@ export function toProtoManifest(manifest: ToolManifest): ProtoManifest {
       backoffMultiplier: manifest.retry.backoffMultiplier,
     },
     bundleSha256: manifest.bundleSha256,
+    // Absent unless the tool opted in: the sandbox then gives every call a fresh context.
+    contextReuse: manifest.contextReuse && { maxCalls: manifest.contextReuse.maxCalls, maxIdleMs: manifest.contextReuse.maxIdleMs },
   };
 }
 

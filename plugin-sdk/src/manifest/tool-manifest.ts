@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { isTool, type ToolMetadata } from '../tool/define-tool.js';
+import { checkContextReuse, isTool, type ToolMetadata } from '../tool/define-tool.js';
 import { toJsonSchema } from '../tool/tool-schema.js';
 import { checkToolName, checkToolVersion } from '../tool/tool-identity.js';
-import type { JsonSchema, ToolAnnotations, ToolLimits, ToolPermissions, ToolRetryPolicy } from '../tool/tool-types.js';
+import type { JsonSchema, ToolAnnotations, ToolContextReuse, ToolLimits, ToolPermissions, ToolRetryPolicy } from '../tool/tool-types.js';
 
 export const MANIFEST_FORMAT = 1;
 
@@ -18,6 +18,8 @@ export interface ToolManifest {
   permissions: Required<ToolPermissions>;
   limits: Required<ToolLimits>;
   retry: Required<ToolRetryPolicy>;
+  /** Opt-in context reuse; absent (manifests before it, and tools that did not opt in): a fresh context per call. */
+  contextReuse?: Required<ToolContextReuse>;
   bundleSha256: string;
   bundleSize: number;
   /** The SDK version that built the bundle, for support questions. */
@@ -40,6 +42,7 @@ export function createManifest(metadata: ToolMetadata, bundle: { sha256: string;
     permissions: metadata.permissions,
     limits: metadata.limits,
     retry: metadata.retry,
+    ...(metadata.contextReuse && { contextReuse: metadata.contextReuse }),
     bundleSha256: bundle.sha256,
     bundleSize: bundle.size,
     sdkVersion,
@@ -85,6 +88,7 @@ export function checkManifest(value: unknown, bundleBytes?: Uint8Array): ToolMan
     checkToolVersion(manifest.version);
     toJsonSchema('input', manifest.inputSchema);
     toJsonSchema('output', manifest.outputSchema);
+    checkContextReuse(manifest.contextReuse);
   } catch (error) {
     throw new ManifestError(`the manifest is invalid: ${(error as Error).message}`);
   }

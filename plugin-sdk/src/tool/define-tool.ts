@@ -6,6 +6,7 @@ import type {
   JsonSchema,
   ToolAnnotations,
   ToolContext,
+  ToolContextReuse,
   ToolLimits,
   ToolPermissions,
   ToolRetryPolicy,
@@ -33,6 +34,8 @@ export interface ToolDefinition<I extends ToolSchema, O extends ToolSchema> {
   permissions?: ToolPermissions;
   limits?: ToolLimits;
   retry?: ToolRetryPolicy;
+  /** Opt-in: a warm context serves several calls and its globals persist (see ToolContextReuse); default a fresh context per call. */
+  contextReuse?: ToolContextReuse;
   execute(input: InferToolInput<I>, ctx: ToolContext): InferToolOutput<O> | Promise<InferToolOutput<O>>;
 }
 
@@ -47,6 +50,8 @@ export interface ToolMetadata {
   permissions: Required<ToolPermissions>;
   limits: Required<ToolLimits>;
   retry: Required<ToolRetryPolicy>;
+  /** Absent: a fresh context for every call. */
+  contextReuse?: Required<ToolContextReuse>;
 }
 
 const TOOL_MARK = Symbol.for('elixirchain.tool');
@@ -109,6 +114,8 @@ export function defineTool<I extends ToolSchema, O extends ToolSchema>(definitio
     limits: checkLimits(definition.limits),
     retry: checkRetry(definition.retry, annotations),
   };
+  const contextReuse = checkContextReuse(definition.contextReuse);
+  if (contextReuse !== undefined) metadata.contextReuse = contextReuse;
   const inputSchema = definition.input;
   const authorExecute = definition.execute;
   const tool: Tool<I, O> = {
@@ -211,4 +218,28 @@ function checkRetry(retry: ToolRetryPolicy | undefined, annotations: Required<To
     throw new ToolDefinitionError('retry.backoffMultiplier', `must be a number from 1 to 10, got ${JSON.stringify(result.backoffMultiplier)}`);
   }
   return result;
+}
+
+// The tool-sandbox's bounds on manifest.context_reuse (services/tool-sandbox/src/manifest/tool-manifest.ts).
+export const CONTEXT_REUSE_MAX_CALLS = 1000;
+export const CONTEXT_REUSE_MAX_IDLE_MS = 300_000;
+const CONTEXT_REUSE_DEFAULT_IDLE_MS = 10_000;
+
+/** Checks `contextReuse` with the sandbox's limits; undefined when the tool did not opt in. */
+export function checkContextReuse(reuse: ToolContextReuse | undefined): Required<ToolContextReuse> | undefined {
+  if (reuse === undefined) return undefined;
+  if (typeof reuse !== 'object' || reuse === null || Array.isArray(reuse)) {
+    throw new ToolDefinitionError('contextReuse', `must be an object { maxCalls, maxIdleMs? }, got ${JSON.stringify(reuse)}`);
+  }
+  for (const key of Object.keys(reuse)) {
+    if (key !== 'maxCalls' && key !== 'maxIdleMs') throw new ToolDefinitionError(`contextReuse.${key}`, 'is not a context reuse option (maxCalls, maxIdleMs)');
+  }
+  const { maxCalls, maxIdleMs = CONTEXT_REUSE_DEFAULT_IDLE_MS } = reuse;
+  if (!Number.isInteger(maxCalls) || maxCalls < 0 || maxCalls > CONTEXT_REUSE_MAX_CALLS) {
+    throw new ToolDefinitionError('contextReuse.maxCalls', `must be an integer between 0 and ${CONTEXT_REUSE_MAX_CALLS}, got ${JSON.stringify(maxCalls)}`);
+  }
+  if (!Number.isInteger(maxIdleMs) || maxIdleMs < 0 || maxIdleMs > CONTEXT_REUSE_MAX_IDLE_MS) {
+    throw new ToolDefinitionError('contextReuse.maxIdleMs', `must be an integer between 0 and ${CONTEXT_REUSE_MAX_IDLE_MS}, got ${JSON.stringify(maxIdleMs)}`);
+  }
+  return { maxCalls, maxIdleMs };
 }

@@ -50,6 +50,23 @@ export interface ToolRetryPolicy {
   backoffMultiplier?: number;
 }
 
+/**
+ * Opt-in: let a warm context serve several calls, so globals the tool sets
+ * (a cache, a parsed table) persist between them. Only for tools whose result
+ * depends on their input alone (pure or read-only). A kept context serves
+ * only calls of the same tool version, tenant and effective grant (secret
+ * values included); it is discarded after any failed call, after a call that
+ * left timers or requests pending, after `maxCalls` calls, after `maxIdleMs`
+ * idle, and when its heap passes half its limit. Absent: a fresh context for
+ * every call (the default).
+ */
+export interface ToolContextReuse {
+  /** Calls one context serves at most, 0 to 1000; 0 or 1 means a fresh context for every call. */
+  maxCalls: number;
+  /** A context idle longer than this is discarded, 0 to 300000 (default 10000; 0 also means 10000). */
+  maxIdleMs?: number;
+}
+
 /** A secret's value is redacted wherever it would leave the sandbox (logs, progress, errors); returning it fails the call. */
 export interface ToolSecrets {
   /** The secret's value; throws an error with `code: 'PERMISSION_DENIED'` for a secret the call was not granted. */
@@ -57,7 +74,8 @@ export interface ToolSecrets {
 }
 
 /** Errors the sandbox throws at a tool carry one of these codes (and no host stack). */
-export type ToolErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED' | 'CANCELLED';
+// FAILED_PRECONDITION: a `ctx` kept (with contextReuse) from a call that has ended.
+export type ToolErrorCode = 'PERMISSION_DENIED' | 'INVALID_ARGUMENT' | 'RESOURCE_EXHAUSTED' | 'UNAVAILABLE' | 'DEADLINE_EXCEEDED' | 'CANCELLED' | 'FAILED_PRECONDITION';
 
 /** Cancellation inside the sandbox: a small AbortSignal look-alike (the isolate has no DOM events). */
 export interface ToolAbortSignal {
