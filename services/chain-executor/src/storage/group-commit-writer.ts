@@ -13,6 +13,9 @@ export const MEMORY_OUTAGE_BUDGET_MS = 60_000;
 /** Writes, or a function building them when the batch is assembled (so callers can keep merging until then). */
 export type PendingWrites = StateWrite[] | (() => StateWrite[]);
 
+/** The smallest cohort worth a batch of its own when a large batch's callers are split in two (see release()). */
+const MIN_COHORT = 8;
+
 interface Pending {
   writes: PendingWrites;
   resolve: () => void;
@@ -94,7 +97,7 @@ export class GroupCommitWriter {
       const started = performance.now();
       await this.sendThroughOutage(writes, randomUUID());
       this.batchMs += performance.now() - started;
-      for (const p of batch) p.resolve();
+      this.release(batch);
     } catch (error) {
       // One caller's conflicting write must not fail the others: retry them alone.
       if (batch.length === 1) batch[0]!.reject(error);
@@ -103,6 +106,32 @@ export class GroupCommitWriter {
       this.inFlight--;
       this.schedule();
     }
+  }
+
+  /**
+   * Resolves a durable batch's callers. When no other batch is in flight and
+   * the batch is large, only the first half is released now; the rest only
+   * once the next batch — the first half's follow-up checkpoints, which they
+   * compute in the microtasks of this turn — has been sent. Otherwise every
+   * caller released by one reply computes together and then waits together
+   * for one round trip, so the executor's compute and memory's round trip
+   * take turns and the second slot stays idle; split, one half computes
+   * while the other half's batch is in flight, and the halves keep
+   * alternating on their own (each reply releases its own cohort). Only
+   * when callers learn their writes are durable changes, never what is.
+   */
+  private release(batch: Pending[]): void {
+    const split = this.inFlight === 1 && this.maxBatchesInFlight > 1 && batch.length >= 2 * MIN_COHORT;
+    const now = split ? batch.slice(0, batch.length >> 1) : batch;
+    for (const p of now) p.resolve();
+    if (!split) return;
+    const rest = batch.slice(batch.length >> 1);
+    setImmediate(() => {
+      // Send what the first half queued before the second half runs (the scheduled send, if
+      // any, then finds the queue taken and does nothing).
+      if (this.queue.length > 0 && this.inFlight < this.maxBatchesInFlight) void this.sendBatch();
+      for (const p of rest) p.resolve();
+    });
   }
 
   /** Retries through UNAVAILABLE with the same request id: a batch that committed before its reply was lost answers the same again. */
