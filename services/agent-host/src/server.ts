@@ -1,21 +1,15 @@
-import { AgentServiceDefinition, type ThreadEvent } from '@elixirchain/proto/agent';
-import { defineService, runDetached, type AuditReporter, type CallContext, type ServerStream, type ServiceBinding } from '@elixirchain/runtime';
+import { AgentServiceDefinition } from '@elixirchain/proto/agent';
+import { defineService, runDetached, type AuditReporter, type CallContext, type ServiceBinding } from '@elixirchain/runtime';
 import { AgentHost, type EventStream } from './host/agent-host.js';
 import type { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import type { OwnerForwarder } from './ownership/owner-forwarder.js';
 
-type EventSink = Pick<ServerStream<{ event?: ThreadEvent }>, 'write' | 'writeComplete' | 'signal'>;
-
-/**
- * Pipes a thread's events into a server stream; `await write` is the backpressure. Events are built
- * whole, so they are encoded without a copy, except message_completed: its message is built partial
- * (left-out fields are not stored in event segments either), once per turn.
- */
-async function pipe(events: EventStream, stream: EventSink): Promise<void> {
+/** Pipes a thread's events into a server stream; `await write` is the backpressure. */
+async function pipe(events: EventStream, stream: { write(m: { event: any }): Promise<void>; signal: AbortSignal }): Promise<void> {
   const onAbort = () => events.close();
   stream.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const event of events) await (event.event?.$case === 'messageCompleted' ? stream.write({ event }) : stream.writeComplete({ event }));
+    for await (const event of events) await stream.write({ event });
   } finally {
     stream.signal.removeEventListener('abort', onAbort);
     events.close();
@@ -39,9 +33,8 @@ export function agentServiceBinding(hosts: AgentHost | TenantAgentHosts, forward
       return remote(target);
     }
   }
-  /** Responses of the owning replica, decoded here: complete. */
-  const forwardStream = async (source: AsyncIterable<{ event?: ThreadEvent }>, stream: EventSink) => {
-    for await (const message of source) await stream.writeComplete({ event: message.event });
+  const forwardStream = async (source: AsyncIterable<{ event?: any }>, stream: { write(m: { event: any }): Promise<void> }) => {
+    for await (const message of source) await stream.write({ event: message.event });
   };
   return defineService(AgentServiceDefinition, {
     createAgent: async (req, call) => ({ agent: await (await hostFor(call)).createAgent(req.agent, req.requestId) }),

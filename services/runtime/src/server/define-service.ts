@@ -19,13 +19,6 @@ export interface ServerStream<T> {
    * Rejects once the call has ended (client gone, deadline, drain).
    */
   write(message: DeepPartial<T>): Promise<void>;
-  /**
-   * write() for a message that is complete (a T with every field set, as built
-   * whole or decoded): it is encoded as it is, without the copy write() makes
-   * to fill in left-out fields (per message of a stream, that copy showed in
-   * profiles). A left-out field here is a bug: the encoder reads it as set.
-   */
-  writeComplete(message: T): Promise<void>;
   readonly signal: AbortSignal;
   /** True once the call ended for any reason. */
   readonly closed: boolean;
@@ -58,11 +51,6 @@ export interface ServiceBinding {
   bind(tracker: CallTracker): { grpcDefinition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation };
 }
 
-/** A response handed over by ServerStream.writeComplete: encoded without fromPartial. */
-class CompleteMessage {
-  constructor(readonly message: unknown) {}
-}
-
 /** Marks a request whose bytes did not decode, so the handler wrapper answers INVALID_ARGUMENT. */
 class UndecodableRequest {
   constructor(readonly cause: unknown) {}
@@ -93,8 +81,7 @@ export function defineService<S extends ServiceDefinition>(definition: S, handle
               return new UndecodableRequest(cause);
             }
           },
-          responseSerialize: (value: unknown) =>
-            Buffer.from(method.responseType.encode(value instanceof CompleteMessage ? value.message : method.responseType.fromPartial(value)).finish()),
+          responseSerialize: (value: unknown) => Buffer.from(method.responseType.encode(method.responseType.fromPartial(value)).finish()),
           responseDeserialize: (bytes: Buffer) => method.responseType.decode(bytes),
         };
         const handler = (handlers as Record<string, unknown>)[name] as ((...args: any[]) => any) | undefined;
@@ -263,25 +250,22 @@ function serveStream(path: string, method: MethodDefinition, handler: ((...args:
       get closed() {
         return ended || call.cancelled || open.ctx.signal.aborted;
       },
-      write: (message) => send(message),
-      writeComplete: (message) => send(new CompleteMessage(message)),
-    };
-    /** Writes to the call; resolves when the transport can take more (the backpressure of write and writeComplete). */
-    const send = (message: unknown): Promise<void> => {
-      if (stream.closed) return Promise.reject(open.ctx.signal.reason ?? errors.cancelled('the stream has ended'));
-      if (call.write(message)) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        const onDrain = () => {
-          open.ctx.signal.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = () => {
-          call.removeListener('drain', onDrain);
-          reject(open.ctx.signal.reason ?? errors.cancelled('the stream has ended'));
-        };
-        call.once('drain', onDrain);
-        open.ctx.signal.addEventListener('abort', onAbort, { once: true });
-      });
+      write(message) {
+        if (stream.closed) return Promise.reject(open.ctx.signal.reason ?? errors.cancelled('the stream has ended'));
+        if (call.write(message)) return Promise.resolve();
+        return new Promise<void>((resolve, reject) => {
+          const onDrain = () => {
+            open.ctx.signal.removeEventListener('abort', onAbort);
+            resolve();
+          };
+          const onAbort = () => {
+            call.removeListener('drain', onDrain);
+            reject(open.ctx.signal.reason ?? errors.cancelled('the stream has ended'));
+          };
+          call.once('drain', onDrain);
+          open.ctx.signal.addEventListener('abort', onAbort, { once: true });
+        });
+      },
     };
 
     const run = async () => {
