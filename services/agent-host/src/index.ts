@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { LeaseManager, rootLogger, startServer, type LeaseStore, type Logger } from '@elixirchain/runtime';
-import { AgentOwnership } from './ownership/agent-ownership.js';
+import { rootLogger, startServer, type LeaseStore, type Logger } from '@elixirchain/runtime';
+import type { AgentOwnership } from './ownership/agent-ownership.js';
+import { ReplicaOwnership } from './ownership/replica-ownership.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost, type AgentHostOptions } from './host/agent-host.js';
 import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
@@ -23,7 +24,8 @@ export type { MemoryPort } from './ports/memory-port.js';
 export type { ToolRunner, ToolInfo, ToolInvocation, ToolOutcome } from './ports/tool-runner.js';
 export { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 export { GrpcToolRunner } from './ports/grpc-tool-runner.js';
-export { AgentOwnership, notOwner, ownerKey } from './ownership/agent-ownership.js';
+export { AgentOwnership, agentLease, notOwner, ownerKey } from './ownership/agent-ownership.js';
+export { ReplicaOwnership } from './ownership/replica-ownership.js';
 export type { Route } from './ownership/agent-ownership.js';
 export { OwnershipFence } from './ownership/ownership-fence.js';
 export { OwnerForwarder, FORWARDED_KEY } from './ownership/owner-forwarder.js';
@@ -65,11 +67,14 @@ export interface ReplicaOptions {
 
 export const newReplicaId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
-/** Ownership of agents for one replica: leases (renewed in the background) plus the fencing records in memory. */
-export function createAgentOwnership(memory: GrpcMemoryPort | AgentHostOptions['memory'], replicas: ReplicaOptions, log: Logger = rootLogger.child({ service: 'agent-host' })) {
-  const replicaId = replicas.replicaId ?? newReplicaId();
-  const leases = new LeaseManager({ store: replicas.leases, holder: replicaId, ttlMs: replicas.leaseTtlMs ?? 10_000, log });
-  return new AgentOwnership({ leases, memory, replicaId, log });
+/** Ownership of agents for one replica, every tenant's: leases (renewed in the background) plus the fencing records in memory. */
+export function createReplicaOwnership(replicas: ReplicaOptions, log: Logger = rootLogger.child({ service: 'agent-host' })): ReplicaOwnership {
+  return new ReplicaOwnership({ leases: replicas.leases, replicaId: replicas.replicaId ?? newReplicaId(), leaseTtlMs: replicas.leaseTtlMs ?? 10_000, log });
+}
+
+/** Ownership of the default tenant's agents for one replica (tests, benchmarks driving one AgentHost). */
+export function createAgentOwnership(memory: GrpcMemoryPort | AgentHostOptions['memory'], replicas: ReplicaOptions, log: Logger = rootLogger.child({ service: 'agent-host' })): AgentOwnership {
+  return createReplicaOwnership(replicas, log).forTenant('default', memory);
 }
 
 export interface AgentHostServer {
@@ -82,8 +87,9 @@ export interface AgentHostServer {
 export async function startAgentHostServer(options: AgentHostServerOptions): Promise<AgentHostServer> {
   const memory = new GrpcMemoryPort(options.memoryAddress);
   const tools = new GrpcToolRunner(options.toolSandboxAddress);
-  const ownership = options.replicas ? createAgentOwnership(memory, options.replicas, options.logger) : undefined;
-  const forwarder = ownership ? new OwnerForwarder(ownership.replicaId) : undefined;
+  const replicas = options.replicas ? createReplicaOwnership(options.replicas, options.logger) : undefined;
+  const ownership = replicas?.forTenant('default', memory);
+  const forwarder = replicas ? new OwnerForwarder(replicas.replicaId) : undefined;
   const host = new AgentHost({
     memory,
     tools,
@@ -100,6 +106,7 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
       new AgentHost({
         memory: memory.forTenant(tenant),
         tools: tools.forTenant(tenant),
+        ownership: replicas?.forTenant(tenant, memory.forTenant(tenant)),
         models: options.models ?? { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL },
         actor: options.actor,
         restartIntensity: options.restartIntensity,
@@ -118,12 +125,12 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
     await host.stop();
     await hosts.stop();
   });
-  ownership?.setAddress(options.replicas?.advertiseAddress ?? server.address);
+  replicas?.setAddress(options.replicas?.advertiseAddress ?? server.address);
   await host.resume(unfinished);
   if (options.resume ?? true) await hosts.resumeKnownTenants();
-  if (ownership) {
+  if (replicas) {
     const ttl = options.replicas?.leaseTtlMs ?? 10_000;
-    ownership.startTakeover(options.replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)), (agentIds) => host.resume(agentIds));
+    hosts.startTakeover(options.replicas?.takeoverScanMs ?? Math.max(100, Math.floor(ttl / 2)));
   }
   let stopped: Promise<void> | undefined;
   return {

@@ -1,5 +1,6 @@
 import { advertisedAddress, AuditReporter, envConfig, loadConfigOrExit, meshAddresses, openLeaseStore, rootLogger, runService, scaleOutConfigFromEnv } from '@elixirchain/runtime';
-import { createAgentOwnership } from './index.js';
+import { newReplicaId } from './index.js';
+import { ReplicaOwnership } from './ownership/replica-ownership.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
 import { AgentHost } from './host/agent-host.js';
 import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
@@ -21,13 +22,16 @@ const config = loadConfigOrExit('agent-host', () => ({
 const memory = new GrpcMemoryPort(config.memoryAddress);
 const tools = new GrpcToolRunner(config.toolSandboxAddress);
 // Replicas (ELIXIRCHAIN_LEASES / ELIXIRCHAIN_REDIS_URL): every agent is owned by one replica through a lease.
-const leaseStore = await openLeaseStore(config.scaleOut, memory);
-const ownership = leaseStore ? createAgentOwnership(memory, { leases: leaseStore.store, leaseTtlMs: config.scaleOut.leaseTtlMs }) : undefined;
-const forwarder = ownership ? new OwnerForwarder(ownership.replicaId) : undefined;
+// Every tenant's agents: leases `agent/<tenant>/<id>` (tenant default: `agent/<id>`) in one store every replica reads;
+// without Redis that is the default tenant's state in memory, whoever's call takes the lease.
+const leaseStore = await openLeaseStore(config.scaleOut, memory.forTenant('default'));
+const log = rootLogger.child({ service: 'agent-host' });
+const replicas = leaseStore ? new ReplicaOwnership({ leases: leaseStore.store, replicaId: newReplicaId(), leaseTtlMs: config.scaleOut.leaseTtlMs, log }) : undefined;
+const forwarder = replicas ? new OwnerForwarder(replicas.replicaId) : undefined;
 const host = new AgentHost({
   memory,
   tools,
-  ownership,
+  ownership: replicas?.forTenant('default', memory),
   models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
   actor: { idleHibernateMs: config.idleHibernateMs },
 });
@@ -39,18 +43,19 @@ const hosts = new TenantAgentHosts(
     new AgentHost({
       memory: memory.forTenant(tenant),
       tools: tools.forTenant(tenant),
+      ownership: replicas?.forTenant(tenant, memory.forTenant(tenant)),
       models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
       actor: { idleHibernateMs: config.idleHibernateMs },
     }),
   memory.forTenant('default'),
-  rootLogger.child({ service: 'agent-host' }),
+  log,
 );
 const audit = new AuditReporter(config.memoryAddress);
 
 // Find the turns a previous process left unfinished before taking new messages, so none is started without its resume.
 const unfinished = await host.findUnfinished();
 
-const status = agentHostNodeStatus(ownership?.replicaId);
+const status = agentHostNodeStatus(replicas?.replicaId);
 const server = await runService({
   name: 'agent-host',
   address: config.address,
@@ -69,14 +74,15 @@ server.onDrain(async () => {
   await host.stop();
   await hosts.stop();
 });
-ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
+replicas?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 status.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
 // Those turns pick up where their checkpoints stand.
 await host.resume(unfinished);
 const tenants = await hosts.resumeKnownTenants();
 if (tenants > 0) server.logger.info({ tenants }, 'tenant hosts resumed');
-if (ownership) {
-  ownership.startTakeover(config.scaleOut.takeoverScanMs, (agentIds) => host.resume(agentIds));
-  server.logger.info({ replica: ownership.replicaId, leases: config.scaleOut.leases, leaseTtlMs: config.scaleOut.leaseTtlMs }, 'agent ownership by leases');
+if (replicas) {
+  // Every known tenant's agents whose owner died are taken over, the default tenant's included.
+  hosts.startTakeover(config.scaleOut.takeoverScanMs);
+  server.logger.info({ replica: replicas.replicaId, leases: config.scaleOut.leases, leaseTtlMs: config.scaleOut.leaseTtlMs }, 'agent ownership by leases');
 }
 if (unfinished.length > 0) server.logger.info({ resumedAgents: unfinished.length }, 'resumed unfinished turns');

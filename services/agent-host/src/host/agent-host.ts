@@ -145,6 +145,11 @@ export class AgentHost {
     }
   }
 
+  /** With replicas: looks for this host's agents with unfinished turns and no owner every `everyMs`, and resumes them here. */
+  startTakeover(everyMs: number): void {
+    this.options.ownership?.startTakeover(everyMs, (agentIds) => this.resume(agentIds));
+  }
+
   /** findUnfinished() then resume(). */
   async start(): Promise<{ resumedAgents: number }> {
     const agents = await this.findUnfinished();

@@ -4,8 +4,11 @@
 // turns resumed after a restart — only ever touch that tenant's data, and
 // one tenant's agent or thread id means nothing to another tenant's host.
 // Tenant "default" (local developer mode, and services acting for nobody)
-// keeps the host built as before, with replica ownership if configured.
-import { effectiveTenant, type CallContext, type Logger } from '@elixirchain/runtime';
+// keeps the host built as before. With replicas every tenant's host has its
+// own replica ownership (leases `agent/<tenant>/<id>`), and startTakeover()
+// scans every known tenant for agents whose owner died, including tenants
+// another replica registered after this one started.
+import { effectiveTenant, runDetached, type CallContext, type Logger } from '@elixirchain/runtime';
 import type { AgentHost } from './agent-host.js';
 import type { MemoryPort } from '../ports/memory-port.js';
 
@@ -15,6 +18,9 @@ const TENANTS = 'agent-host/tenants/';
 export class TenantAgentHosts {
   private readonly hosts = new Map<string, Promise<AgentHost>>();
   private stopped = false;
+  private takeoverScanMs: number | undefined;
+  private tenantScan: NodeJS.Timeout | undefined;
+  private scanningTenants = false;
 
   constructor(
     readonly defaultHost: AgentHost,
@@ -34,7 +40,8 @@ export class TenantAgentHosts {
     if (tenant === 'default' || tenant === '*' || !tenant) return Promise.resolve(this.defaultHost);
     let host = this.hosts.get(tenant);
     if (!host) {
-      host = this.start(tenant);
+      // Outside the call that needs it first: the host (its lease renewals, takeover scans, resumed turns) serves every later call.
+      host = runDetached(() => this.start(tenant));
       this.hosts.set(tenant, host);
       host.catch(() => this.hosts.delete(tenant));
     }
@@ -45,9 +52,37 @@ export class TenantAgentHosts {
     if (this.stopped) throw new Error('agent-host is stopping');
     await this.registry.putState({ key: `${TENANTS}${tenant}`, value: { $case: 'structValue', structValue: { tenant } } });
     const host = this.create(tenant);
-    // Turns this tenant left unfinished (a previous process) pick up from their checkpoints.
-    await host.resume(await host.findUnfinished());
+    try {
+      // Turns this tenant left unfinished (a previous process) pick up from their checkpoints.
+      await host.resume(await host.findUnfinished());
+    } catch (error) {
+      // Not kept: its leases go back, and the next call (or tenant scan) builds it again.
+      await host.stop().catch(() => undefined);
+      throw error;
+    }
+    if (this.takeoverScanMs !== undefined) host.startTakeover(this.takeoverScanMs);
     return host;
+  }
+
+  /**
+   * With replicas: every tenant's host (the ones started so far and the ones
+   * to come) takes over agents with unfinished turns whose owner died, every
+   * `everyMs`; and as often, tenants another replica registered since get
+   * their host here, so their agents are taken over too.
+   */
+  startTakeover(everyMs: number): void {
+    if (this.takeoverScanMs !== undefined) return;
+    this.takeoverScanMs = everyMs;
+    this.defaultHost.startTakeover(everyMs);
+    for (const host of this.hosts.values()) void host.then((h) => h.startTakeover(everyMs), () => undefined);
+    this.tenantScan = setInterval(() => {
+      if (this.scanningTenants || this.stopped) return;
+      this.scanningTenants = true;
+      this.resumeKnownTenants()
+        .catch((err: unknown) => this.log?.warn({ err }, 'tenant scan failed'))
+        .finally(() => (this.scanningTenants = false));
+    }, everyMs);
+    this.tenantScan.unref();
   }
 
   /** At start-up: every tenant this agent-host ever served gets its host back, and with it its unfinished turns. */
@@ -72,6 +107,7 @@ export class TenantAgentHosts {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    clearInterval(this.tenantScan);
     const hosts = await Promise.allSettled([...this.hosts.values()]);
     await Promise.all(hosts.map((h) => (h.status === 'fulfilled' ? h.value.stop() : undefined)));
   }

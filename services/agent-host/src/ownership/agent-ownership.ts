@@ -4,8 +4,17 @@ import type { MemoryPort } from '../ports/memory-port.js';
 import { activeTurnPrefix } from '../threads/thread-record.js';
 import { OwnershipFence, type OwnerRecord } from './ownership-fence.js';
 
+const DEFAULT_TENANT = 'default';
+
+/** The agent's ownership record, in its tenant's memory (so the fence can be written atomically with the agent's history). */
 export const ownerKey = (agentId: string) => `owners/agent/${agentId}`;
-const resourceOf = (agentId: string) => `agent/${agentId}`;
+/**
+ * The lease of a tenant's agent: `agent/<tenant>/<agentId>`, except tenant
+ * "default", whose leases keep the `agent/<agentId>` they had before tenants
+ * had replica ownership (a rolling upgrade keeps them). Agent ids and tenant
+ * names have no "/", so no two tenants' agents share a lease.
+ */
+export const agentLease = (tenant: string, agentId: string) => (tenant === DEFAULT_TENANT ? `agent/${agentId}` : `agent/${tenant}/${agentId}`);
 
 export type Route = { local: true } | { local: false; address: string; replica: string };
 
@@ -14,6 +23,8 @@ export interface AgentOwnershipOptions {
   memory: MemoryPort;
   replicaId: string;
   log: Logger;
+  /** The tenant whose agents this is (default: "default"); memory must act for the same tenant. */
+  tenant?: string;
 }
 
 /** FAILED_PRECONDITION NOT_OWNER carrying the owner's address: what a client (or the forwarding layer) acts on. */
@@ -47,13 +58,29 @@ export class AgentOwnership {
   /** Set by the host: whether the agent's actor runs here (then its turns are already being run). */
   isResident: (agentId: string) => boolean = () => false;
 
+  readonly tenant: string;
+  private readonly leasePrefix: string;
+
   constructor(private readonly options: AgentOwnershipOptions) {
+    this.tenant = options.tenant ?? DEFAULT_TENANT;
+    this.leasePrefix = agentLease(this.tenant, '');
     options.leases.on('lost', (resource) => {
-      if (!resource.startsWith('agent/')) return;
-      const agentId = resource.slice('agent/'.length);
+      const agentId = this.agentOf(resource);
+      if (agentId === undefined) return;
       this.fences.delete(agentId);
       this.onLost(agentId);
     });
+  }
+
+  private resourceOf(agentId: string): string {
+    return this.leasePrefix + agentId;
+  }
+
+  /** The agent a lease resource names, when it is one of this tenant's agents. */
+  private agentOf(resource: string): string | undefined {
+    if (!resource.startsWith(this.leasePrefix)) return undefined;
+    const agentId = resource.slice(this.leasePrefix.length);
+    return agentId && !agentId.includes('/') ? agentId : undefined;
   }
 
   get replicaId(): string {
@@ -69,18 +96,18 @@ export class AgentOwnership {
   /** The fence of an agent this replica owns; ABORTED NOT_OWNER otherwise (a write must not go out unfenced). */
   requireFence(agentId: string): OwnershipFence {
     const fence = this.fences.get(agentId);
-    if (fence && this.options.leases.valid(resourceOf(agentId))) return fence;
+    if (fence && this.options.leases.valid(this.resourceOf(agentId))) return fence;
     throw errors.aborted('NOT_OWNER', `this agent-host replica no longer owns agent ${agentId}`, { agentId });
   }
 
   owns(agentId: string): boolean {
-    return this.fences.has(agentId) && this.options.leases.valid(resourceOf(agentId)) !== undefined;
+    return this.fences.has(agentId) && this.options.leases.valid(this.resourceOf(agentId)) !== undefined;
   }
 
   /** Who holds the agent now, without taking it: local, another replica, or nobody. */
   async peek(agentId: string): Promise<Route | undefined> {
     if (this.owns(agentId)) return { local: true };
-    const [holder] = await this.options.leases.holders([resourceOf(agentId)]);
+    const [holder] = await this.options.leases.holders([this.resourceOf(agentId)]);
     if (!holder) return undefined;
     if (holder.holder === this.options.leases.holder) return { local: true };
     return { local: false, address: holder.data.address ?? '', replica: holder.data.replica ?? holder.holder };
@@ -100,7 +127,7 @@ export class AgentOwnership {
   private async claim(agentId: string): Promise<Route> {
     if (!this.address) throw errors.unavailable('STARTING', 'agent-host is starting', 200);
     await this.releasing.get(agentId);
-    const got = await this.options.leases.acquire(resourceOf(agentId));
+    const got = await this.options.leases.acquire(this.resourceOf(agentId));
     if (!got.acquired) {
       if (!got.owner) throw errors.unavailable('OWNER_CHANGING', `agent ${agentId} is changing owner; retry`, 200);
       return { local: false, address: got.owner.data.address ?? '', replica: got.owner.data.replica ?? got.owner.holder };
@@ -119,13 +146,13 @@ export class AgentOwnership {
         value: { $case: 'structValue', structValue: { ...record } },
         expectedVersion: entry?.version ?? 0,
       });
-      this.fences.set(agentId, new OwnershipFence(agentId, ownerKey(agentId), written.version, record, () => this.options.leases.valid(resourceOf(agentId)) !== undefined, this.options.memory));
+      this.fences.set(agentId, new OwnershipFence(agentId, ownerKey(agentId), written.version, record, () => this.options.leases.valid(this.resourceOf(agentId)) !== undefined, this.options.memory));
     } catch (error) {
-      await this.options.leases.release(resourceOf(agentId));
+      await this.options.leases.release(this.resourceOf(agentId));
       if (ElixirError.is(error, GrpcCode.ABORTED)) throw errors.unavailable('OWNER_CHANGING', `agent ${agentId} is changing owner; retry`, 200);
       throw error;
     }
-    this.options.log.info({ agentId, token: record.token }, 'took ownership of agent');
+    this.options.log.info({ agentId, tenant: this.tenant, token: record.token }, 'took ownership of agent');
     this.onAcquired(agentId);
     return { local: true };
   }
@@ -134,7 +161,7 @@ export class AgentOwnership {
   async release(agentId: string): Promise<void> {
     if (!this.fences.delete(agentId)) return;
     // A claim of the same agent waits for this, so the release cannot drop a lease taken after it.
-    const done = this.options.leases.release(resourceOf(agentId)).finally(() => this.releasing.delete(agentId));
+    const done = this.options.leases.release(this.resourceOf(agentId)).finally(() => this.releasing.delete(agentId));
     this.releasing.set(agentId, done);
     await done;
   }
@@ -150,7 +177,7 @@ export class AgentOwnership {
     } while (pageToken);
     const candidates = [...agents].filter((a) => !this.isResident(a));
     if (candidates.length === 0) return [];
-    const holders = await this.options.leases.holders(candidates.map(resourceOf));
+    const holders = await this.options.leases.holders(candidates.map((a) => this.resourceOf(a)));
     const claimed: string[] = [];
     for (const [i, agentId] of candidates.entries()) {
       // Ours but not running (claimed by a read, or the actor ended): resume it too.
@@ -166,13 +193,14 @@ export class AgentOwnership {
 
   /** Runs claimOrphans every `everyMs` and hands what it claimed to `resume`. */
   startTakeover(everyMs: number, resume: (agentIds: string[]) => Promise<void>): void {
+    if (this.scanTimer) return;
     const tick = async () => {
       if (this.scanning) return;
       this.scanning = true;
       try {
         const claimed = await this.claimOrphans();
         if (claimed.length > 0) {
-          this.options.log.info({ agents: claimed.length }, 'took over agents with unfinished turns');
+          this.options.log.info({ agents: claimed.length, tenant: this.tenant }, 'took over agents with unfinished turns');
           await resume(claimed);
         }
       } catch (err) {
