@@ -33,6 +33,8 @@ export interface ChainExecutorOptions {
   logger?: Logger;
   /** With several replicas: each run executes on the replica holding its lease (see runs/run-ownership.ts). */
   leases?: LeaseManager;
+  /** The tenant whose runs these are (default "default"): names their leases, `run/<tenant>/<id>`. */
+  tenant?: string;
   /**
    * This process is the only writer of the definitions in `state` (a single
    * chain-executor, no replicas): StartRun takes the current definition from
@@ -53,7 +55,7 @@ export class ChainExecutor {
   constructor(options: ChainExecutorOptions) {
     this.limits = { ...DEFAULT_EXECUTOR_LIMITS, ...options.limits };
     const logger = options.logger ?? createLogger('chain-executor');
-    const ownership = options.leases ? new RunOwnership(options.leases) : undefined;
+    const ownership = options.leases ? new RunOwnership(options.leases, options.tenant) : undefined;
     const checkpoints = options.checkpoints ?? (options.durable === false ? new EphemeralRunCheckpointStore() : new StateRunCheckpointStore(options.state));
     this.checkpoints = ownership ? new LeasedRunCheckpointStore(checkpoints, ownership) : checkpoints;
     if (options.ownsDefinitions && options.leases) throw new Error('ownsDefinitions cannot be set with replicas (leases): another replica may update a chain');

@@ -31,25 +31,41 @@ const state = new MemoryStateStore(config.addresses.memory);
 const tools = new GrpcToolStepRunner(config.addresses.toolSandbox);
 const agents = new GrpcAgentStepRunner(config.addresses.agentHost);
 // Replicas (ELIXIRCHAIN_LEASES / ELIXIRCHAIN_REDIS_URL): each run executes on the replica holding its lease.
-const leaseMemory = connectLeaseStateClient(config.addresses.memory);
+// Every tenant's runs: leases `run/<tenant>/<id>` (tenant default: `run/<id>`) in one store every replica reads; without
+// Redis that is the default tenant's state in memory (connectLeaseStateClient pins it), whoever's call takes the lease.
+const leaseMemory = connectLeaseStateClient(config.addresses.memory, 'chain-executor');
 const leaseStore = await openLeaseStore(config.scaleOut, leaseMemory, logger);
-const leases = leaseStore
-  ? new LeaseManager({ store: leaseStore.store, holder: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, ttlMs: config.scaleOut.leaseTtlMs, log: logger })
-  : undefined;
+const replicaId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+// One lease manager per tenant's executor (stopping one gives back only its runs), all under this replica's id.
+const leasesFor = (tenant: string) => (leaseStore ? new LeaseManager({ store: leaseStore.store, holder: replicaId, ttlMs: config.scaleOut.leaseTtlMs, log: logger.child({ tenant }) }) : undefined);
 // Without replicas this process is the only writer of chain definitions: StartRun need not read them back.
-const ownsDefinitions = leases === undefined;
-const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases, ownsDefinitions });
+const ownsDefinitions = leaseStore === undefined;
+let advertised = '';
+const executor = new ChainExecutor({ state, tools, agents, durable: config.durable, limits: config.limits, logger, leases: leasesFor('default'), ownsDefinitions });
 // Every other tenant gets its own executor, whose memory, tool and agent calls are pinned to it.
 const tenants = new TenantChainExecutors(
   executor,
-  (tenant) =>
-    new ChainExecutor({ state: state.forTenant(tenant), tools: tools.forTenant(tenant), agents: agents.forTenant(tenant), durable: config.durable, limits: config.limits, logger, ownsDefinitions }),
+  (tenant) => {
+    const tenantExecutor = new ChainExecutor({
+      state: state.forTenant(tenant),
+      tools: tools.forTenant(tenant),
+      agents: agents.forTenant(tenant),
+      durable: config.durable,
+      limits: config.limits,
+      logger,
+      leases: leasesFor(tenant),
+      tenant,
+      ownsDefinitions,
+    });
+    if (advertised) tenantExecutor.runs.ownership?.setAddress(advertised);
+    return tenantExecutor;
+  },
   state.forTenant('default'),
   logger,
 );
 const audit = new AuditReporter(config.addresses.memory, logger);
 
-const status = chainExecutorNodeStatus(tenants, leases?.holder);
+const status = chainExecutorNodeStatus(tenants, leaseStore ? replicaId : undefined);
 const server = await runService({
   name: 'chain-executor',
   address: config.addresses.chainExecutor,
@@ -71,8 +87,11 @@ server.onDrain(async () => {
   await executor.stop();
   await tenants.stop();
 });
-executor.runs.ownership?.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
-status.setAddress(advertisedAddress(server.address, config.scaleOut.advertiseAddress));
-executor.runs.startTakeover(config.scaleOut.takeoverScanMs);
+advertised = advertisedAddress(server.address, config.scaleOut.advertiseAddress);
+// Executors built before the address was known (a tenant's first call) learn it too.
+for (const started of await tenants.started()) started.runs.ownership?.setAddress(advertised);
+status.setAddress(advertised);
+// Every known tenant's runs whose executor died are taken over, the default tenant's included.
+if (leaseStore) tenants.startTakeover(config.scaleOut.takeoverScanMs);
 executor.recover().catch((error) => logger.error({ err: error }, 'could not resume unfinished runs'));
 tenants.resumeKnownTenants().catch((error) => logger.error({ err: error }, 'could not resume tenants’ unfinished runs'));

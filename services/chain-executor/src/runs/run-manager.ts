@@ -53,7 +53,8 @@ export class RunManager {
     readonly ownership?: RunOwnership,
   ) {
     ownership?.leases.on('lost', (resource) => {
-      if (resource.startsWith('run/')) this.relinquish(resource.slice('run/'.length));
+      const runId = ownership.runOf(resource);
+      if (runId) this.relinquish(runId);
     });
   }
 
@@ -78,7 +79,7 @@ export class RunManager {
 
   /** Looks for unfinished runs nobody holds (their executor died) every `everyMs`, and resumes them here. */
   startTakeover(everyMs: number): void {
-    if (!this.ownership) return;
+    if (!this.ownership || this.takeoverTimer) return;
     this.takeoverTimer = setInterval(() => {
       if (this.stopping || this.recovering) return;
       this.recovering = this.recover()

@@ -1,8 +1,17 @@
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
-import { connect, errors, type LeaseManager, type ServiceClient } from '@elixirchain/runtime';
+import { connect, errors, type CallContext, type LeaseManager, type ServiceClient } from '@elixirchain/runtime';
 import type { RunCheckpoint, RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
 
-export const runResource = (runId: string) => `run/${runId}`;
+const DEFAULT_TENANT = 'default';
+
+/**
+ * The lease of a tenant's run: `run/<tenant>/<runId>`, except tenant
+ * "default", whose runs keep the `run/<runId>` they had before tenants had
+ * replica ownership (a rolling upgrade keeps them). Run ids (derived from the
+ * chain and request id, so equal in two tenants that use the same ones) and
+ * tenant names have no "/", so no two tenants' runs share a lease.
+ */
+export const runResource = (tenant: string, runId: string) => (tenant === DEFAULT_TENANT ? `run/${runId}` : `run/${tenant}/${runId}`);
 
 /**
  * Chain runs across chain-executor replicas: the replica that starts (or
@@ -14,28 +23,54 @@ export const runResource = (runId: string) => `run/${runId}`;
 export class RunOwnership {
   private readonly clients = new Map<string, ServiceClient<typeof ChainServiceDefinition>>();
 
-  constructor(readonly leases: LeaseManager) {}
+  private readonly prefix: string;
+
+  /** `leases` holds this tenant's runs only (each tenant's executor has its own manager, all under one holder id). */
+  constructor(
+    readonly leases: LeaseManager,
+    readonly tenant = DEFAULT_TENANT,
+  ) {
+    this.prefix = runResource(tenant, '');
+  }
+
+  /** The run a lease resource names, when it is one of this tenant's runs. */
+  runOf(resource: string): string | undefined {
+    if (!resource.startsWith(this.prefix)) return undefined;
+    const runId = resource.slice(this.prefix.length);
+    return runId && !runId.includes('/') ? runId : undefined;
+  }
+
+  /**
+   * Call options for a call forwarded to the owner: the caller's own
+   * credentials, so the owner serves it as the caller (same tenant, same
+   * role, nothing more); without them (local mode, mTLS callers) this
+   * replica's credentials with the caller forwarded on behalf, as connect() does.
+   */
+  forwardOptions(call: CallContext): { signal: AbortSignal; metadata?: Record<string, string> } {
+    const authorization = call.metadata.get('authorization')[0];
+    return typeof authorization === 'string' ? { signal: call.signal, metadata: { authorization } } : { signal: call.signal };
+  }
 
   setAddress(address: string): void {
     this.leases.setData({ address, replica: this.leases.holder });
   }
 
   async acquire(runId: string): Promise<boolean> {
-    return (await this.leases.acquire(runResource(runId))).acquired;
+    return (await this.leases.acquire(runResource(this.tenant, runId))).acquired;
   }
 
   holds(runId: string): boolean {
-    return this.leases.valid(runResource(runId)) !== undefined;
+    return this.leases.valid(runResource(this.tenant, runId)) !== undefined;
   }
 
   release(runId: string): Promise<void> {
-    return this.leases.release(runResource(runId));
+    return this.leases.release(runResource(this.tenant, runId));
   }
 
   /** The address of the replica executing the run, when it is not this one. */
   async remoteOwner(runId: string): Promise<string | undefined> {
     if (this.holds(runId)) return undefined;
-    const [holder] = await this.leases.holders([runResource(runId)]);
+    const [holder] = await this.leases.holders([runResource(this.tenant, runId)]);
     if (!holder || holder.holder === this.leases.holder) return undefined;
     return holder.data.address || undefined;
   }

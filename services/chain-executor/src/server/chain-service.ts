@@ -37,11 +37,11 @@ function badToken(error: unknown): never {
   throw error;
 }
 
-async function streamEvents(executor: ChainExecutor, runId: string, after: number, stream: ServerStream<{ event: RunEvent }>): Promise<void> {
+async function streamEvents(executor: ChainExecutor, runId: string, after: number, stream: ServerStream<{ event: RunEvent }>, call: CallContext): Promise<void> {
   // A run executing on another replica: its live events are there, so the watch is forwarded (one hop).
   const owner = await executor.runs.remoteOwner(runId);
   if (owner) {
-    for await (const message of executor.runs.ownership!.client(owner).watchRun({ runId, afterSequence: after }, { signal: stream.signal })) {
+    for await (const message of executor.runs.ownership!.client(owner).watchRun({ runId, afterSequence: after }, { ...executor.runs.ownership!.forwardOptions(call), signal: stream.signal })) {
       if (message.event) await stream.write({ event: message.event });
     }
     return;
@@ -94,13 +94,13 @@ export function chainService(executors: ChainExecutor | TenantChainExecutors, op
       requireChainId('chain_id', req.chainId);
       if (req.chainVersion < 0) throw errors.invalidArgument('chain_version', 'must not be negative');
       const record = await executor.runs.start(req.chainId, req.chainVersion, req.input ?? null, req.requestId).catch(missingChain);
-      await streamEvents(executor, record.id, 0, stream);
+      await streamEvents(executor, record.id, 0, stream, call);
     },
     async watchRun(req, stream, call) {
       const executor = await executorFor(call);
       requireRunId(req.runId);
       if (req.afterSequence < 0) throw errors.invalidArgument('after_sequence', 'must not be negative');
-      await streamEvents(executor, req.runId, req.afterSequence, stream);
+      await streamEvents(executor, req.runId, req.afterSequence, stream, call);
     },
     async getRun(req, call) {
       const executor = await executorFor(call);
@@ -118,7 +118,7 @@ export function chainService(executors: ChainExecutor | TenantChainExecutors, op
       const executor = await executorFor(call);
       requireRunId(req.runId);
       const owner = await executor.runs.remoteOwner(req.runId);
-      if (owner) return executor.runs.ownership!.client(owner).cancelRun(req);
+      if (owner) return executor.runs.ownership!.client(owner).cancelRun(req, executor.runs.ownership!.forwardOptions(call));
       return { run: await executor.runs.cancel(req.runId, req.reason) };
     },
     async resumeRun(req, call) {

@@ -26,6 +26,12 @@ function holderOf(entry: StateEntry | undefined): LeaseHolder | undefined {
  * Renew and release read the entry and check the token before their
  * compare-and-set (versions restart at 1 when an expired entry is written
  * again). Costs a read and two writes per acquisition, a read and a write per renewal.
+ *
+ * Every replica must read the same entries: `memory` acts for one tenant on
+ * every call, "default" (connectLeaseStateClient, or a memory port pinned
+ * with forTenant('default')), never for whichever caller the lease is taken
+ * for, or two tenants' calls would see two sets of leases. The resources name
+ * their tenant (`agent/<tenant>/<id>`, `run/<tenant>/<id>`).
  */
 export class MemoryStateLeaseStore implements LeaseStore {
   readonly kind = 'memory';
