@@ -18,6 +18,8 @@ export interface ScaleOutMeshOptions {
   chainExecutors: number;
   leaseTtlMs: number;
   takeoverScanMs: number;
+  /** More environment for a service's processes (authentication, credentials). */
+  env?: (service: string) => Record<string, string>;
 }
 
 /**
@@ -82,7 +84,7 @@ export class ScaleOutMesh {
   }
 
   private async spawn(service: string, env: Record<string, string>): Promise<SpawnedService> {
-    const child = await spawnService({ entry: entry(service), env, readyTimeoutMs: 60_000 });
+    const child = await spawnService({ entry: entry(service), env: { ...this.options.env?.(service), ...env }, readyTimeoutMs: 60_000 });
     this.processes.push(child);
     return child;
   }
