@@ -145,6 +145,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
       assert.equal(await codeOf(acme.cancelTurn({ threadId: 'globex-t', turnId: '' })), GrpcCode.NOT_FOUND);
     }
     assert.equal(await leaseHolder('agent/globex/globex-only'), h1.address, 'acme’s calls did not move globex’s agent');
+    assert.equal(await leaseHolder('agent/acme/globex-only'), undefined, 'nor left a lease of their own behind');
     assert.deepEqual(await history(agentsOf('globex', h0), 'globex-t'), [
       [Role.ROLE_USER, 'hello'],
       [Role.ROLE_ASSISTANT, 'globex answers'],

@@ -210,7 +210,11 @@ export class AgentHost {
     if (violations.length > 0) throw errors.invalidArguments(violations);
     const threadId = request.threadId || newId('thread');
     await this.ensureOwned(request.agentId);
-    const actor = await this.supervisor.actorFor(request.agentId);
+    const actor = await this.supervisor.actorFor(request.agentId).catch(async (error: unknown) => {
+      // No such agent (in this tenant): the lease just taken for it goes back rather than being renewed for nothing.
+      if (ElixirError.is(error, GrpcCode.NOT_FOUND) && !this.supervisor.resident(request.agentId)) await this.options.ownership?.release(request.agentId);
+      throw error;
+    });
     const mine = { turnId: newId('turn') };
     const subscriber = new EventSubscriber({
       filter: (e) => e.turnId === mine.turnId,
