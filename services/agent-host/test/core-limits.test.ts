@@ -85,7 +85,7 @@ describe('agent-host turn limits, recall and idempotency (in-process ports)', ()
         name: 'spy',
         async *stream(request) {
           seen = request.messages.map((m) => m.content).join('\n');
-          yield { type: 'textDelta' as const, text: 'Green tea it is.' };
+          yield [{ type: 'textDelta' as const, text: 'Green tea it is.' }];
         },
       }),
     });

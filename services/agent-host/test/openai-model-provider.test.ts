@@ -19,7 +19,7 @@ const request: ModelRequest = {
 
 async function collect(provider: OpenAIModelProvider, signal = new AbortController().signal): Promise<ModelEvent[]> {
   const events: ModelEvent[] = [];
-  for await (const e of provider.stream(request, signal)) events.push(e);
+  for await (const batch of provider.stream(request, signal)) events.push(...batch);
   return events;
 }
 
@@ -106,8 +106,8 @@ describe('OpenAIModelProvider against a local OpenAI-compatible server', () => {
     const seen: ModelEvent[] = [];
     await assert.rejects(
       (async () => {
-        for await (const e of provider.stream(request, controller.signal)) {
-          seen.push(e);
+        for await (const batch of provider.stream(request, controller.signal)) {
+          seen.push(...batch);
           if (seen.length === 3) controller.abort(new Error('cancelled by test'));
         }
       })(),

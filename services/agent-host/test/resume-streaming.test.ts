@@ -12,12 +12,12 @@ import { waitFor } from './mesh-fixture.js';
 /** A model that streams the given chunks slowly. */
 const slowModel = (chunks: string[]): ModelProvider => ({
   name: 'test-model',
-  async *stream(_request, signal): AsyncIterable<ModelEvent> {
+  async *stream(_request, signal): AsyncIterable<readonly ModelEvent[]> {
     for (const text of chunks) {
       await sleep(15, undefined, { signal });
-      yield { type: 'textDelta', text };
+      yield [{ type: 'textDelta', text }];
     }
-    yield { type: 'finish', reason: 'stop' };
+    yield [{ type: 'finish', reason: 'stop' }];
   },
 });
 

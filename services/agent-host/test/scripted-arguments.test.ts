@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { argumentsFor, arithmeticIn } from '../src/model/scripted-model-provider.js';
+import { ModelConfig } from '@elixirchain/proto/agent';
+import type { ModelEvent } from '../src/model/model-provider.js';
+import { argumentsFor, arithmeticIn, ScriptedModelProvider } from '../src/model/scripted-model-provider.js';
 
 // The offline demo's scripted model fills a tool's input from the user's
 // words; a calculator must get the arithmetic, not the whole sentence.
@@ -28,5 +30,25 @@ describe('scripted model: tool arguments from the user message', () => {
     assert.deepEqual(argumentsFor(weather, 'weather in Paris 2 days?'), { city: 'weather in Paris 2 days?' });
     const primes = { name: 'prime-counter', description: 'counts primes', parameters: { type: 'object', properties: { limit: { type: 'integer' } }, required: ['limit'] } };
     assert.deepEqual(argumentsFor(primes, 'count primes up to 1000'), { limit: 1000 });
+  });
+});
+
+describe('scripted model: events between delays arrive as one batch', () => {
+  const request = { model: '', instructions: '', messages: [], tools: [], context: { agentId: 'a', threadId: 't', turnId: 'u', callIndex: 0 } };
+  const batchesOf = async (config: ModelConfig) => {
+    const out: ModelEvent[][] = [];
+    try {
+      for await (const batch of ScriptedModelProvider.forConfig(config).stream(request, new AbortController().signal)) out.push([...batch]);
+    } catch (error) {
+      out.push([{ type: 'finish', reason: `threw: ${(error as Error).message}` }]);
+    }
+    return out.map((b) => b.map((e) => (e.type === 'textDelta' ? e.text : e.type === 'finish' ? e.reason : e.type)));
+  };
+
+  it('splits at delays and hands over the text before a scripted error first', async () => {
+    const text = (t: string, delayMs = 0) => ({ chunkSize: 2, delay: delayMs ? { seconds: 0, nanos: delayMs * 1e6 } : undefined, event: { $case: 'text' as const, text: t } });
+    assert.deepEqual(await batchesOf(ModelConfig.fromPartial({ script: [{ events: [text('abcd'), text('ef', 1)] }] })), [['ab', 'cd'], ['ef', 'usage', 'stop']]);
+    const failing = ModelConfig.fromPartial({ script: [{ events: [text('abcd'), { event: { $case: 'error', error: { httpStatus: 503, message: 'busy' } } }] }] });
+    assert.deepEqual(await batchesOf(failing), [['ab', 'cd'], ['threw: busy']]);
   });
 });

@@ -26,10 +26,15 @@ export type ModelEvent =
   | { type: 'usage'; inputTokens: number; outputTokens: number }
   | { type: 'finish'; reason: string };
 
-/** Every model backend streams the same events; the turn engine knows nothing else about it. */
+/**
+ * Every model backend streams the same events; the turn engine knows nothing
+ * else about it. Each step of the stream is a batch: the events available at
+ * that moment, in order (never empty), so events that arrive together (one
+ * network chunk, a script without delays) cost one await, not one per delta.
+ */
 export interface ModelProvider {
   readonly name: string;
-  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent>;
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]>;
 }
 
 /** A failure reported by the model endpoint, with the HTTP status when there was one. */

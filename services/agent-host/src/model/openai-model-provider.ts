@@ -38,11 +38,11 @@ export class OpenAIModelProvider implements ModelProvider {
     this.retrying = new RetryingModelProvider({ name: 'openai', stream: (r, s) => this.attempt(r, s) }, options.retry ?? defaultModelRetryPolicy);
   }
 
-  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]> {
     return this.retrying.stream(request, signal);
   }
 
-  private async *attempt(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+  private async *attempt(request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]> {
     this.breaker.acquire();
     const calls = new Map<number, { id: string; name: string; args: string }>();
     let finishReason = 'stop';
@@ -66,7 +66,7 @@ export class OpenAIModelProvider implements ModelProvider {
         const choice = chunk.choices?.[0];
         if (!choice) continue;
         const text = choice.delta?.content;
-        if (text) yield { type: 'textDelta', text };
+        if (text) yield [{ type: 'textDelta', text }];
         if (signal.aborted) break;
         for (const part of choice.delta?.tool_calls ?? []) {
           const call = calls.get(part.index) ?? { id: '', name: '', args: '' };
@@ -86,11 +86,13 @@ export class OpenAIModelProvider implements ModelProvider {
       throw mapped;
     }
     this.breaker.recordSuccess();
+    const last: ModelEvent[] = [];
     for (const [index, call] of [...calls.entries()].sort((a, b) => a[0] - b[0])) {
-      yield { type: 'toolCall', id: call.id || `call_${request.context.turnId}_${request.context.callIndex}_${index}`, name: call.name, arguments: parseArguments(call.args) };
+      last.push({ type: 'toolCall', id: call.id || `call_${request.context.turnId}_${request.context.callIndex}_${index}`, name: call.name, arguments: parseArguments(call.args) });
     }
-    if (usage) yield { type: 'usage', ...usage };
-    yield { type: 'finish', reason: finishReason };
+    if (usage) last.push({ type: 'usage', ...usage });
+    last.push({ type: 'finish', reason: finishReason });
+    yield last;
   }
 }
 

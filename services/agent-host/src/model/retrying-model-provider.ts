@@ -5,7 +5,7 @@ import { backoffDelayMs, defaultModelRetryPolicy, isRetryable, sleep, type Retry
  * Retries a model call that failed before producing anything. Once text has
  * reached the client a retry would repeat it, so later failures propagate.
  * After the first event it hands out the inner iterator's results directly
- * (no extra generator hop per delta).
+ * (no extra generator hop per batch).
  */
 export class RetryingModelProvider implements ModelProvider {
   readonly name: string;
@@ -17,10 +17,10 @@ export class RetryingModelProvider implements ModelProvider {
     this.name = inner.name;
   }
 
-  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
-    let iterator: AsyncIterator<ModelEvent> | undefined;
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]> {
+    let iterator: AsyncIterator<readonly ModelEvent[]> | undefined;
     let started = false;
-    const first = async (): Promise<IteratorResult<ModelEvent>> => {
+    const first = async (): Promise<IteratorResult<readonly ModelEvent[]>> => {
       for (let attempt = 1; ; attempt++) {
         iterator = this.inner.stream(request, signal)[Symbol.asyncIterator]();
         try {

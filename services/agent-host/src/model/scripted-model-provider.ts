@@ -35,20 +35,35 @@ export class ScriptedModelProvider implements ModelProvider {
     };
   }
 
-  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+  stream(request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]> {
     return this.play(this.config(), request, signal);
   }
 
-  async *play(config: ModelConfig | undefined, request: ModelRequest, signal: AbortSignal): AsyncIterable<ModelEvent> {
+  /**
+   * Events between two delays go out as one batch: a script without delays
+   * (the benchmarks' zero-latency model) is one batch per model call. Events
+   * before a scripted error still reach the turn first, as they would have
+   * streamed before the endpoint failed.
+   */
+  async *play(config: ModelConfig | undefined, request: ModelRequest, signal: AbortSignal): AsyncIterable<readonly ModelEvent[]> {
     const script = config?.script ?? [];
     const response = script.length > 0 ? script[Math.min(request.context.callIndex, script.length - 1)] : defaultResponse(request);
     const inputTokens = estimateTokens(request.instructions) + request.messages.reduce((n, m) => n + estimateTokens(messageText(m)), 0);
     let outputChars = 0;
     let calledTools = false;
-    for (const [index, event] of (response?.events ?? []).entries()) {
+    let batch: ModelEvent[] = [];
+    const events = response?.events ?? [];
+    for (let index = 0; index < events.length; index++) {
+      const event = events[index];
       if (signal.aborted) throw signal.reason ?? new Error('aborted');
       const delayMs = event.delay ? event.delay.seconds * 1000 + event.delay.nanos / 1e6 : 0;
-      if (delayMs > 0) await sleep(delayMs, signal);
+      if (delayMs > 0) {
+        if (batch.length > 0) {
+          yield batch;
+          batch = [];
+        }
+        await sleep(delayMs, signal);
+      }
       const body = event.event;
       if (!body) continue;
       if (body.$case === 'text') {
@@ -56,25 +71,27 @@ export class ScriptedModelProvider implements ModelProvider {
         for (let i = 0; i < body.text.length; i += size) {
           const text = body.text.slice(i, i + size);
           outputChars += text.length;
-          yield { type: 'textDelta', text };
+          batch.push({ type: 'textDelta', text });
         }
       } else if (body.$case === 'toolCall') {
         calledTools = true;
         const call = body.toolCall;
         const id = call.id || `call_${request.context.turnId}_${request.context.callIndex}_${index}`;
         outputChars += JSON.stringify(call.arguments ?? {}).length;
-        yield { type: 'toolCall', id, name: call.name, arguments: call.arguments ?? {} };
+        batch.push({ type: 'toolCall', id, name: call.name, arguments: call.arguments ?? {} });
       } else {
         const key = `${request.context.threadId}/${request.context.turnId}/${request.context.callIndex}/${index}`;
         if (this.raised.has(key)) continue;
         if (this.raised.size > 100_000) this.raised.clear();
         this.raised.add(key);
+        if (batch.length > 0) yield batch;
         if (body.error.httpStatus === 0) throw new ScriptedCrash(body.error.message);
         throw new ModelError(body.error.message || `scripted HTTP ${body.error.httpStatus}`, body.error.httpStatus);
       }
     }
-    yield { type: 'usage', inputTokens, outputTokens: Math.ceil(outputChars / 4) };
-    yield { type: 'finish', reason: calledTools ? 'tool_calls' : 'stop' };
+    batch.push({ type: 'usage', inputTokens, outputTokens: Math.ceil(outputChars / 4) });
+    batch.push({ type: 'finish', reason: calledTools ? 'tool_calls' : 'stop' });
+    yield batch;
   }
 }
 

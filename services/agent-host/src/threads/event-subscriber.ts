@@ -18,6 +18,12 @@ const sizeOf = (event: ThreadEvent) => (event.event?.$case === 'textDelta' ? 64 
  * each event is sent as it comes; while a write is pending, consecutive text
  * deltas of a turn merge into one (never dropped; the merged event carries the
  * last sequence, so re-attaching after it is exact).
+ *
+ * The client lags when lagEvents wait and some of them have waited through a
+ * whole turn of the event loop: it had its chance to read them and did not
+ * (a pending network write). A burst pushed faster than that (a model handing
+ * over many deltas at once) is not lag: a client that keeps up gets every
+ * delta as its own event, and the high-water mark still bounds the buffer.
  */
 export class EventSubscriber {
   private readonly queue: ThreadEvent[] = [];
@@ -25,6 +31,13 @@ export class EventSubscriber {
   private wake: (() => void) | undefined;
   private drainWaiters: Array<() => void> = [];
   private closed = false;
+  /** Some queued events have waited through a turn of the event loop (set by the immediate a backlog schedules). */
+  private backlogAged = false;
+  private agingScheduled = false;
+  private readonly age = () => {
+    this.agingScheduled = false;
+    if (this.queue.length > 0) this.backlogAged = true;
+  };
   private endedAfterLast = false;
   private failure: unknown;
   /** Largest buffer this subscriber ever held, for tests and metrics. */
@@ -52,7 +65,7 @@ export class EventSubscriber {
     if (this.closed || this.endedAfterLast) return;
     if (this.options.filter && !this.options.filter(event)) return;
     const last = this.queue[this.queue.length - 1];
-    if (this.queue.length >= this.lagEvents && last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
+    if (this.backlogAged && this.queue.length >= this.lagEvents && last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
       // The client is behind (an event is already waiting): merge instead of queueing another.
       const text = last.event.textDelta.text + event.event.textDelta.text;
       this.queue[this.queue.length - 1] = { ...event, event: { $case: 'textDelta', textDelta: { text } } };
@@ -63,6 +76,10 @@ export class EventSubscriber {
     this.bufferedBytes += sizeOf(event);
     if (this.bufferedBytes > this.maxBufferedBytes) this.maxBufferedBytes = this.bufferedBytes;
     if (this.options.endAfter?.(event)) this.endedAfterLast = true;
+    if (!this.agingScheduled && !this.backlogAged && this.queue.length >= this.lagEvents) {
+      this.agingScheduled = true;
+      setImmediate(this.age);
+    }
     this.wake?.();
   }
 
@@ -97,6 +114,7 @@ export class EventSubscriber {
     if (event) {
       this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
       this.delivered += 1;
+      if (this.queue.length === 0) this.backlogAged = false;
       if (this.drainWaiters.length > 0 && !this.overHighWater) this.releaseDrainWaiters();
     }
     return event;

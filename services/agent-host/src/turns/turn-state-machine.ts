@@ -256,28 +256,30 @@ export class TurnStateMachine {
       },
       this.signal,
     );
-    for await (const event of stream) {
-      // Nothing is numbered once the turn is stopped: a drain has already persisted the log.
-      this.signal.throwIfAborted();
-      if (event.type === 'textDelta') {
-        bytes += Buffer.byteLength(event.text);
-        if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
-        this.partialText += event.text;
-        if (!replaying) emit(event.text);
-        else if (this.partialText.length >= resumeFrom!.chars) endReplay();
-        else continue;
-        if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
-        const room = log.waitForRoom();
-        if (room) await room;
-      } else if (event.type === 'toolCall') {
-        calls.push({ id: event.id, name: event.name, arguments: event.arguments });
-      } else if (event.type === 'usage') {
-        usage.inputTokens += event.inputTokens;
-        usage.outputTokens += event.outputTokens;
-      } else if (event.type === 'finish') {
-        finishReasons.push(event.reason);
+    for await (const batch of stream) {
+      for (const event of batch) {
+        // Nothing is numbered once the turn is stopped: a drain has already persisted the log.
+        this.signal.throwIfAborted();
+        if (event.type === 'textDelta') {
+          bytes += Buffer.byteLength(event.text);
+          if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
+          this.partialText += event.text;
+          if (!replaying) emit(event.text);
+          else if (this.partialText.length >= resumeFrom!.chars) endReplay();
+          else continue;
+          if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
+          const room = log.waitForRoom();
+          if (room) await room;
+        } else if (event.type === 'toolCall') {
+          calls.push({ id: event.id, name: event.name, arguments: event.arguments });
+        } else if (event.type === 'usage') {
+          usage.inputTokens += event.inputTokens;
+          usage.outputTokens += event.outputTokens;
+        } else if (event.type === 'finish') {
+          finishReasons.push(event.reason);
+        }
+        this.signal.throwIfAborted();
       }
-      this.signal.throwIfAborted();
     }
     if (replaying) endReplay();
     return { text: this.partialText, calls, usage, finishReasons };
