@@ -9,7 +9,14 @@ async function pipe(events: EventStream, stream: { write(m: { event: any }): Pro
   const onAbort = () => events.close();
   stream.signal.addEventListener('abort', onAbort, { once: true });
   try {
-    for await (const event of events) await stream.write({ event });
+    // Everything queued is sent without a wake-up per event (take() is synchronous); the writer sleeps only on an
+    // empty queue or a full socket. Events leave the subscriber's buffer one by one as they are written, so a
+    // blocked write leaves the rest queued there, under the high-water mark, where a lagging client's deltas merge.
+    const subscriber = events.subscriber;
+    for (let event = await subscriber.next(); event; event = await subscriber.next()) {
+      do await stream.write({ event });
+      while ((event = subscriber.take()));
+    }
   } finally {
     stream.signal.removeEventListener('abort', onAbort);
     events.close();

@@ -31,3 +31,34 @@ describe('EventSubscriber: deltas merge only for a client that lags', () => {
     assert.equal(got.map((e) => (e.event?.$case === 'textDelta' ? e.event.textDelta.text : '')).join(''), 'a'.repeat(10) + 'b'.repeat(30));
   });
 });
+
+describe('EventSubscriber.nextBatch: everything queued in one go, still bounded', () => {
+  it('hands over the queued events in order and ends after the last', async () => {
+    const s = new EventSubscriber({ endAfter: (e) => e.sequence === 30 });
+    for (let i = 1; i <= 20; i++) s.push(delta(i, `w${i} `));
+    const first = await s.nextBatch();
+    assert.deepEqual(first?.map((e) => e.sequence), Array.from({ length: 20 }, (_, i) => i + 1));
+    const later = s.nextBatch();
+    for (let i = 21; i <= 35; i++) s.push(delta(i, 'x'));
+    assert.deepEqual((await later)?.map((e) => e.sequence), Array.from({ length: 10 }, (_, i) => i + 21), 'woken once for what was pushed, nothing after the end');
+    assert.equal(await s.nextBatch(), undefined);
+    assert.equal(s.delivered, 30);
+  });
+
+  it('a handed-over batch counts against the high-water mark until the reader asks again', async () => {
+    const s = new EventSubscriber({ highWaterBytes: 1000 });
+    for (let i = 1; i <= 20; i++) s.push(delta(i, 'y'.repeat(20)));
+    assert.ok(s.overHighWater);
+    let released = false;
+    void s.drained().then(() => (released = true));
+    assert.equal((await s.nextBatch())?.length, 20);
+    await nextTurn();
+    assert.equal(released, false, 'the producer still waits while the reader holds the batch');
+    assert.ok(s.overHighWater);
+    const next = s.nextBatch();
+    await nextTurn();
+    assert.equal(released, true, 'asking again means the batch was sent: the producer goes on');
+    s.close();
+    assert.equal(await next, undefined);
+  });
+});

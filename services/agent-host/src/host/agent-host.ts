@@ -48,6 +48,13 @@ export interface EventStream extends AsyncIterable<ThreadEvent> {
   readonly threadId: string;
   readonly turnId: string;
   readonly subscriber: EventSubscriber;
+  /**
+   * Everything queued so far, in order, in one array; undefined once the
+   * stream is over (it is then closed). For readers that send or collect
+   * events in bulk (the gRPC writer, the in-process host): one promise per
+   * batch, where the per-event iteration costs one per event.
+   */
+  nextBatch(): Promise<ThreadEvent[] | undefined>;
   close(): void;
 }
 
@@ -250,10 +257,15 @@ export class AgentHost {
       subscriber.close();
       throw error;
     };
+    const batch = (events: ThreadEvent[] | undefined): ThreadEvent[] | undefined => {
+      if (!events) subscriber.close();
+      return events;
+    };
     return {
       threadId,
       turnId,
       subscriber,
+      nextBatch: () => subscriber.nextBatch().then(batch, failed),
       close: () => subscriber.close(),
       // A plain iterator, not an async generator: a queued event costs one resolved promise.
       [Symbol.asyncIterator]: () => ({

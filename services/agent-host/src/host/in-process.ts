@@ -52,10 +52,16 @@ export async function runTurnInProcess(host: AgentHost, request: DeepPartial<Sen
   const stream = await host.sendMessage(SendMessageRequest.fromPartial(request));
   const events: ThreadEvent[] = [];
   let text = '';
-  for await (const event of stream) {
-    events.push(event);
-    if (event.event?.$case === 'textDelta') text += event.event.textDelta.text;
-    onEvent?.(event);
+  try {
+    for (let batch = await stream.nextBatch(); batch; batch = await stream.nextBatch()) {
+      for (const event of batch) {
+        events.push(event);
+        if (event.event?.$case === 'textDelta') text += event.event.textDelta.text;
+        onEvent?.(event);
+      }
+    }
+  } finally {
+    stream.close();
   }
   return { threadId: stream.threadId, turnId: stream.turnId, events, text };
 }

@@ -26,8 +26,10 @@ const sizeOf = (event: ThreadEvent) => (event.event?.$case === 'textDelta' ? 64 
  * delta as its own event, and the high-water mark still bounds the buffer.
  */
 export class EventSubscriber {
-  private readonly queue: ThreadEvent[] = [];
+  private queue: ThreadEvent[] = [];
   private bufferedBytes = 0;
+  /** Bytes of the last batch nextBatch() handed over: they count against the high-water mark until the reader asks again. */
+  private handedBytes = 0;
   private wake: (() => void) | undefined;
   private drainWaiters: Array<() => void> = [];
   private closed = false;
@@ -58,7 +60,7 @@ export class EventSubscriber {
   }
 
   get overHighWater(): boolean {
-    return !this.closed && this.bufferedBytes > this.highWaterBytes;
+    return !this.closed && this.bufferedBytes + this.handedBytes > this.highWaterBytes;
   }
 
   push(event: ThreadEvent): void {
@@ -110,6 +112,7 @@ export class EventSubscriber {
 
   /** The next queued event, if one is waiting (no promise, no await). */
   take(): ThreadEvent | undefined {
+    this.handedBytes = 0;
     const event = this.queue.shift();
     if (event) {
       this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
@@ -125,6 +128,34 @@ export class EventSubscriber {
     for (;;) {
       const event = this.take();
       if (event) return event;
+      this.releaseDrainWaiters();
+      if (this.failure) throw this.failure;
+      if (this.closed || this.endedAfterLast) return undefined;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+      this.wake = undefined;
+    }
+  }
+
+  /**
+   * Everything queued, in order, in one array (one promise per batch instead
+   * of one per event), or undefined when the stream is over. Throws the error
+   * it was closed with. The batch's bytes still count against the high-water
+   * mark until the reader calls again (it has sent them by then), so handing
+   * over a batch never lets the producer buffer more than one event past it.
+   */
+  async nextBatch(): Promise<ThreadEvent[] | undefined> {
+    for (;;) {
+      this.handedBytes = 0;
+      if (this.queue.length > 0) {
+        const batch = this.queue;
+        this.queue = [];
+        this.handedBytes = this.bufferedBytes;
+        this.bufferedBytes = 0;
+        this.delivered += batch.length;
+        this.backlogAged = false;
+        if (this.drainWaiters.length > 0 && !this.overHighWater) this.releaseDrainWaiters();
+        return batch;
+      }
       this.releaseDrainWaiters();
       if (this.failure) throw this.failure;
       if (this.closed || this.endedAfterLast) return undefined;
