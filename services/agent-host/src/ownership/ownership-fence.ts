@@ -47,7 +47,7 @@ export class OwnershipFence {
       operation: { $case: 'putState', putState: { key: this.key, value: { $case: 'structValue', structValue: { ...this.record } }, expectedVersion: this.version } },
     };
     try {
-      const response = await this.memory.batchWrite({ atomic: true, operations: [...operations, check], ...(requestId ? { requestId } : {}) });
+      const response = await this.memory.batchWrite({ atomic: true, operations: [...operations, check], omitStateValues: true, ...(requestId ? { requestId } : {}) });
       for (const result of response.results) {
         const r = result.result;
         if (r?.$case === 'putState' && r.putState.entry?.key === this.key) this.version = r.putState.entry.version;

@@ -65,7 +65,8 @@ export class ThreadStore {
     limits: GroupCommitLimits = GROUP_COMMIT_LIMITS,
   ) {
     this.commits = new GroupCommit(limits);
-    this.sendUnfenced = (operations, requestId) => rideOutMemoryOutage(() => this.memory.batchWrite({ atomic: true, operations, requestId }), this.outageBudgetMs);
+    // omitStateValues: only versions are read back; memory need not echo the records we sent.
+    this.sendUnfenced = (operations, requestId) => rideOutMemoryOutage(() => this.memory.batchWrite({ atomic: true, operations, requestId, omitStateValues: true }), this.outageBudgetMs);
   }
 
   async load(threadId: string): Promise<LoadedThread | undefined> {
