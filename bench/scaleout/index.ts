@@ -55,29 +55,23 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
     return p;
   };
   try {
-    progress('scaleout: starting memory and three agent-hosts');
+    progress('scaleout: starting memory and the agent-hosts');
     const memory = await spawn('memory', 'memory', {});
     // The turns use no tool: tool-sandbox only has to exist, so it runs in this process (one spawn less).
     sandbox = await startToolSandboxServer({ address: '127.0.0.1:0', memoryAddress: memory.address });
     const peers = { ELIXIRCHAIN_MEMORY_ADDR: memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: sandbox.address, ELIXIRCHAIN_AGENT_IDLE_MS: '0' };
     const leases = { ELIXIRCHAIN_REDIS_URL: REDIS_URL, ELIXIRCHAIN_REDIS_PREFIX: prefix, ELIXIRCHAIN_LEASE_TTL_MS: '10000' };
-    const [a, b, plain] = await Promise.all([
-      spawn('agent-host A', 'agent-host', { ...peers, ...leases }),
-      spawn('agent-host B', 'agent-host', { ...peers, ...leases }),
-      spawn('agent-host (no leases)', 'agent-host', peers),
-    ]);
     const client = (p: ServiceProcess) => {
       const c = connect(AgentServiceDefinition, p.address);
       clients.push(c);
       return c;
     };
-    const [ca, cb, cplain] = [client(a), client(b), client(plain)];
     const script = [{ events: [{ chunkSize: Math.ceil(REPLY.length / 5), event: { $case: 'text' as const, text: REPLY } }] }];
 
-    /** Agents for one row, each first touched (so owned) through `owners[i % owners.length]`. */
+    /** Agents for one row, created through the first owner and each first touched (so owned) through `owners[i % owners.length]`. */
     const agentsFor = async (row: string, owners: AgentClient[]) => {
       const ids = Array.from({ length: agentsPerRow }, (_, i) => `${row}-${i}`);
-      for (const id of ids) await ca.createAgent({ agent: { id, model: { provider: 'scripted', script } }, requestId: `create-${id}` });
+      for (const id of ids) await owners[0].createAgent({ agent: { id, model: { provider: 'scripted', script } }, requestId: `create-${id}` });
       await Promise.all(ids.map((id, i) => turn(owners[i % owners.length], id, `${id}-t0`)));
       return ids;
     };
@@ -107,7 +101,15 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
     };
 
     const shared = { memory: memory.pid };
+
+    // The lease-less agent-host runs alone: replicas with leases would take over
+    // its turns in flight (nobody holds their leases), as they must for a dead replica's.
+    const plain = await spawn('agent-host (no leases)', 'agent-host', peers);
+    const cplain = client(plain);
     const one = await measure('one-no-leases', 'all to the only agent-host (no leases: today’s single replica)', '1', await agentsFor('plain', [cplain]), () => cplain, { ...shared, 'agent-host': plain.pid });
+    await plain.stop();
+    const [a, b] = await Promise.all([spawn('agent-host A', 'agent-host', { ...peers, ...leases }), spawn('agent-host B', 'agent-host', { ...peers, ...leases })]);
+    const [ca, cb] = [client(a), client(b)];
     const oneLeased = await measure('one-leases', 'all to A, which owns every agent (leases + fencing)', '1 (of 2 running)', await agentsFor('single', [ca]), () => ca, { ...shared, A: a.pid, B: b.pid });
     const spreadIds = await agentsFor('spread', [ca, cb]);
     const two = await measure('two-owner', 'each to the agent’s owner (agents split A/B)', '2', spreadIds, (i) => (i % 2 === 0 ? ca : cb), { ...shared, A: a.pid, B: b.pid });
