@@ -17,7 +17,8 @@ import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition } from '@elixirchain/proto/chain';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
-import { connect, ElixirError, GrpcCode, spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { connect, GrpcCode, spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { statusCodeOf } from '../support/status-code.js';
 
 const REPO_ROOT = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEPLOY = path.join(REPO_ROOT, 'deploy');
@@ -55,15 +56,6 @@ function run(args: string[], env: Record<string, string>, timeoutMs = 60_000): P
   });
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
 
 describe('e2e: deploy/docker-compose.yml runs the mesh authenticated (processes with the compose environment)', function () {
   this.timeout(120_000);
@@ -152,7 +144,7 @@ describe('e2e: deploy/docker-compose.yml runs the mesh authenticated (processes 
       for (const metadata of [{}, { authorization: `Bearer ek_nope_${'x'.repeat(32)}` }] as Array<Record<string, string>>) {
         const client = connect(definition, address[service]!, { metadata }) as unknown as Record<string, (req: object) => Promise<unknown>> & { close(): void };
         try {
-          assert.equal(await codeOf(client[method]!({})), GrpcCode.UNAUTHENTICATED, `${service} ${method} with ${JSON.stringify(metadata)}`);
+          assert.equal(await statusCodeOf(client[method]!({})), GrpcCode.UNAUTHENTICATED, `${service} ${method} with ${JSON.stringify(metadata)}`);
         } finally {
           client.close();
         }

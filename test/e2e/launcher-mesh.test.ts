@@ -6,7 +6,8 @@ import { Role, type Message } from '@elixirchain/proto/memory';
 import { runTurn, type TurnOutcome } from '../../cli/src/chat/turn-stream.js';
 import { MeshClients } from '../../cli/src/mesh/mesh-clients.js';
 import type { ServiceName } from '../../cli/src/launcher/service-catalog.js';
-import { LaunchedMesh, REPO_ROOT, isAlive, until } from './support/launched-mesh.js';
+import { LaunchedMesh, REPO_ROOT, isAlive } from './support/launched-mesh.js';
+import { until } from '../support/until.js';
 import { describePythonExample } from './python-example.js';
 
 // kill -9 of each service during a turn, and a SIGTERM of agent-host: the

@@ -6,6 +6,7 @@ import type { Message } from '@elixirchain/proto/memory';
 import { connect } from '@elixirchain/runtime';
 import type { ServiceClient, SpawnedService } from '@elixirchain/runtime';
 import { ScaleOutMesh } from './scaleout-mesh.js';
+import { until } from '../support/until.js';
 
 // The must-show of the scale-out work: two agent-hosts, two chain-executors, one memory on PostgreSQL,
 // one tool-sandbox, leases in Redis, all real processes. Agents talk over both agent-hosts; one is
@@ -19,15 +20,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe('scale-out: replicated mesh on PostgreSQL + Redis (real processes)', function () {
   this.timeout(240_000);
@@ -135,7 +127,7 @@ describe('scale-out: replicated mesh on PostgreSQL + Redis (real processes)', fu
         const done = await until(`run ${run.id}`, async () => {
           const r = (await chains.getRun({ runId: run.id })).run!;
           return r.status === RunStatus.RUN_STATUS_SUCCEEDED || r.status === RunStatus.RUN_STATUS_FAILED ? r : undefined;
-        });
+        }, 60_000);
         assert.equal(done.status, RunStatus.RUN_STATUS_SUCCEEDED, JSON.stringify(done.error));
         assert.equal(done.output, REPLY);
       } finally {
@@ -149,7 +141,7 @@ describe('scale-out: replicated mesh on PostgreSQL + Redis (real processes)', fu
     const heldBefore = await owners();
     const victimAgents = agentIds.filter((_, i) => heldBefore[i] === victim.address);
     const turns = round(2);
-    await until('turns streaming on the victim', () => victimAgents.filter((id) => progress.get(id)!.streaming).length >= Math.min(10, victimAgents.length) || undefined);
+    await until('turns streaming on the victim', () => victimAgents.filter((id) => progress.get(id)!.streaming).length >= Math.min(10, victimAgents.length) || undefined, 60_000);
     await victim.kill();
     live = [survivor];
     await turns;
@@ -164,7 +156,7 @@ describe('scale-out: replicated mesh on PostgreSQL + Redis (real processes)', fu
     const fresh = await mesh.startAgentHost();
     live = [paused];
     const turns = round(3);
-    await until('turns streaming on the replica about to pause', () => agentIds.filter((id) => progress.get(id)!.streaming).length >= Math.min(10, AGENTS) || undefined);
+    await until('turns streaming on the replica about to pause', () => agentIds.filter((id) => progress.get(id)!.streaming).length >= Math.min(10, AGENTS) || undefined, 60_000);
     process.kill(paused.process.pid!, 'SIGSTOP');
     live = [fresh, paused];
     try {

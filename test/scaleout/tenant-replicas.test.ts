@@ -6,9 +6,11 @@ import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { AgentServiceDefinition, TurnStatus } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition, RunStatus } from '@elixirchain/proto/chain';
 import { Role } from '@elixirchain/proto/memory';
-import { connect, ElixirError, GrpcCode } from '@elixirchain/runtime';
+import { connect, GrpcCode } from '@elixirchain/runtime';
 import type { ServiceClient, SpawnedService } from '@elixirchain/runtime';
 import { ScaleOutMesh } from './scaleout-mesh.js';
+import { until } from '../support/until.js';
+import { statusCodeOf } from '../support/status-code.js';
 
 // Replica ownership for every tenant, not only "default": with ELIXIRCHAIN_AUTH=required and two tenants' API
 // keys, over two agent-hosts and two chain-executors (real processes, leases in Redis), a tenant's agent is
@@ -21,28 +23,9 @@ const SERVICE_TOKENS: Record<string, string> = {
   'tool-sandbox': 'svc-tool-sandbox-tenant-replicas-01',
   'chain-executor': 'svc-chain-executor-tenant-replicas',
 };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } });
 
-async function until<T>(what: string, check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
-async function codeOf(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
 
 type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
 type ChainClient = ServiceClient<typeof ChainServiceDefinition>;
@@ -93,7 +76,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
 
   before(async () => {
     await mesh.start();
-    const adminKey = await until('the bootstrap admin key', () => (existsSync(join(dir, 'admin.key')) ? readFileSync(join(dir, 'admin.key'), 'utf8').trim() || undefined : undefined));
+    const adminKey = await until('the bootstrap admin key', () => (existsSync(join(dir, 'admin.key')) ? readFileSync(join(dir, 'admin.key'), 'utf8').trim() || undefined : undefined), 60_000);
     const admin = connect(AdminServiceDefinition, mesh.memory.address, { metadata: { authorization: `Bearer ${adminKey}` } });
     try {
       for (const tenant of ['acme', 'globex'] as const) keys[tenant] = (await admin.createApiKey({ tenant, role: 'developer' })).token;
@@ -139,10 +122,10 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     assert.equal(await leaseHolder('agent/globex/globex-only'), h1.address);
     for (const replica of [h0, h1]) {
       const acme = agentsOf('acme', replica);
-      assert.equal(await codeOf(turn(acme, 'globex-only', 'acme-probe', `probe-${replica.address}`)), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(acme.getThread({ threadId: 'globex-t' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(acme.listMessages({ threadId: 'globex-only-t', pageSize: 10 })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(acme.cancelTurn({ threadId: 'globex-t', turnId: '' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(turn(acme, 'globex-only', 'acme-probe', `probe-${replica.address}`)), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(acme.getThread({ threadId: 'globex-t' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(acme.listMessages({ threadId: 'globex-only-t', pageSize: 10 })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(acme.cancelTurn({ threadId: 'globex-t', turnId: '' })), GrpcCode.NOT_FOUND);
     }
     assert.equal(await leaseHolder('agent/globex/globex-only'), h1.address, 'acme’s calls did not move globex’s agent');
     assert.equal(await leaseHolder('agent/acme/globex-only'), undefined, 'nor left a lease of their own behind');
@@ -165,7 +148,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     await chains.createChain({ chain: { id: 'ask-slow', root: { id: 'ask', kind: { $case: 'agent', agent: { agentId: 'slow', message: '"go"', threadId: '' } } } } });
     const run = (await chains.startRun({ chainId: 'ask-slow', input: {}, requestId: 'tenant-run-1' })).run!;
     const resource = `run/acme/${run.id}`;
-    assert.equal(await until('e0 to hold the run', async () => (await leaseHolder(resource)) === e0.address || undefined), true);
+    assert.equal(await until('e0 to hold the run', async () => (await leaseHolder(resource)) === e0.address || undefined, 60_000), true);
     assert.equal(await leaseHolder(`run/${run.id}`), undefined, 'not the default tenant’s lease');
     // A watch through the other executor is forwarded to the owner as the caller.
     const watch = chainsOf('acme', e1).watchRun({ runId: run.id, afterSequence: 0 });
@@ -178,7 +161,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     const done = await until('the run to finish on e1', async () => {
       const r = (await survivor.getRun({ runId: run.id })).run!;
       return r.status === RunStatus.RUN_STATUS_SUCCEEDED || r.status === RunStatus.RUN_STATUS_FAILED ? r : undefined;
-    });
+    }, 60_000);
     assert.equal(done.status, RunStatus.RUN_STATUS_SUCCEEDED, JSON.stringify(done.error));
     assert.equal(done.output, slowReply);
     // Its log, read through the survivor: started on e0, resumed once on e1, no sequence twice.
@@ -186,7 +169,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     for await (const res of survivor.watchRun({ runId: run.id, afterSequence: 0 })) log.push(res.event!);
     assert.deepEqual(log.map((e) => e.sequence), log.map((_, i) => i + 1));
     assert.equal(log.filter((e) => e.event?.$case === 'runStarted').length, 2, 'started on e0, resumed on e1');
-    assert.equal(await codeOf(chainsOf('globex', e1).getRun({ runId: run.id })), GrpcCode.NOT_FOUND, 'the run is acme’s only');
+    assert.equal(await statusCodeOf(chainsOf('globex', e1).getRun({ runId: run.id })), GrpcCode.NOT_FOUND, 'the run is acme’s only');
   });
 
   it('kill -9 of the agent-host owning a tenant’s agent mid-turn: the survivor takes it over after the ttl and finishes the turn once', async () => {
@@ -201,7 +184,7 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
         if (res.event?.event?.$case === 'textDelta') streaming = true;
       }
     })().catch((e: unknown) => e);
-    await until('the turn streaming on h0', () => streaming || undefined);
+    await until('the turn streaming on h0', () => streaming || undefined, 60_000);
     assert.equal(await leaseHolder('agent/acme/mover'), h0.address);
     await h0.kill();
     await first;

@@ -19,6 +19,7 @@ import { connect, ElixirError, GrpcCode, type ServiceDefinition } from '@elixirc
 import { agent as agentStep, chain as chainOf, sequential, tool as toolStep } from '../../services/chain-executor/test/support/chain-builders.js';
 import { toolFixture } from '../../services/tool-sandbox/test/fixtures/tool-fixture.js';
 import { startMeshProcesses, type MeshProcesses } from '../support/mesh-processes.js';
+import { statusCodeOf } from '../support/status-code.js';
 
 const SERVICE_TOKENS = {
   'agent-host': 'svc-agent-host-0123456789abcdef',
@@ -48,15 +49,6 @@ function rawCall(address: string, path: string, streaming: boolean, token: strin
   });
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
 
 const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
   const until = Date.now() + timeoutMs;
@@ -126,7 +118,7 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     ] as const) {
       const client = connect(definition as ServiceDefinition, address, bearer(tokens.acme!)) as unknown as Record<string, (req: object) => Promise<unknown>>;
       const list = Object.keys(definition.methods).find((m) => m.startsWith('list'))!;
-      assert.equal(await codeOf(client[list]!({})), 'ok', `${definition.fullName} ${list}`);
+      assert.equal(await statusCodeOf(client[list]!({})), 'ok', `${definition.fullName} ${list}`);
       (client as unknown as { close(): void }).close();
     }
   });
@@ -168,8 +160,8 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     try {
       await acme.appendMessages({ threadId: 'plans', messages: [{ role: Role.ROLE_USER, content: 'acme only' }] });
       await acme.upsertMemories({ namespace: 'acme-notes', memories: [{ text: 'acme roadmap' }] });
-      assert.equal(await codeOf(globex.listMessages({ threadId: 'plans' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.searchMemories({ namespace: 'acme-notes', queryText: 'roadmap' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.listMessages({ threadId: 'plans' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.searchMemories({ namespace: 'acme-notes', queryText: 'roadmap' })), GrpcCode.NOT_FOUND);
       assert.deepEqual((await globex.listThreads({})).threads, []);
       assert.deepEqual((await globex.listNamespaces({})).namespaces, []);
       assert.equal((await globex.deleteThread({ threadId: 'plans' })).deleted, false);
@@ -191,9 +183,9 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     };
     try {
       await acme.registerTool(toolFixture('acme-only', 'export default async () => "acme";'));
-      assert.equal(await codeOf(globex.getTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(invoke(globex, 'acme-only')), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.deleteTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.getTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(invoke(globex, 'acme-only')), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.deleteTool({ name: 'acme-only' })), GrpcCode.NOT_FOUND);
       assert.ok(!(await globex.listTools({})).tools.some((t) => t.manifest?.name === 'acme-only'));
       assert.equal(await invoke(acme, 'acme-only'), 'acme');
 
@@ -203,14 +195,14 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
       assert.equal(await invoke(acme, 'acme-only'), 'acme');
 
       // Shared tools: published by an admin, visible to every tenant, managed by admins only.
-      assert.equal(await codeOf(acme.registerTool({ ...toolFixture('everyone', 'export default async () => 1;'), shared: true })), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(acme.registerTool({ ...toolFixture('everyone', 'export default async () => 1;'), shared: true })), GrpcCode.PERMISSION_DENIED);
       const published = await admin.registerTool({ ...toolFixture('everyone', 'export default async () => "shared";'), shared: true });
       assert.equal(published.tool?.shared, true);
       assert.equal(await invoke(acme, 'everyone'), 'shared');
       assert.equal((await globex.getTool({ name: 'everyone' })).tool?.shared, true);
       assert.ok((await globex.listTools({})).tools.some((t) => t.manifest?.name === 'everyone' && t.shared));
-      assert.equal(await codeOf(acme.deleteTool({ name: 'everyone' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(acme.deleteTool({ name: 'everyone', shared: true })), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(acme.deleteTool({ name: 'everyone' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(acme.deleteTool({ name: 'everyone', shared: true })), GrpcCode.PERMISSION_DENIED);
 
       const audit = connect(AdminServiceDefinition, mesh.memory.address, bearer(adminToken));
       const { events } = await audit.listAuditEvents({ action: 'tool.register', tenant: 'acme' });
@@ -246,14 +238,14 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
       const acmeTurn = await turn(acme, 'helper', 'acme-thread');
       assert.deepEqual(acmeTurn.results, ['acme'], `acme's agent called acme's tool (${acmeTurn.status})`);
 
-      assert.equal(await codeOf(globex.getAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.getAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
       assert.deepEqual((await globex.listAgents({})).agents, []);
-      assert.equal(await codeOf(turn(globex, 'helper', 'acme-thread')), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.deleteAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.getThread({ threadId: 'acme-thread' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(turn(globex, 'helper', 'acme-thread')), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.deleteAgent({ id: 'helper' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.getThread({ threadId: 'acme-thread' })), GrpcCode.NOT_FOUND);
       const listed = await globex.listThreads({ agentId: 'helper' }).catch((e: ElixirError) => e);
       assert.ok(listed instanceof ElixirError ? listed.code === GrpcCode.NOT_FOUND : listed.threads.length === 0);
-      const watched = await codeOf((async () => {
+      const watched = await statusCodeOf((async () => {
         for await (const _ of globex.watchThread({ threadId: 'acme-thread' })) return 'saw an event';
       })());
       assert.notEqual(watched, 'ok', 'globex must not watch acme’s thread');
@@ -284,13 +276,13 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
       assert.match(JSON.stringify(acmeRun.output), /acme/, `acme's run: ${JSON.stringify(acmeRun)}`);
       assert.doesNotMatch(JSON.stringify(acmeRun.output), /globex/);
 
-      assert.equal(await codeOf(globex.getChain({ id: 'steps' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.getChain({ id: 'steps' })), GrpcCode.NOT_FOUND);
       assert.deepEqual((await globex.listChains({})).chains, []);
-      assert.equal(await codeOf(globex.startRun({ chainId: 'steps', input: {} })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.getRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.cancelRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(globex.resumeRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf((async () => {
+      assert.equal(await statusCodeOf(globex.startRun({ chainId: 'steps', input: {} })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.getRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.cancelRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(globex.resumeRun({ runId: acmeRun.id })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf((async () => {
         for await (const _ of globex.watchRun({ runId: acmeRun.id })) return;
       })()), GrpcCode.NOT_FOUND);
       assert.deepEqual((await globex.listRuns({})).runs, []);
@@ -317,17 +309,17 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
     const created = JSON.parse((await cli(adminToken, '--json', 'keys', 'create', '--role', 'developer', '--tenant', 'acme', '--description', 'from the cli')).stdout) as { key: { id: string }; token: string };
     assert.match(created.token, /^ek_/);
     const memory = connect(MemoryServiceDefinition, mesh.memory.address, bearer(created.token));
-    assert.equal(await codeOf(memory.listThreads({})), 'ok');
+    assert.equal(await statusCodeOf(memory.listThreads({})), 'ok');
     const listed = (await cli(adminToken, 'keys', 'list', '--tenant', 'acme')).stdout;
     assert.ok(listed.includes(created.key.id) && listed.includes('from the cli'));
     assert.ok(!listed.includes(created.token.slice(16)));
     const agents = connect(AgentServiceDefinition, mesh.agentHost.address, bearer(created.token));
-    assert.equal(await codeOf(agents.listAgents({})), 'ok');
+    assert.equal(await statusCodeOf(agents.listAgents({})), 'ok');
     await cli(adminToken, 'keys', 'revoke', created.key.id);
     // At once on memory, which holds the keys; within the key cache time (5 s) on the other services.
-    assert.equal(await codeOf(memory.listThreads({})), GrpcCode.UNAUTHENTICATED);
+    assert.equal(await statusCodeOf(memory.listThreads({})), GrpcCode.UNAUTHENTICATED);
     const revokedAt = Date.now();
-    while ((await codeOf(agents.listAgents({}))) !== GrpcCode.UNAUTHENTICATED) {
+    while ((await statusCodeOf(agents.listAgents({}))) !== GrpcCode.UNAUTHENTICATED) {
       assert.ok(Date.now() - revokedAt < 15_000, 'agent-host still accepts the revoked key after 15 s');
       await new Promise((r) => setTimeout(r, 250));
     }

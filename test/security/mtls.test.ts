@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
-import { connect, ElixirError, GrpcCode, spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { connect, GrpcCode, spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { statusCodeOf } from '../support/status-code.js';
 
 const entry = (service: string) => join(process.cwd(), 'services', service, 'src', 'main.ts');
 
@@ -24,15 +25,6 @@ function makeCertificates(dir: string, names: string[]): void {
   }
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
 
 describe('mTLS between services', function () {
   this.timeout(120_000);
@@ -76,14 +68,14 @@ describe('mTLS between services', function () {
     const admin = connect(AdminServiceDefinition, memory.address, { tls: tlsFor('tool-sandbox') });
     const state = connect(MemoryServiceDefinition, memory.address, { tls: tlsFor('tool-sandbox') });
     try {
-      assert.equal(await codeOf(admin.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
-      assert.equal(await codeOf(admin.listApiKeys({})), GrpcCode.PERMISSION_DENIED);
-      assert.equal(await codeOf(admin.revokeApiKey({ id: adminToken.split('_')[1]! })), GrpcCode.PERMISSION_DENIED);
-      assert.equal(await codeOf(admin.listAuditEvents({})), GrpcCode.PERMISSION_DENIED);
-      assert.equal(await codeOf(state.appendMessages({ threadId: 't', messages: [{ role: 2, content: 'x' }] })), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(admin.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(admin.listApiKeys({})), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(admin.revokeApiKey({ id: adminToken.split('_')[1]! })), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(admin.listAuditEvents({})), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(state.appendMessages({ threadId: 't', messages: [{ role: 2, content: 'x' }] })), GrpcCode.PERMISSION_DENIED);
       // What its role allows still works: verifying keys and its registry state.
-      assert.equal(await codeOf(admin.getApiKey({ id: 'nosuchkey000' })), GrpcCode.NOT_FOUND);
-      assert.equal(await codeOf(state.putState({ key: 'sandbox/probe', value: { $case: 'structValue', structValue: { ok: true } } })), 'ok');
+      assert.equal(await statusCodeOf(admin.getApiKey({ id: 'nosuchkey000' })), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(state.putState({ key: 'sandbox/probe', value: { $case: 'structValue', structValue: { ok: true } } })), 'ok');
     } finally {
       admin.close();
       state.close();
@@ -93,7 +85,7 @@ describe('mTLS between services', function () {
   it('refuses a client without a certificate at the TLS handshake', async () => {
     const bare = connect(MemoryServiceDefinition, memory.address, { tls: { caFile: join(dir, 'ca.crt') }, maxAttempts: 1 });
     try {
-      const code = await codeOf(bare.getState({ key: 'x' }, { timeoutMs: 5_000 }));
+      const code = await statusCodeOf(bare.getState({ key: 'x' }, { timeoutMs: 5_000 }));
       assert.ok(code === GrpcCode.UNAVAILABLE || code === GrpcCode.DEADLINE_EXCEEDED, `got ${code}`);
     } finally {
       bare.close();
@@ -109,9 +101,9 @@ describe('mTLS between services', function () {
     const tools = connect(ToolSandboxServiceDefinition, sandbox.address, { tls: tlsFor('operator'), metadata: { authorization: `Bearer ${adminToken}` } });
     const anonymous = connect(ToolSandboxServiceDefinition, sandbox.address, { tls: tlsFor('operator') });
     try {
-      assert.equal(await codeOf(tools.listTools({})), 'ok');
+      assert.equal(await statusCodeOf(tools.listTools({})), 'ok');
       // The operator certificate alone is a service nobody granted anything.
-      assert.equal(await codeOf(anonymous.listTools({})), GrpcCode.PERMISSION_DENIED);
+      assert.equal(await statusCodeOf(anonymous.listTools({})), GrpcCode.PERMISSION_DENIED);
     } finally {
       tools.close();
       anonymous.close();
