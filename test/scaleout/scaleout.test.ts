@@ -99,7 +99,10 @@ describe('scale-out: replicated mesh on PostgreSQL + Redis (real processes)', fu
     live = [...mesh.agentHosts];
     const admin = clientOf(mesh.agentHosts[0]);
     // Each answer streams in chunks with pauses, so a kill lands mid-turn.
-    const script = [{ events: [{ chunkSize: 2, event: { $case: 'text' as const, text: REPLY }, delay: { seconds: 0, nanos: 60e6 } }] }];
+    // A reply streamed over a few hundred ms (2 characters every 10 ms after 60 ms), so turns are reliably in
+    // flight when a replica is killed: the scripted model sends the events between two delays as one batch.
+    const pieces = REPLY.match(/.{1,2}/gsu)!;
+    const script = [{ events: pieces.map((text, i) => ({ chunkSize: 2, event: { $case: 'text' as const, text }, delay: { seconds: 0, nanos: (i === 0 ? 60 : 10) * 1e6 } })) }];
     for (let i = 0; i < agentIds.length; i += 20) {
       await Promise.all(agentIds.slice(i, i + 20).map((id) => admin.createAgent({ agent: { id, model: { provider: 'scripted', script } }, requestId: `create-${id}` })));
     }
