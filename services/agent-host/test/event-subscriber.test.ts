@@ -62,3 +62,20 @@ describe('EventSubscriber.nextBatch: everything queued in one go, still bounded'
     assert.equal(await next, undefined);
   });
 });
+
+describe('EventSubscriber: a drained or closed subscriber leaves nothing scheduled', () => {
+  const immediates = () => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
+
+  it('cancels the immediate that ages a backlog once the backlog is taken or the subscriber closes', async () => {
+    const before = immediates();
+    const taken = new EventSubscriber({ lagEvents: 8 });
+    for (let i = 1; i <= 20; i++) taken.push(delta(i, 'x'));
+    assert.equal(immediates(), before + 1, 'a backlog of lagEvents schedules its aging');
+    assert.equal((await taken.nextBatch())?.length, 20);
+    assert.equal(immediates(), before, 'handed over: nothing left to age, nothing holds the subscriber');
+    const closed = new EventSubscriber({ lagEvents: 8 });
+    for (let i = 1; i <= 20; i++) closed.push(delta(i, 'x'));
+    closed.close();
+    assert.equal(immediates(), before, 'closed: nothing holds the subscriber');
+  });
+});

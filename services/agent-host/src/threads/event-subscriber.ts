@@ -35,9 +35,17 @@ export class EventSubscriber {
   private closed = false;
   /** Some queued events have waited through a turn of the event loop (set by the immediate a backlog schedules). */
   private backlogAged = false;
-  private agingScheduled = false;
+  /**
+   * The immediate that ages the current backlog. Cancelled when the queue
+   * empties or the subscriber closes: a pending immediate holds the
+   * subscriber (and through onClose its thread's event log) until the event
+   * loop reaches its check phase, which a turn that runs wholly in promises
+   * (in-process fakes, a zero-latency model) does not, so every finished
+   * turn's subscriber stayed on the heap until then.
+   */
+  private aging: NodeJS.Immediate | undefined;
   private readonly age = () => {
-    this.agingScheduled = false;
+    this.aging = undefined;
     if (this.queue.length > 0) this.backlogAged = true;
   };
   private endedAfterLast = false;
@@ -78,10 +86,7 @@ export class EventSubscriber {
     this.bufferedBytes += sizeOf(event);
     if (this.bufferedBytes > this.maxBufferedBytes) this.maxBufferedBytes = this.bufferedBytes;
     if (this.options.endAfter?.(event)) this.endedAfterLast = true;
-    if (!this.agingScheduled && !this.backlogAged && this.queue.length >= this.lagEvents) {
-      this.agingScheduled = true;
-      setImmediate(this.age);
-    }
+    if (!this.aging && !this.backlogAged && this.queue.length >= this.lagEvents) this.aging = setImmediate(this.age);
     this.wake?.();
   }
 
@@ -117,7 +122,7 @@ export class EventSubscriber {
     if (event) {
       this.bufferedBytes = this.queue.length === 0 ? 0 : Math.max(0, this.bufferedBytes - sizeOf(event));
       this.delivered += 1;
-      if (this.queue.length === 0) this.backlogAged = false;
+      if (this.queue.length === 0) this.backlogDrained();
       if (this.drainWaiters.length > 0 && !this.overHighWater) this.releaseDrainWaiters();
     }
     return event;
@@ -152,7 +157,7 @@ export class EventSubscriber {
         this.handedBytes = this.bufferedBytes;
         this.bufferedBytes = 0;
         this.delivered += batch.length;
-        this.backlogAged = false;
+        this.backlogDrained();
         if (this.drainWaiters.length > 0 && !this.overHighWater) this.releaseDrainWaiters();
         return batch;
       }
@@ -173,6 +178,7 @@ export class EventSubscriber {
   close(error?: unknown): void {
     if (this.closed) return;
     this.closed = true;
+    this.backlogDrained();
     if (error) {
       this.failure = error;
       this.queue.length = 0;
@@ -180,6 +186,15 @@ export class EventSubscriber {
     this.releaseDrainWaiters();
     this.wake?.();
     this.onClose?.();
+  }
+
+  /** Nothing queued waits any more: the next backlog ages from its own start. */
+  private backlogDrained(): void {
+    this.backlogAged = false;
+    if (this.aging) {
+      clearImmediate(this.aging);
+      this.aging = undefined;
+    }
   }
 
   private releaseDrainWaiters(): void {
