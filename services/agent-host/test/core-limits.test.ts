@@ -28,22 +28,44 @@ describe('agent-host turn limits, recall and idempotency (in-process ports)', ()
   afterEach(() => host.stop());
 
   it('keeps at most max_idle_threads idle threads of a busy agent resident; a dropped thread reloads its history on its next turn', async () => {
-    const bounded = new AgentHost({ memory, tools, actor: { maxIdleThreads: 4, idleHibernateMs: 0 } });
+    const bounded = new AgentHost({ memory, tools, actor: { maxIdleThreads: 4, maxIdleNewThreads: 2, idleHibernateMs: 0 } });
     try {
       await bounded.createAgent(Agent.fromPartial({ id: 'many', model: { provider: 'scripted', script: [{ events: [text('hi')] }] } }), '');
-      for (let i = 0; i < 12; i++) await collect(await bounded.sendMessage(send({ agentId: 'many', content: `m${i}`, threadId: `many-${i}` })));
+      // Two turns each: every thread is a conversation, kept in the LRU of maxIdleThreads.
+      for (let round = 0; round < 2; round++) for (let i = 0; i < 12; i++) await collect(await bounded.sendMessage(send({ agentId: 'many', content: `m${i}.${round}`, threadId: `many-${i}` })));
       // The last turn's stream ends as its checkpoint lands; the actor notes the thread idle right after.
       await new Promise((resolve) => setImmediate(resolve));
       const actor = bounded.supervisor.resident('many')!;
-      assert.ok(actor.residentThreads <= 4 + 1, `resident threads: ${actor.residentThreads}`);
-      assert.ok(bounded.stats().threadLogs <= 4 + 1, `event logs kept: ${bounded.stats().threadLogs}`);
+      assert.ok(actor.residentThreads <= 4 + 1 + 2 + 1, `resident threads: ${actor.residentThreads}`);
+      assert.ok(bounded.stats().threadLogs <= 4 + 1 + 2 + 1, `event logs kept: ${bounded.stats().threadLogs}`);
       assert.equal(actor.residentSession('many-0'), undefined, 'the least recently used thread was dropped');
       assert.ok(actor.residentSession('many-11'), 'the latest thread is resident');
       const reads = memory.calls.listMessages ?? 0;
       const again = await collect(await bounded.sendMessage(send({ agentId: 'many', content: 'again', threadId: 'many-0' })));
       assert.equal(last(again).turnCompleted.status, TurnStatus.TURN_STATUS_COMPLETED);
       assert.equal((memory.calls.listMessages ?? 0) - reads, 1, 'its history was read back once');
-      assert.deepEqual(memory.threads.get('many-0')!.messages.map((m) => m.content), ['m0', 'hi', 'again', 'hi']);
+      assert.deepEqual(memory.threads.get('many-0')!.messages.map((m) => m.content), ['m0.0', 'hi', 'm0.1', 'hi', 'again', 'hi']);
+    } finally {
+      await bounded.stop();
+    }
+  });
+
+  it('drops one-shot threads from a short FIFO of their own, so a burst of them does not flush a conversation', async () => {
+    const bounded = new AgentHost({ memory, tools, actor: { maxIdleThreads: 4, maxIdleNewThreads: 2, idleHibernateMs: 0 } });
+    try {
+      await bounded.createAgent(Agent.fromPartial({ id: 'chat', model: { provider: 'scripted', script: [{ events: [text('hi')] }] } }), '');
+      // A conversation: its second turn moves it from the new threads' FIFO to the LRU.
+      for (const content of ['hello', 'and again']) await collect(await bounded.sendMessage(send({ agentId: 'chat', content, threadId: 'conversation' })));
+      // Then a burst of one-shot threads, three times more than the LRU holds.
+      for (let i = 0; i < 12; i++) await collect(await bounded.sendMessage(send({ agentId: 'chat', content: `once ${i}`, threadId: `once-${i}` })));
+      await new Promise((resolve) => setImmediate(resolve));
+      const actor = bounded.supervisor.resident('chat')!;
+      assert.ok(actor.residentSession('conversation'), 'the conversation stayed resident through the burst');
+      assert.equal(actor.residentSession('once-0'), undefined, 'the oldest one-shot thread was dropped');
+      assert.ok(actor.residentThreads <= 1 + 2 + 1, `resident threads: ${actor.residentThreads}`);
+      const reads = memory.calls.listMessages ?? 0;
+      await collect(await bounded.sendMessage(send({ agentId: 'chat', content: 'still here?', threadId: 'conversation' })));
+      assert.equal((memory.calls.listMessages ?? 0) - reads, 0, 'the conversation did not read its history back');
     } finally {
       await bounded.stop();
     }

@@ -18,6 +18,11 @@ export interface ActorOptions {
    * recently used are dropped, so a busy agent with many threads stays bounded.
    */
   maxIdleThreads: number;
+  /**
+   * Threads idle for the first time on this actor, kept in a short FIFO of their own: a thread enters
+   * the maxIdleThreads LRU only once it is used again, so one-shot threads never flush conversations.
+   */
+  maxIdleNewThreads: number;
   flushEveryEvents: number;
   flushEveryBytes: number;
   /** Sequence numbers skipped when a turn resumes in a new process, past events a client may have seen unpersisted. */

@@ -54,7 +54,17 @@ export class AgentActor implements Supervised {
   private readonly turns = new Map<string, TurnStateMachine>();
   private readonly waiting = new Set<ThreadSession>();
   /** Resident threads with nothing to do, least recently used first. */
+  /**
+   * Idle threads kept resident, in two segments (2Q): a thread's first idle spell on this actor puts it in
+   * `newIdleThreads`, a short FIFO; a thread used again moves to `idleThreads`, the LRU of conversations.
+   * So a stream of one-shot threads (a new thread per request, chains' agent steps) passes through the
+   * short segment and is dropped young, instead of flushing threads people are talking in — and instead of
+   * every one-shot thread's record and history outliving the young generation of the heap.
+   */
   private readonly idleThreads = new Map<string, ThreadSession>();
+  private readonly newIdleThreads = new Map<string, ThreadSession>();
+  /** Threads that have been idle before on this actor, or were loaded back from memory: their idle spells are in the LRU. */
+  private readonly reusedThreads = new WeakSet<ThreadSession>();
   private running = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -154,6 +164,8 @@ export class AgentActor implements Supervised {
     const log = existing ?? this.ctx.hub.getOrCreate(threadId, last);
     const session = new ThreadSession(threadId, record, loaded?.stateVersion ?? 0, !loaded, log, this.ctx.store);
     this.sessions.set(threadId, session);
+    // A conversation loaded back from memory has been used before: when idle it goes straight to the LRU.
+    if (loaded) this.reusedThreads.add(session);
     return session;
   }
 
@@ -166,6 +178,7 @@ export class AgentActor implements Supervised {
     const session = await this.session(message.threadId, options.newThread);
     this.assertAlive();
     this.idleThreads.delete(message.threadId);
+    this.newIdleThreads.delete(message.threadId);
     if (subscriber) session.log.subscribe(subscriber);
     if (message.requestId) {
       const known =
@@ -323,16 +336,29 @@ export class AgentActor implements Supervised {
     this.armIdleTimer();
   }
 
-  /** Notes a thread that has nothing to do; past maxIdleThreads the least recently used idle threads are dropped. */
+  /**
+   * Notes a thread that has nothing to do. Its first idle spell goes to the short FIFO of new threads
+   * (maxIdleNewThreads), later ones to the LRU (maxIdleThreads); past either bound the oldest are dropped.
+   */
   private keepIdle(session: ThreadSession): void {
     this.idleThreads.delete(session.threadId);
-    this.idleThreads.set(session.threadId, session);
-    const max = this.ctx.options.maxIdleThreads;
-    // Dropped an eighth at a time, so walking the oldest entries costs nothing per turn.
-    if (this.idleThreads.size <= max + Math.ceil(max / 8)) return;
-    for (const [threadId, oldest] of this.idleThreads) {
-      if (this.idleThreads.size <= max) break;
-      this.idleThreads.delete(threadId);
+    this.newIdleThreads.delete(session.threadId);
+    if (this.reusedThreads.has(session)) {
+      this.idleThreads.set(session.threadId, session);
+      this.trimIdle(this.idleThreads, this.ctx.options.maxIdleThreads);
+    } else {
+      this.reusedThreads.add(session);
+      this.newIdleThreads.set(session.threadId, session);
+      this.trimIdle(this.newIdleThreads, this.ctx.options.maxIdleNewThreads);
+    }
+  }
+
+  /** Drops the oldest idle threads of one segment past its bound: an eighth at a time, so walking them costs nothing per turn. */
+  private trimIdle(segment: Map<string, ThreadSession>, max: number): void {
+    if (segment.size <= max + Math.ceil(max / 8)) return;
+    for (const [threadId, oldest] of segment) {
+      if (segment.size <= max) break;
+      segment.delete(threadId);
       // Busy again, watched, or replaced meanwhile: it stays (and is noted again when its next turn ends).
       if (oldest.busy || oldest.record.activeTurn || oldest.log.subscribers.size > 0 || this.sessions.get(threadId) !== oldest) continue;
       this.sessions.delete(threadId);
@@ -468,6 +494,7 @@ export class AgentActor implements Supervised {
     for (const s of this.sessions.values()) this.ctx.hub.dropIfIdle(s.threadId);
     this.sessions.clear();
     this.idleThreads.clear();
+    this.newIdleThreads.clear();
     this.end({ normal: true }, new TurnStop('shutdown', 'hibernating'));
     return true;
   }

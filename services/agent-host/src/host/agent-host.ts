@@ -89,7 +89,7 @@ export class AgentHost {
       providerFor: options.providerFor ?? ((agent) => factory.providerFor(agent)),
       log: options.log ?? rootLogger.child({ service: 'agent-host' }),
       metrics: new AgentHostMetrics(() => this.supervisor.load()),
-      options: { idleHibernateMs: 60_000, maxIdleThreads: 1_000, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
+      options: { idleHibernateMs: 60_000, maxIdleThreads: 1_000, maxIdleNewThreads: 64, flushEveryEvents: 256, flushEveryBytes: 256 * 1024, resumeSequenceGap: 1000, ...options.actor },
     };
     this.supervisor = new AgentSupervisor(this.ctx, options.restartIntensity);
     if (ownership) {
