@@ -222,16 +222,12 @@ export class AgentHost {
       if (ElixirError.is(error, GrpcCode.NOT_FOUND) && !this.supervisor.resident(request.agentId)) await this.options.ownership?.release(request.agentId);
       throw error;
     });
-    const mine = { turnId: newId('turn') };
-    const subscriber = new EventSubscriber({
-      filter: (e) => e.turnId === mine.turnId,
-      endAfter: (e) => e.turnId === mine.turnId && e.event?.$case === 'turnCompleted',
-      highWaterBytes: this.highWater,
-    });
+    const turnId = newId('turn');
+    const subscriber = new EventSubscriber({ turnId, highWaterBytes: this.highWater });
     let result;
     try {
       result = await actor.submit(
-        { threadId, turnId: mine.turnId, content: request.content, requestId: request.requestId, onBusy: request.onBusy, ...(request.metadata ? { metadata: request.metadata } : {}) },
+        { threadId, turnId, content: request.content, requestId: request.requestId, onBusy: request.onBusy, ...(request.metadata ? { metadata: request.metadata } : {}) },
         subscriber,
         { newThread: !request.threadId },
       );
@@ -239,47 +235,11 @@ export class AgentHost {
       subscriber.close();
       throw error;
     }
-    if (result.turnId !== mine.turnId) {
-      mine.turnId = result.turnId;
+    if (result.turnId !== turnId) {
+      subscriber.turnId = result.turnId;
       subscriber.prepend(await this.replay(threadId, result.reattachAfterSequence ?? 0));
     }
-    return this.toStream(threadId, mine.turnId, subscriber);
-  }
-
-  private toStream(threadId: string, turnId: string, subscriber: EventSubscriber): EventStream {
-    const done = { value: undefined, done: true } as const;
-    const result = (event: ThreadEvent | undefined): IteratorResult<ThreadEvent> => {
-      if (event) return { value: event, done: false };
-      subscriber.close();
-      return done;
-    };
-    const failed = (error: unknown): never => {
-      subscriber.close();
-      throw error;
-    };
-    const batch = (events: ThreadEvent[] | undefined): ThreadEvent[] | undefined => {
-      if (!events) subscriber.close();
-      return events;
-    };
-    return {
-      threadId,
-      turnId,
-      subscriber,
-      nextBatch: () => subscriber.nextBatch().then(batch, failed),
-      close: () => subscriber.close(),
-      // A plain iterator, not an async generator: a queued event costs one resolved promise.
-      [Symbol.asyncIterator]: () => ({
-        next: () => {
-          const event = subscriber.take();
-          if (event) return Promise.resolve({ value: event, done: false });
-          return subscriber.next().then(result, failed);
-        },
-        return: () => {
-          subscriber.close();
-          return Promise.resolve(done);
-        },
-      }),
-    };
+    return new SubscriberStream(threadId, result.turnId, subscriber);
   }
 
   /** Events after afterSequence that this process remembers or the memory service holds. */
@@ -328,15 +288,9 @@ export class AgentHost {
     subscriber.prepend(replayed);
     const active = this.threadBusy(record.agentId, request.threadId) || (record.activeTurn !== undefined && !this.supervisor.isFailed(record.agentId));
     if (!follow && !active) subscriber.finishAfterQueued();
-    const stream = this.toStream(request.threadId, '', subscriber);
-    const close = stream.close;
-    return {
-      ...stream,
-      close: () => {
-        close();
-        if (!this.supervisor.resident(record.agentId)?.residentSession(request.threadId)) this.hub.dropIfIdle(request.threadId);
-      },
-    };
+    return new SubscriberStream(request.threadId, '', subscriber, () => {
+      if (!this.supervisor.resident(record.agentId)?.residentSession(request.threadId)) this.hub.dropIfIdle(request.threadId);
+    });
   }
 
   async listMessages(request: ListMessagesRequest) {
@@ -416,3 +370,61 @@ export class AgentHost {
   }
 }
 
+const STREAM_DONE = { value: undefined, done: true } as const;
+
+/**
+ * A subscriber as an EventStream (a class, not closures: one per SendMessage,
+ * and every closure costs an allocation and a name under tsx). Closes the
+ * subscriber when the stream ends or fails; closing the stream also runs
+ * afterClose.
+ */
+class SubscriberStream implements EventStream {
+  constructor(
+    readonly threadId: string,
+    readonly turnId: string,
+    readonly subscriber: EventSubscriber,
+    private readonly afterClose?: () => void,
+  ) {}
+
+  nextBatch(): Promise<ThreadEvent[] | undefined> {
+    return this.subscriber.nextBatch().then(
+      (events) => {
+        if (!events) this.subscriber.close();
+        return events;
+      },
+      (error: unknown) => this.fail(error),
+    );
+  }
+
+  close(): void {
+    this.subscriber.close();
+    this.afterClose?.();
+  }
+
+  private fail(error: unknown): never {
+    this.subscriber.close();
+    throw error;
+  }
+
+  // A plain iterator, not an async generator: a queued event costs one resolved promise.
+  [Symbol.asyncIterator](): AsyncIterator<ThreadEvent> {
+    return {
+      next: () => {
+        const event = this.subscriber.take();
+        if (event) return Promise.resolve({ value: event, done: false });
+        return this.subscriber.next().then(
+          (next): IteratorResult<ThreadEvent> => {
+            if (next) return { value: next, done: false };
+            this.subscriber.close();
+            return STREAM_DONE;
+          },
+          (error: unknown) => this.fail(error),
+        );
+      },
+      return: () => {
+        this.subscriber.close();
+        return Promise.resolve(STREAM_DONE);
+      },
+    };
+  }
+}

@@ -1,6 +1,11 @@
 import type { ThreadEvent } from '@elixirchain/proto/agent';
 
 export interface EventSubscriberOptions {
+  /**
+   * Only this turn's events are delivered, and the stream ends after its turn_completed
+   * (what SendMessage streams; the same as a filter and endAfter, without a closure per turn).
+   */
+  turnId?: string;
   /** Only events for which this holds are delivered. */
   filter?: (event: ThreadEvent) => boolean;
   /** The stream ends after delivering an event for which this holds. */
@@ -56,11 +61,14 @@ export class EventSubscriber {
   coalesced = 0;
   readonly highWaterBytes: number;
   private readonly lagEvents: number;
+  /** The turn whose events this subscriber delivers (options.turnId); a retried request re-points it at the turn it re-attaches to. */
+  turnId: string | undefined;
   onClose: (() => void) | undefined;
 
   constructor(private readonly options: EventSubscriberOptions = {}) {
     this.highWaterBytes = options.highWaterBytes ?? 1 << 20;
     this.lagEvents = options.lagEvents ?? 8;
+    this.turnId = options.turnId;
   }
 
   get isClosed(): boolean {
@@ -73,6 +81,8 @@ export class EventSubscriber {
 
   push(event: ThreadEvent): void {
     if (this.closed || this.endedAfterLast) return;
+    const turnId = this.turnId;
+    if (turnId !== undefined && event.turnId !== turnId) return;
     if (this.options.filter && !this.options.filter(event)) return;
     const last = this.queue[this.queue.length - 1];
     if (this.backlogAged && this.queue.length >= this.lagEvents && last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
@@ -85,9 +95,9 @@ export class EventSubscriber {
     }
     this.bufferedBytes += sizeOf(event);
     if (this.bufferedBytes > this.maxBufferedBytes) this.maxBufferedBytes = this.bufferedBytes;
-    if (this.options.endAfter?.(event)) this.endedAfterLast = true;
+    if (this.endsStream(event)) this.endedAfterLast = true;
     if (!this.aging && !this.backlogAged && this.queue.length >= this.lagEvents) this.aging = setImmediate(this.age);
-    this.wake?.();
+    this.wakeReader();
   }
 
   /** Puts replayed (older) events ahead of live ones, dropping live duplicates of them. */
@@ -97,22 +107,28 @@ export class EventSubscriber {
     const live = this.queue.filter((e) => e.sequence > last);
     this.queue.length = 0;
     for (const e of events) {
+      if (this.turnId !== undefined && e.turnId !== this.turnId) continue;
       if (this.options.filter && !this.options.filter(e)) continue;
       this.queue.push(e);
-      if (this.options.endAfter?.(e)) {
+      if (this.endsStream(e)) {
         this.endedAfterLast = true;
         break;
       }
     }
     if (!this.endedAfterLast) this.queue.push(...live);
     this.bufferedBytes = this.queue.reduce((n, e) => n + sizeOf(e), 0);
-    this.wake?.();
+    this.wakeReader();
+  }
+
+  private endsStream(event: ThreadEvent): boolean {
+    if (this.turnId !== undefined && event.event?.$case === 'turnCompleted') return true;
+    return this.options.endAfter?.(event) ?? false;
   }
 
   /** Ends the stream once what is queued has been sent. */
   finishAfterQueued(): void {
     this.endedAfterLast = true;
-    this.wake?.();
+    this.wakeReader();
   }
 
   /** The next queued event, if one is waiting (no promise, no await). */
@@ -184,8 +200,17 @@ export class EventSubscriber {
       this.queue.length = 0;
     }
     this.releaseDrainWaiters();
-    this.wake?.();
+    this.wakeReader();
     this.onClose?.();
+  }
+
+  /** Resumes a reader waiting for events, once: later pushes before it runs need not call a settled resolve again. */
+  private wakeReader(): void {
+    const wake = this.wake;
+    if (wake) {
+      this.wake = undefined;
+      wake();
+    }
   }
 
   /** Nothing queued waits any more: the next backlog ages from its own start. */

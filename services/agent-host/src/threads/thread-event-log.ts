@@ -7,10 +7,21 @@ export type ThreadEventBody = NonNullable<ThreadEvent['event']>;
 const RECENT_EVENTS = 2048;
 
 let lastTime = new Date();
-/** The time of an event: events numbered in the same millisecond share one (never mutated) Date. */
+let timeFresh = false;
+const expireTime = () => {
+  timeFresh = false;
+};
+/**
+ * The time of an event: events numbered in the same millisecond share one (never mutated) Date, and so
+ * do events numbered in one synchronous stretch (a batch of deltas from the model): the clock is read
+ * once per stretch, not once per event.
+ */
 function eventTime(): Date {
+  if (timeFresh) return lastTime;
   const now = Date.now();
   if (now !== lastTime.getTime()) lastTime = new Date(now);
+  timeFresh = true;
+  queueMicrotask(expireTime);
   return lastTime;
 }
 

@@ -108,8 +108,20 @@ export function copyThreadRecord(record: ThreadRecord): ThreadRecord {
   return copy;
 }
 
+let isoMs = 0;
+let iso = '';
+/** The current time as an ISO string, formatted once per millisecond (every checkpoint stamps its record). */
+export function nowIso(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
+  }
+  return iso;
+}
+
 export function newThreadRecord(threadId: string, agentId: string): ThreadRecord {
-  const now = new Date().toISOString();
+  const now = nowIso();
   return { threadId, agentId, lastSequence: 0, messageVersion: 0, queue: [], requests: [], createdAt: now, updatedAt: now };
 }
 

@@ -12,6 +12,7 @@ import {
   agentThreadKey,
   decodeThreadRecord,
   encodeThreadRecord,
+  nowIso,
   threadEventsKey,
   threadEventsPrefix,
   threadKey,
@@ -116,7 +117,7 @@ export class ThreadStore {
       pendingEvents: carried.pending,
       messageVersion: record.messageVersion + messages.length,
       lastSequence: events.length > 0 ? Math.max(record.lastSequence, events[events.length - 1].sequence) : record.lastSequence,
-      updatedAt: new Date().toISOString(),
+      updatedAt: nowIso(),
     };
     const recordOperation = operations.length;
     const recordValue = encodeThreadRecord(next);

@@ -9,7 +9,7 @@ import type { ToolInfo, ToolRunner } from '../ports/tool-runner.js';
 import type { MemoryPort } from '../ports/memory-port.js';
 import { effectiveLimits, memoryNamespace, type EffectiveLimits } from '../agents/agent-limits.js';
 import type { ThreadSession } from '../threads/thread-session.js';
-import type { PendingCall, TurnCheckpoint } from '../threads/thread-record.js';
+import type { PendingCall, StreamedText, TurnCheckpoint } from '../threads/thread-record.js';
 import { approvalReason } from '../approvals/approval-policy.js';
 import { FencedError, TurnStop } from './turn-stop.js';
 import { inSpan, SpanKind } from './turn-tracing.js';
@@ -57,6 +57,9 @@ export class TurnStateMachine {
   readonly turnId: string;
   private provider!: ModelProvider;
   private toolInfos = new Map<string, ToolInfo>();
+  /** The model call being streamed, and while a resumed call replays its persisted prefix, that prefix. */
+  private probeCall = 0;
+  private replayingFrom: StreamedText | undefined;
 
   constructor(
     readonly agent: Agent,
@@ -231,18 +234,9 @@ export class TurnStateMachine {
     const callIndex = cp.modelCalls;
     // Resuming a call whose answer was partly streamed (and persisted) before: replay its prefix silently.
     const resumeFrom = cp.streamed?.modelCall === callIndex ? cp.streamed : undefined;
-    let replaying = resumeFrom !== undefined;
-    this.session.streamProbe = { turnId: cp.turnId, streamed: () => (replaying ? resumeFrom : this.partialText ? { modelCall: callIndex, chars: this.partialText.length, sha256: sha256(this.partialText) } : undefined) };
-    const emit = (text: string) => {
-      if (text) log.append(cp.turnId, { $case: 'textDelta', textDelta: { text } });
-    };
-    /** Past the replayed prefix: send what follows it, or the whole answer if the model answered differently this time. */
-    const endReplay = () => {
-      replaying = false;
-      const same = this.partialText.length >= resumeFrom!.chars && sha256(this.partialText.slice(0, resumeFrom!.chars)) === resumeFrom!.sha256;
-      if (!same) this.deps.log.warn({ threadId: this.session.threadId, turnId: cp.turnId, modelCall: callIndex }, 'resumed model call answered differently; streaming its new answer in full');
-      emit(same ? this.partialText.slice(resumeFrom!.chars) : this.partialText);
-    };
+    this.probeCall = callIndex;
+    this.replayingFrom = resumeFrom;
+    this.session.streamProbe = this;
     const stream = this.provider.stream(
       {
         model: model?.model ?? '',
@@ -264,8 +258,8 @@ export class TurnStateMachine {
           bytes += Buffer.byteLength(event.text);
           if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
           this.partialText += event.text;
-          if (!replaying) emit(event.text);
-          else if (this.partialText.length >= resumeFrom!.chars) endReplay();
+          if (!this.replayingFrom) this.emitText(cp.turnId, event.text);
+          else if (this.partialText.length >= this.replayingFrom.chars) this.endReplay(cp.turnId, callIndex);
           else continue;
           if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
           const room = log.waitForRoom();
@@ -281,8 +275,30 @@ export class TurnStateMachine {
         this.signal.throwIfAborted();
       }
     }
-    if (replaying) endReplay();
+    if (this.replayingFrom) this.endReplay(cp.turnId, callIndex);
     return { text: this.partialText, calls, usage, finishReasons };
+  }
+
+  /**
+   * How much of the current model answer the events being written hold (the thread session's stream
+   * probe): while a resumed call replays its persisted prefix, that prefix; else what has streamed so far.
+   */
+  streamed(): StreamedText | undefined {
+    if (this.replayingFrom) return this.replayingFrom;
+    return this.partialText ? { modelCall: this.probeCall, chars: this.partialText.length, sha256: sha256(this.partialText) } : undefined;
+  }
+
+  private emitText(turnId: string, text: string): void {
+    if (text) this.session.log.append(turnId, { $case: 'textDelta', textDelta: { text } });
+  }
+
+  /** Past the replayed prefix: send what follows it, or the whole answer if the model answered differently this time. */
+  private endReplay(turnId: string, callIndex: number): void {
+    const resumeFrom = this.replayingFrom!;
+    this.replayingFrom = undefined;
+    const same = this.partialText.length >= resumeFrom.chars && sha256(this.partialText.slice(0, resumeFrom.chars)) === resumeFrom.sha256;
+    if (!same) this.deps.log.warn({ threadId: this.session.threadId, turnId, modelCall: callIndex }, 'resumed model call answered differently; streaming its new answer in full');
+    this.emitText(turnId, same ? this.partialText.slice(resumeFrom.chars) : this.partialText);
   }
 
   private messageId(suffix: string): string {
