@@ -42,3 +42,5 @@ export { mayCall, RPC_ROLES, SERVICE_CALLS } from './auth/rpc-roles.js';
 export { TokenBucketLimiter } from './auth/rate-limiter.js';
 export { roleTableMarkdown } from './auth/role-table.js';
 export * from './leases/index.js';
+export { TenantInstances } from './tenancy/tenant-instances.js';
+export type { TenantInstanceKind, TenantRegistry } from './tenancy/tenant-instances.js';
