@@ -106,6 +106,29 @@ describe('agent-host telemetry: turn metrics and GenAI model spans', function ()
     assert.ok(!everyValue.some((v) => v.includes('private question')), 'no prompt text in any span');
   });
 
+  it('traces a message that waited in the mailbox under the SendMessage that sent it, not under the turn before it', async () => {
+    await host.createAgent(Agent.fromPartial({ id: 'queued-trace', model: { provider: 'scripted', script: [{ events: [text('slow ', 100), text('answer')] }] } }), '');
+    const tracer = trace.getTracer('telemetry-test');
+    // Each SendMessage under a caller span of its own, as a traced gRPC client's call would be.
+    const send = (name: string) =>
+      tracer.startActiveSpan(name, async (span) => {
+        try {
+          return { traceId: span.spanContext().traceId, stream: await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'queued-trace', content: name, threadId: 'queued-trace-thread' })) };
+        } finally {
+          span.end();
+        }
+      });
+    const first = await send('caller-1');
+    const second = await send('caller-2');
+    const [a, b] = await Promise.all([collect(first.stream), collect(second.stream)]);
+    const startedTrace = (events: ThreadEvent[]) => (events.find((e) => e.event?.$case === 'turnStarted')?.event as { turnStarted: { traceId: string } }).turnStarted.traceId;
+    assert.ok(b.some((e) => e.event?.$case === 'turnQueued'), 'the second message waited in the mailbox');
+    assert.equal(startedTrace(a), first.traceId);
+    assert.equal(startedTrace(b), second.traceId, 'the queued turn is in its own caller’s trace');
+    const turnSpans = spans.getFinishedSpans().filter((s) => s.name === 'invoke_agent' && s.attributes['elixirchain.thread.id'] === 'queued-trace-thread');
+    assert.deepEqual(turnSpans.map((s) => s.spanContext().traceId).sort(), [first.traceId, second.traceId].sort());
+  });
+
   it('reports active agents, running turns and mailbox depth while a message waits', async () => {
     await host.createAgent(Agent.fromPartial({ id: 'busy', model: { provider: 'scripted', script: [{ events: Array.from({ length: 20 }, (_, i) => text(`w${i} `, 50)) }] } }), '');
     const first = await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'busy', content: 'first', threadId: 'busy-thread' }));

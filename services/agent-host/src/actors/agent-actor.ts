@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { context, ROOT_CONTEXT, type Context } from '@opentelemetry/api';
 import { OnBusy, TurnStatus, type Agent } from '@elixirchain/proto/agent';
 import { activeTraceId, ElixirError, GrpcCode, errors, type ExitReason, type Supervised } from '@elixirchain/runtime';
 import { effectiveLimits } from '../agents/agent-limits.js';
@@ -65,6 +66,8 @@ export class AgentActor implements Supervised {
   private readonly newIdleThreads = new Map<string, ThreadSession>();
   /** Threads that have been idle before on this actor, or were loaded back from memory: their idle spells are in the LRU. */
   private readonly reusedThreads = new WeakSet<ThreadSession>();
+  /** The trace context of the SendMessage that sent each waiting message (in this process only). */
+  private readonly traceOrigins = new WeakMap<QueuedMessage, Context>();
   private running = 0;
   private idleTimer: NodeJS.Timeout | undefined;
   private ended = false;
@@ -191,6 +194,7 @@ export class AgentActor implements Supervised {
     const limits = effectiveLimits(this.definition);
     const busy = session.busy;
     const queued: QueuedMessage = { turnId: message.turnId, requestId: message.requestId, content: message.content, ...(message.metadata ? { metadata: message.metadata } : {}) };
+    this.traceOrigins.set(queued, context.active());
     if (busy) {
       if (message.onBusy === OnBusy.ON_BUSY_REJECT) {
         throw errors.failedPrecondition('THREAD_BUSY', `thread ${message.threadId} is running turn ${session.runningTurnId ?? session.queue[0]?.turnId}`, { threadId: message.threadId });
@@ -242,7 +246,9 @@ export class AgentActor implements Supervised {
     this.running += 1;
     session.starting = true;
     clearTimeout(this.idleTimer);
-    void this.startTurn(session);
+    // The turn is traced under the SendMessage that sent its message, also when it waited in the mailbox and
+    // starts from the end of the turn before it (or, resumed after a restart, in a trace of its own).
+    void context.with(this.traceOrigins.get(session.queue[0]) ?? ROOT_CONTEXT, () => this.startTurn(session));
   }
 
   private async startTurn(session: ThreadSession): Promise<void> {
