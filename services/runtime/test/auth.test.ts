@@ -26,6 +26,7 @@ import {
 } from '../src/index.js';
 import type { ApiKeyRecord, CallContext, Principal, RunningServer, ServiceDefinition } from '../src/index.js';
 import { nodeArgsFor, superviseProcess } from '../src/index.js';
+import { REPLICA_FORWARDS, SERVICE_CALLS } from '../src/auth/rpc-roles.js';
 
 const definitions: ServiceDefinition[] = [AdminServiceDefinition, NodeStatusServiceDefinition, MemoryServiceDefinition, ToolSandboxServiceDefinition, AgentServiceDefinition, ChainServiceDefinition];
 
@@ -158,6 +159,25 @@ describe('authentication and roles', () => {
     }
     assert.equal(mayCall('service', 'tool-sandbox', '/elixirchain.sandbox.v1.ToolSandboxService/GrantTool'), false);
     assert.equal(mayCall('service', 'tool-sandbox', '/elixirchain.memory.v1.MemoryService/AppendMessages'), false);
+  });
+
+  it('lets agent-host replicas forward to each other only what a certificate-only caller can reach there', async () => {
+    const A = 'elixirchain.agent.v1.AgentService';
+    for (const rpc of ['SendMessage', 'WatchThread', 'CancelTurn']) assert.equal(mayCall('service', 'agent-host', `/${A}/${rpc}`), true, rpc);
+    // Not open to services at all, so never forwarded for one; answered by any replica, so never forwarded.
+    for (const rpc of ['CreateAgent', 'UpdateAgent', 'DeleteAgent', 'ResolveApproval', 'GetAgent', 'ListAgents', 'ListThreads', 'GetThread', 'ListMessages']) {
+      assert.equal(mayCall('service', 'agent-host', `/${A}/${rpc}`), false, rpc);
+    }
+    assert.equal(mayCall('service', 'agent-host', '/elixirchain.chain.v1.ChainService/WatchRun'), false);
+    // Only agent-host forwards, only its own RPCs, and only ones some other service may call as itself.
+    assert.deepEqual(Object.keys(REPLICA_FORWARDS), ['agent-host']);
+    for (const [service, rpcs] of Object.entries(REPLICA_FORWARDS)) {
+      for (const rpc of rpcs) {
+        assert.ok(rpc.startsWith(`${A}/`), `${service} serves ${rpc}`);
+        assert.ok(RPC_ROLES[rpc]?.includes('service'), `${rpc} is open to services`);
+        assert.ok(Object.entries(SERVICE_CALLS).some(([caller, calls]) => caller !== service && calls.includes(rpc)), `some service calls ${rpc}`);
+      }
+    }
   });
 
   it('accepts a JWT with the right issuer and audience and takes tenant and role from its claims', async () => {

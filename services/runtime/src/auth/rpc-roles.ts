@@ -1,8 +1,9 @@
 import type { Role } from './principal.js';
 
 // Which role may call which RPC. Admins may call everything; a service may
-// call only what its peers need of it (SERVICE_CALLS). The README's role
-// table is this file.
+// call only what its peers need of it (SERVICE_CALLS), and what its own
+// replicas forward to each other (REPLICA_FORWARDS). The README's role table
+// is this file (role-table.ts).
 
 const M = 'elixirchain.memory.v1.MemoryService';
 const S = 'elixirchain.sandbox.v1.ToolSandboxService';
@@ -99,6 +100,39 @@ export const SERVICE_CALLS: Record<string, string[]> = {
   memory: [],
 };
 
+/**
+ * What a service's replicas may ask of each other: the calls a replica
+ * forwards to the replica that owns what they are about (agent-host's
+ * "Routing: forward"). A caller with a token (API key, JWT, service token)
+ * has it forwarded and is authenticated again by the owner; this table is not
+ * used then. A caller known only by its mTLS certificate (chain-executor
+ * without a token) has nothing to forward: the hop is made with the
+ * forwarding replica's own certificate (CN agent-host), acting for the
+ * caller's actor (x-elixirchain-on-behalf-of, which the owner trusts from a
+ * service, and from which it takes the tenant whose agents and threads the
+ * call may touch).
+ *
+ * Only what a service-identified caller can reach at a replica is forwarded
+ * for it: SendMessage, WatchThread and CancelTurn (GetAgent is answered by any
+ * replica; UpdateAgent, DeleteAgent and ResolveApproval are not open to
+ * services at all, so a certificate-only caller never gets to the forwarding
+ * of those). The forwarding replica authorised the caller against this same
+ * table before it forwarded.
+ *
+ * What it widens: anyone holding an agent-host certificate can start, watch
+ * and cancel turns on any agent-host, for any actor it names. It could already
+ * read and write every tenant's threads, memories and raw state (agent records,
+ * checkpoints, ownership) in memory, invoke tools for any actor in the sandbox,
+ * and it holds the model credentials: no data or effect it could not reach
+ * before, one more way to it. With service tokens instead of mTLS, an
+ * agent-host accepts no agent-host token (deploy/: ELIXIRCHAIN_SERVICE_TOKENS
+ * lists its callers from SERVICE_CALLS, not from this table), so there this
+ * entry grants nothing.
+ */
+export const REPLICA_FORWARDS: Record<string, string[]> = {
+  'agent-host': [`${A}/SendMessage`, `${A}/WatchThread`, `${A}/CancelTurn`],
+};
+
 // Health and reflection are served outside defineService, open to everyone:
 // probes and generic tools need them.
 
@@ -108,6 +142,6 @@ export function mayCall(role: Role, subject: string, path: string): boolean {
   const allowed = RPC_ROLES[rpc];
   if (!allowed) return false; // unknown RPCs (e.g. future admin RPCs) are admin-only
   if (!allowed.includes(role)) return false;
-  if (role === 'service') return SERVICE_CALLS[subject]?.includes(rpc) ?? false;
+  if (role === 'service') return SERVICE_CALLS[subject]?.includes(rpc) === true || REPLICA_FORWARDS[subject]?.includes(rpc) === true;
   return true;
 }
