@@ -1,5 +1,5 @@
 import { AgentServiceDefinition } from '@elixirchain/proto/agent';
-import { ElixirError, connect, type CallContext, type ServiceClient } from '@elixirchain/runtime';
+import { ElixirError, ON_BEHALF_OF_KEY, connect, effectiveActor, encodeActor, type CallContext, type ServiceClient } from '@elixirchain/runtime';
 
 export const FORWARDED_KEY = 'x-elixirchain-forwarded-by';
 
@@ -31,11 +31,19 @@ export class OwnerForwarder {
     return client;
   }
 
-  /** Call options for the hop: the caller's credentials pass through, and the owner knows not to forward again. */
+  /**
+   * Call options for the hop, and the owner knows not to forward again. A caller with a token has it passed
+   * through: the owner authenticates the caller itself. A caller known only by its mTLS certificate has
+   * nothing to pass: the hop goes with this replica's certificate, acting for the caller's actor (its own
+   * on-behalf-of caller, or itself), which the owner trusts from an agent-host for the RPCs replicas forward
+   * (rpc-roles.ts REPLICA_FORWARDS) and whose tenant it serves. (connect() would add the same actor from the
+   * call being served; it is set here so the hop does not depend on where the client is called from.)
+   */
   options(call: CallContext): { signal: AbortSignal; metadata: Record<string, string> } {
     const metadata: Record<string, string> = { [FORWARDED_KEY]: this.replicaId };
     const authorization = call.metadata.get('authorization')[0];
     if (typeof authorization === 'string') metadata.authorization = authorization;
+    else if (call.principal.via !== 'local') metadata[ON_BEHALF_OF_KEY] = encodeActor(effectiveActor(call.principal));
     return { signal: call.signal, metadata };
   }
 
