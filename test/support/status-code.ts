@@ -1,13 +1,2 @@
-import assert from 'node:assert/strict';
-import { ElixirError } from '@elixirchain/runtime';
-
-/** The gRPC code a call failed with, or 'ok': lets a test compare outcomes of many calls at once. */
-export async function statusCodeOf(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
+// Lives with the other test support in @elixirchain/runtime, so service tests share it too.
+export { statusCodeOf } from '@elixirchain/runtime';

@@ -26,6 +26,8 @@ export type { NodeStatusBinding, NodeStatusDetails, NodeStatusOptions } from './
 export type { Telemetry } from './telemetry/sdk.js';
 export { spawnService } from './testing/spawn-service.js';
 export type { SpawnedService, SpawnServiceOptions } from './testing/spawn-service.js';
+export { until } from './testing/until.js';
+export { statusCodeOf } from './testing/status-code.js';
 export { assertSafeBind, authFromEnv, fileKeyStore, meshKeyStore, serverTlsFromEnv } from './auth/auth-config.js';
 export { RemoteApiKeyStore } from './auth/remote-api-key-store.js';
 export { secretFromEnv } from './auth/secret-env.js';
