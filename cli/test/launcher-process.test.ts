@@ -4,7 +4,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isAlive, meshEnv, until } from './support/free-ports.js';
+import { until } from '@elixirchain/runtime';
+import { isAlive, meshEnv } from './support/free-ports.js';
 
 const BIN = fileURLToPath(new URL('../bin/elixirchain.js', import.meta.url));
 const FAKE_SERVICE = fileURLToPath(new URL('./fixtures/fake-service.ts', import.meta.url));

@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from '@elixirchain/runtime';
 import { Launcher } from '../src/launcher/launcher.js';
 import { checkHealth } from '../src/launcher/health-probe.js';
 import { SERVICE_NAMES, type ServiceName } from '../src/launcher/service-catalog.js';
-import { isAlive, meshEnv, until } from './support/free-ports.js';
+import { isAlive, meshEnv } from './support/free-ports.js';
 
 const FAKE_SERVICE = fileURLToPath(new URL('./fixtures/fake-service.ts', import.meta.url));
 

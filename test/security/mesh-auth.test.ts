@@ -20,6 +20,7 @@ import { agent as agentStep, chain as chainOf, sequential, tool as toolStep } fr
 import { toolFixture } from '../../services/tool-sandbox/test/fixtures/tool-fixture.js';
 import { startMeshProcesses, type MeshProcesses } from '../support/mesh-processes.js';
 import { statusCodeOf } from '../support/status-code.js';
+import { until } from '../support/until.js';
 
 const SERVICE_TOKENS = {
   'agent-host': 'svc-agent-host-0123456789abcdef',
@@ -48,17 +49,6 @@ function rawCall(address: string, path: string, streaming: boolean, token: strin
     }
   });
 }
-
-
-const waitFor = async <T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 30_000): Promise<T> => {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-};
 
 describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () {
   this.timeout(180_000);
@@ -91,7 +81,7 @@ describe('security over the real mesh (ELIXIRCHAIN_AUTH=required)', function () 
       'agent-host': { ELIXIRCHAIN_SERVICE_TOKEN: SERVICE_TOKENS['agent-host'] },
       'chain-executor': { ELIXIRCHAIN_SERVICE_TOKEN: SERVICE_TOKENS['chain-executor'] },
     });
-    adminToken = await waitFor('the bootstrap admin key', () => (existsSync(join(dir, 'admin.key')) ? readFileSync(join(dir, 'admin.key'), 'utf8').trim() || undefined : undefined));
+    adminToken = await until('the bootstrap admin key', () => (existsSync(join(dir, 'admin.key')) ? readFileSync(join(dir, 'admin.key'), 'utf8').trim() || undefined : undefined), 30_000);
     const admin = connect(AdminServiceDefinition, mesh.memory.address, bearer(adminToken));
     try {
       for (const [name, tenant, role] of [['acme', 'acme', 'developer'], ['globex', 'globex', 'developer'], ['revoked', 'acme', 'admin']] as const) {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
+import { until } from '@elixirchain/runtime';
 import { AgentHost, type AgentHostOptions } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
@@ -25,14 +26,6 @@ async function collect(stream: AsyncIterable<ThreadEvent>, onEvent?: (e: ThreadE
     onEvent?.(e);
   }
   return out;
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 describe('agent-host supervision, durability and approvals (in-process ports)', () => {
@@ -100,7 +93,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     const stream = await first.sendMessage(send({ agentId: 'worker', content: 'work', threadId: 'durable' }));
     const seen: ThreadEvent[] = [];
     const reading = collect(stream, (e) => seen.push(e));
-    await waitFor(() => seen.some((e) => e.event?.$case === 'toolCallCompleted'), 'the quick tool to complete');
+    await until('the quick tool to complete', () => seen.some((e) => e.event?.$case === 'toolCallCompleted'), 20_000);
     await first.stop(); // as if the process died: the checkpoint stays as it was
     stream.close();
     await reading;
@@ -108,7 +101,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     const second = newHost();
     await second.start();
     const watch = collect(await second.watchThread({ threadId: 'durable', afterSequence: lastSeen, follow: false }));
-    await waitFor(() => tools.invocations.filter((i) => i.name === 'slowpoke').length === 2, 'slowpoke to run again');
+    await until('slowpoke to run again', () => tools.invocations.filter((i) => i.name === 'slowpoke').length === 2, 20_000);
     slowRelease!();
     const rest = await watch;
     assert.equal(statusOf(rest), TurnStatus.TURN_STATUS_COMPLETED);
@@ -125,7 +118,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     const seen: ThreadEvent[] = [];
     const stream = await first.sendMessage(send({ agentId: 'admin', content: 'delete it', threadId: 'appr' }));
     const reading = collect(stream, (e) => seen.push(e));
-    await waitFor(() => seen.some((e) => e.event?.$case === 'approvalRequired'), 'approval_required');
+    await until('approval_required', () => seen.some((e) => e.event?.$case === 'approvalRequired'), 20_000);
     const info = await first.getThread('appr');
     assert.equal(info.currentTurnStatus, TurnStatus.TURN_STATUS_AWAITING_APPROVAL);
     assert.equal(info.pendingApprovals.length, 1);
@@ -150,7 +143,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     await host.createAgent(Agent.fromPartial({ id: 'net', tools: [{ name: 'fetcher' }], model: { provider: 'scripted', script: [{ events: [call('fetcher', {})] }, { events: [text('ok')] }] } }), '');
     const seen: ThreadEvent[] = [];
     const reading = collect(await host.sendMessage(send({ agentId: 'net', content: 'fetch', threadId: 'deny' })), (e) => seen.push(e));
-    await waitFor(() => seen.some((e) => e.event?.$case === 'approvalRequired'), 'approval_required');
+    await until('approval_required', () => seen.some((e) => e.event?.$case === 'approvalRequired'), 20_000);
     const required = seen.find((e) => e.event?.$case === 'approvalRequired')!;
     assert.match((required.event as any).approvalRequired.reason, /network host api\.example\.com/);
     await host.resolveApproval({ threadId: 'deny', approvalId: (required.event as any).approvalRequired.approvalId, approve: false, reason: 'not today', requestId: '' });
@@ -166,7 +159,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     await host.createAgent(Agent.fromPartial({ id: 'net2', permissions: { networkHosts: ['docs.example.com'] }, tools: [{ name: 'fetcher' }, { name: 'quick' }], model: { provider: 'scripted', script: [{ events: [call('fetcher', {}), call('quick', {})] }, { events: [text('ok')] }] } }), '');
     const seen: ThreadEvent[] = [];
     const reading = collect(await host.sendMessage(send({ agentId: 'net2', content: 'fetch', threadId: 'grant' })), (e) => seen.push(e));
-    await waitFor(() => seen.some((e) => e.event?.$case === 'approvalRequired'), 'approval_required');
+    await until('approval_required', () => seen.some((e) => e.event?.$case === 'approvalRequired'), 20_000);
     const required = (seen.find((e) => e.event?.$case === 'approvalRequired')!.event as any).approvalRequired;
     await host.resolveApproval({ threadId: 'grant', approvalId: required.approvalId, approve: true, reason: '', requestId: '' });
     assert.equal(statusOf(await reading), TurnStatus.TURN_STATUS_COMPLETED);
@@ -179,7 +172,7 @@ describe('agent-host supervision, durability and approvals (in-process ports)', 
     const host = newHost({ actor: { idleHibernateMs: 30 } });
     await host.createAgent(Agent.fromPartial({ id: 'sleepy', model: { provider: 'scripted', script: [{ events: [text('hi')] }] } }), '');
     await collect(await host.sendMessage(send({ agentId: 'sleepy', content: 'one', threadId: 'nap' })));
-    await waitFor(() => host.stats().residentAgents === 0, 'the actor to hibernate');
+    await until('the actor to hibernate', () => host.stats().residentAgents === 0, 20_000);
     const reads = memory.calls.listMessages ?? 0;
     const again = await collect(await host.sendMessage(send({ agentId: 'sleepy', content: 'two', threadId: 'nap' })));
     assert.equal(statusOf(again), TurnStatus.TURN_STATUS_COMPLETED);

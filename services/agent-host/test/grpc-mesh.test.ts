@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { AgentServiceClient, OnBusy, SendMessageRequest, SendMessageResponse, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
+import { until } from '@elixirchain/runtime';
 import { startAgentHostServer, type AgentHostServer } from '../src/index.js';
-import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
 const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } } : {}) });
 const call = (name: string, args: Record<string, unknown>) => ({ chunkSize: 0, event: { $case: 'toolCall' as const, toolCall: { name, arguments: args, id: '' } } });
@@ -108,7 +109,7 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     await client.createAgent({ agent: { id: 'busy', model: { provider: 'scripted', script: [{ events: [text('slow ', 0, 100), text('reply', 0, 1500)] }] } } });
     const firstEvents: ThreadEvent[] = [];
     const first = collectEvents(client.sendMessage({ agentId: 'busy', content: 'one', threadId: 'busy-thread' }), (e) => firstEvents.push(e));
-    await waitFor(() => firstEvents.length > 0, 'the first turn to start');
+    await until('the first turn to start', () => firstEvents.length > 0, 30_000);
     await assert.rejects(collectEvents(client.sendMessage({ agentId: 'busy', content: 'two', threadId: 'busy-thread', onBusy: OnBusy.ON_BUSY_REJECT })), (e: any) => e.code === grpc.status.FAILED_PRECONDITION && e.reason === 'THREAD_BUSY');
     const queued = await collectEvents(client.sendMessage({ agentId: 'busy', content: 'three', threadId: 'busy-thread', onBusy: OnBusy.ON_BUSY_QUEUE }));
     assert.equal(queued[0].event?.$case, 'turnQueued');
@@ -118,7 +119,7 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     assert.ok(firstDone.at(-1)!.sequence < queued.find((e) => e.event?.$case === 'turnStarted')!.sequence, 'the queued turn started after the first ended');
     const cutEvents: ThreadEvent[] = [];
     const cut = collectEvents(client.sendMessage({ agentId: 'busy', content: 'four', threadId: 'busy-thread' }), (e) => cutEvents.push(e));
-    await waitFor(() => cutEvents.some((e) => e.event?.$case === 'textDelta'), 'the turn to stream');
+    await until('the turn to stream', () => cutEvents.some((e) => e.event?.$case === 'textDelta'), 30_000);
     const interrupting = await collectEvents(client.sendMessage({ agentId: 'busy', content: 'five', threadId: 'busy-thread', onBusy: OnBusy.ON_BUSY_INTERRUPT }));
     assert.equal(statusOf(await cut), TurnStatus.TURN_STATUS_INTERRUPTED);
     assert.equal(statusOf(interrupting), TurnStatus.TURN_STATUS_COMPLETED);
@@ -144,7 +145,7 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     await client.createAgent({ agent: { id: 'cancellable', model: { provider: 'scripted', script: [{ events: [text('start ', 0, 50), text('never', 0, 5000)] }] } } });
     const seen: ThreadEvent[] = [];
     const turn = collectEvents(client.sendMessage({ agentId: 'cancellable', content: 'go', threadId: 'cancel-thread' }), (e) => seen.push(e));
-    await waitFor(() => seen.some((e) => e.event?.$case === 'textDelta'), 'text');
+    await until('text', () => seen.some((e) => e.event?.$case === 'textDelta'), 30_000);
     const res = await client.cancelTurn({ threadId: 'cancel-thread', reason: 'user pressed stop' });
     assert.equal(res.cancelled, true);
     assert.equal(statusOf(await turn), TurnStatus.TURN_STATUS_CANCELLED);
@@ -157,7 +158,7 @@ describe('agent-host over gRPC with real memory and tool-sandbox', function () {
     const seen: ThreadEvent[] = [];
     const stream = client.sendMessage({ agentId: 'careful', content: 'wipe /data', threadId: 'approval-thread' });
     const reading = collectEvents(stream, (e) => seen.push(e)).catch(() => seen);
-    await waitFor(() => seen.some((e) => e.event?.$case === 'approvalRequired'), 'approval_required');
+    await until('approval_required', () => seen.some((e) => e.event?.$case === 'approvalRequired'), 30_000);
     const required = (seen.find((e) => e.event?.$case === 'approvalRequired')!.event as any).approvalRequired;
     assert.match(required.reason, /destructive/);
     await host.stop();

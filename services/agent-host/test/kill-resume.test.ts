@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { spawnService, type SpawnedService } from '@elixirchain/runtime';
-import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+import { spawnService, until, type SpawnedService } from '@elixirchain/runtime';
+import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
@@ -51,7 +51,7 @@ describe('agent-host process killed (SIGKILL) or drained (SIGTERM) mid-turn', fu
     });
     const seen: ThreadEvent[] = [];
     const reading = collectEvents(client.sendMessage({ agentId: 'survivor', content: 'run both', threadId: 'kill-thread' }), (e) => seen.push(e)).catch((e) => e);
-    await waitFor(() => seen.some((e) => e.event?.$case === 'toolCallCompleted'), 'the quick tool to be recorded');
+    await until('the quick tool to be recorded', () => seen.some((e) => e.event?.$case === 'toolCallCompleted'), 30_000);
     assert.equal((seen.find((e) => e.event?.$case === 'toolCallCompleted')!.event as any).toolCallCompleted.toolName, 'quick');
     await first.kill();
     const cut = await reading;
@@ -87,7 +87,7 @@ describe('agent-host process killed (SIGKILL) or drained (SIGTERM) mid-turn', fu
     });
     const seen: ThreadEvent[] = [];
     const reading = collectEvents(client.sendMessage({ agentId: 'drained', content: 'talk slowly', threadId: 'drain-thread' }), (e) => seen.push(e)).catch((e) => e);
-    await waitFor(() => seen.filter((e) => e.event?.$case === 'textDelta').length >= 5, 'a few deltas');
+    await until('a few deltas', () => seen.filter((e) => e.event?.$case === 'textDelta').length >= 5, 30_000);
     await first.stop();
     await reading;
     client.close();

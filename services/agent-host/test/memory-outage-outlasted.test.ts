@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { ListMessagesRequest, Role } from '@elixirchain/proto/memory';
-import { errors } from '@elixirchain/runtime';
+import { errors, until } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
@@ -19,14 +19,6 @@ function flakyMemory() {
     },
   }) as MemoryPort;
   return { port, state };
-}
-
-async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 // Memory away for longer than a checkpoint waits: the agent is not marked
@@ -57,11 +49,11 @@ describe('agent-host when an outage of memory outlasts the checkpoint retries', 
         if (e.event?.$case === 'toolCallStarted') memory.state.down = true;
       }
     })().catch(() => undefined);
-    await waitFor(() => memory.state.down, 'the tool call to start');
+    await until('the tool call to start', () => memory.state.down, 30_000);
     // Long enough for the tool to finish, its checkpoint and the failure's to give up, and the restarts to run out.
     await new Promise((r) => setTimeout(r, 3000));
     memory.state.down = false;
-    await waitFor(async () => (await host!.getThread('outlasted')).currentTurnId === '', 'the turn to finish once memory is back');
+    await until('the turn to finish once memory is back', async () => (await host!.getThread('outlasted')).currentTurnId === '', 30_000);
     const { messages } = await host.listMessages(ListMessagesRequest.fromPartial({ threadId: 'outlasted', pageSize: 100 }));
     assert.deepEqual(messages.map((m) => m.role), [Role.ROLE_USER, Role.ROLE_ASSISTANT, Role.ROLE_TOOL, Role.ROLE_ASSISTANT]);
     assert.equal(messages.at(-1)?.content, 'rested');

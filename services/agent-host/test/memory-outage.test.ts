@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { errors } from '@elixirchain/runtime';
+import { errors, until } from '@elixirchain/runtime';
 import { startMemoryServer } from '@elixirchain/memory';
 import { startAgentHostServer, GrpcMemoryPort, type AgentHostServer } from '../src/index.js';
 import { ThreadStore } from '../src/threads/thread-store.js';
 import { newThreadRecord } from '../src/threads/thread-record.js';
 import type { MemoryPort } from '../src/ports/memory-port.js';
-import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
 // Memory going away mid-turn (killed, restarted by its launcher) is an
 // outage to wait out, not a crash of the agent: checkpoints are retried with
@@ -77,7 +77,7 @@ describe('agent-host through an outage of memory', function () {
         seen.push(e);
         if (!stopped && e.event?.$case === 'toolCallStarted') stopped = mesh.memory.stop();
       });
-      await waitFor(() => stopped !== undefined, 'the tool call to start');
+      await until('the tool call to start', () => stopped !== undefined, 30_000);
       await stopped;
       // Down for longer than the tool runs, so its result's checkpoint meets the outage.
       await new Promise((r) => setTimeout(r, 4000));

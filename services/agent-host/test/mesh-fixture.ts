@@ -75,11 +75,3 @@ export async function collectEvents(stream: AsyncIterable<{ event?: ThreadEvent 
   }
   return out;
 }
-
-export async function waitFor(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { spawnService, type SpawnedService } from '@elixirchain/runtime';
+import { spawnService, until, type SpawnedService } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 import { decodeThreadRecord } from '../src/threads/thread-record.js';
-import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
 const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const slowWords = (n: number, delayMs: number) =>
@@ -23,7 +23,7 @@ describe('queued messages are durable once the client is told turn_queued', func
       await host.createAgent(Agent.fromPartial({ id: 'slow', model: { provider: 'scripted', script: [{ events: slowWords(15, 50) }] } }), '');
       const first = await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'slow', content: 'first', threadId: 'burst' }));
       const firstDone = collectEvents((async function* () { for await (const event of first) yield { event }; })());
-      await waitFor(() => host.hub.get('burst')!.lastSequence > 2, 'the first turn to stream');
+      await until('the first turn to stream', () => host.hub.get('burst')!.lastSequence > 2, 30_000);
       const writesBefore = memory.calls.batchWrite ?? 0;
       // Three messages accepted at once while the thread is busy.
       const queued = await Promise.all(['second', 'third', 'fourth'].map((content) => host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'slow', content, threadId: 'burst' }))));
@@ -71,13 +71,13 @@ describe('queued messages are durable once the client is told turn_queued', func
       await client.createAgent({ agent: { id: 'queue-keeper', model: { provider: 'scripted', script: [{ events: slowWords(30, 100) }] } } });
       const seen: ThreadEvent[] = [];
       const running = collectEvents(client.sendMessage({ agentId: 'queue-keeper', content: 'message A', threadId: 'queued-thread' }), (e) => seen.push(e)).catch((e) => e);
-      await waitFor(() => seen.some((e) => e.event?.$case === 'textDelta'), 'turn A to stream');
+      await until('turn A to stream', () => seen.some((e) => e.event?.$case === 'textDelta'), 30_000);
       const queuedEvents: ThreadEvent[][] = [[], []];
       const queuedStreams: Array<Promise<unknown>> = [];
       for (const [i, content] of ['message B', 'message C'].entries()) {
         queuedStreams.push(collectEvents(client.sendMessage({ agentId: 'queue-keeper', content, threadId: 'queued-thread' }), (e) => queuedEvents[i].push(e)).catch((e) => e));
         // B is acknowledged before C is sent, so the mailbox order is known.
-        await waitFor(() => queuedEvents[i].some((e) => e.event?.$case === 'turnQueued'), `${content} to be acknowledged as queued`);
+        await until(`${content} to be acknowledged as queued`, () => queuedEvents[i].some((e) => e.event?.$case === 'turnQueued'), 30_000);
       }
       assert.ok(!seen.some((e) => e.event?.$case === 'turnCompleted'), 'turn A is still running');
       await first.kill();

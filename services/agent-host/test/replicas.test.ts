@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { connectRedis, RedisLeaseStore, type RedisConnection } from '@elixirchain/runtime';
+import { connectRedis, RedisLeaseStore, until, type RedisConnection } from '@elixirchain/runtime';
 import { ownerKey, startAgentHostServer, type AgentHostServer } from '../src/index.js';
-import { agentClient, collectEvents, startMesh, waitFor, type Mesh } from './mesh-fixture.js';
+import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
 const REDIS_URL = process.env.ELIXIRCHAIN_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const text = (t: string, chunkSize = 0, delayMs = 0) => ({ chunkSize, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } } : {}) });
@@ -80,7 +80,7 @@ describe('agent-host replicas: one owner per agent through leases, forwarding, f
       const slow = [text('x', 1, 150), text('y', 1, 150), text('z', 1, 150), text('w', 1, 150), text('v', 1, 150)];
       await ca.createAgent({ agent: { id: 'moving', model: { provider: 'scripted', script: [{ events: slow }] } } });
       const first = collectEvents(cb.sendMessage({ agentId: 'moving', content: 'start', threadId: 'moving-t', requestId: 'moving-1' })).catch((e) => e);
-      await waitFor(() => b.host.supervisor.resident('moving') !== undefined, 'b owns the agent');
+      await until('b owns the agent', () => b.host.supervisor.resident('moving') !== undefined, 30_000);
       // As if b were partitioned past its ttl: its lease disappears and a takes the agent (claiming the ownership record).
       await redis.del(`${prefix}lease:agent/moving`);
       await a.host.getThread('moving-t').catch(() => undefined);
@@ -90,9 +90,9 @@ describe('agent-host replicas: one owner per agent through leases, forwarding, f
       // b's next checkpoint (or lease renewal) fails: its actor stops and its stream ends with ABORTED.
       const outcome = await first;
       assert.ok(outcome instanceof Error && /ABORTED|owned|moved/i.test(`${(outcome as any).codeName} ${outcome.message}`) || statusOf(outcome) === TurnStatus.TURN_STATUS_FAILED, `b's stream ended: ${String(outcome)}`);
-      await waitFor(() => b.host.supervisor.resident('moving') === undefined, 'b gave up its actor');
+      await until('b gave up its actor', () => b.host.supervisor.resident('moving') === undefined, 30_000);
       // a resumed the turn from b's last checkpoint and finished it once.
-      await waitFor(async () => (await a.host.getThread('moving-t')).currentTurnId === '', 'a finished the turn', 30_000);
+      await until('a finished the turn', async () => (await a.host.getThread('moving-t')).currentTurnId === '', 30_000);
       const { messages } = await ca.listMessages({ threadId: 'moving-t', pageSize: 100 });
       assert.deepEqual(messages.map((m) => [m.role, m.content]), [[Role.ROLE_USER, 'start'], [Role.ROLE_ASSISTANT, 'xyzwv']], 'one user message, one answer');
       // Later messages through b are forwarded to a.

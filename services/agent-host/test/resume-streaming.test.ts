@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, SendMessageRequest, WatchThreadRequest, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
+import { until } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import type { ModelEvent, ModelProvider } from '../src/model/model-provider.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 import { decodeThreadRecord } from '../src/threads/thread-record.js';
-import { waitFor } from './mesh-fixture.js';
 
 /** A model that streams the given chunks slowly. */
 const slowModel = (chunks: string[]): ModelProvider => ({
@@ -31,7 +31,7 @@ async function drainMidStream(memory: InProcessMemory, chunks: string[]) {
   const reading = (async () => {
     for await (const e of stream) seen.push(e);
   })();
-  await waitFor(() => seen.filter((e) => e.event?.$case === 'textDelta').length >= 5, 'five deltas');
+  await until('five deltas', () => seen.filter((e) => e.event?.$case === 'textDelta').length >= 5, 30_000);
   await host.stop();
   stream.close();
   await reading;
@@ -88,7 +88,7 @@ describe('the clean-stop mark of a drain', function () {
     assert.equal((await stored()).cleanStop, true, 'the drain marked the record');
     const host = new AgentHost({ memory, tools: new InProcessToolRunner([]), providerFor: () => slowModel(chunks) });
     await host.start();
-    await waitFor(async () => (await stored()).cleanStop === undefined, 'the resumed turn to clear the mark');
+    await until('the resumed turn to clear the mark', async () => (await stored()).cleanStop === undefined, 30_000);
     assert.ok((await stored()).activeTurn, 'cleared before the turn ended');
     await host.stop();
   });

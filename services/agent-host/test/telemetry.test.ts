@@ -3,12 +3,11 @@ import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader, type DataPoint, type Histogram } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-base';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
-import { initTelemetry, type Telemetry } from '@elixirchain/runtime';
+import { initTelemetry, until, type Telemetry } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import { processAgentHostLoad } from '../src/metrics/agent-host-metrics.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
-import { waitFor } from './mesh-fixture.js';
 
 const text = (t: string, delayMs = 0) => ({ chunkSize: 0, event: { $case: 'text' as const, text: t }, ...(delayMs ? { delay: { seconds: 0, nanos: delayMs * 1e6 } } : {}) });
 const call = (name: string, args: Record<string, unknown>) => ({ chunkSize: 0, event: { $case: 'toolCall' as const, toolCall: { name, arguments: args, id: '' } } });
@@ -133,7 +132,7 @@ describe('agent-host telemetry: turn metrics and GenAI model spans', function ()
     await host.createAgent(Agent.fromPartial({ id: 'busy', model: { provider: 'scripted', script: [{ events: Array.from({ length: 20 }, (_, i) => text(`w${i} `, 50)) }] } }), '');
     const first = await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'busy', content: 'first', threadId: 'busy-thread' }));
     const second = await host.sendMessage(SendMessageRequest.fromPartial({ agentId: 'busy', content: 'second', threadId: 'busy-thread' }));
-    await waitFor(async () => (await sum('elixirchain.agent.mailbox.depth')) === 1, 'one message waiting in the mailbox');
+    await until('one message waiting in the mailbox', async () => (await sum('elixirchain.agent.mailbox.depth')) === 1, 30_000);
     assert.equal(await sum('elixirchain.agent.active'), 1);
     assert.equal(await sum('elixirchain.agent.turns.running'), 1);
     // What NodeStatusService reports: the same sum, with the deepest single mailbox.

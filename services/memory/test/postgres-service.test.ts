@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { connect, ElixirError, type ServiceClient } from '@elixirchain/runtime';
+import { connect, ElixirError, until, type ServiceClient } from '@elixirchain/runtime';
 import { MemoryServiceDefinition, Role } from '@elixirchain/proto/memory';
 import { startMemoryServer, type MemoryServer } from '../src/index.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
@@ -52,19 +52,14 @@ describe('MemoryService on PostgreSQL over gRPC', function () {
   }
 
   async function terminateBlockedBackend(): Promise<void> {
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline) {
+    const pid = await until('the append to block on the row lock', async () => {
       const { rows } = await admin.query<{ pid: number }>(
         `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
         [applicationName],
       );
-      if (rows[0]) {
-        await admin.query('SELECT pg_terminate_backend($1)', [rows[0].pid]);
-        return;
-      }
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('the append never blocked on the row lock');
+      return rows[0]?.pid;
+    }, 20_000);
+    await admin.query('SELECT pg_terminate_backend($1)', [pid]);
   }
 
   it('answers UNAVAILABLE with STORE_UNAVAILABLE, and the same request_id then appends once', async () => {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { Role } from '@elixirchain/proto/memory';
+import { until } from '@elixirchain/runtime';
 import type { MessageInput, Store } from '../src/store/store.js';
 import { PostgresStore } from '../src/store/postgres/postgres-store.js';
 import { createStore, describeStoreBackend, resolveStoreBackend } from '../src/store/create-store.js';
@@ -310,16 +311,13 @@ describe('PostgresStore', function () {
     }
 
     async function waitForBlockedBackend(): Promise<number> {
-      const deadline = Date.now() + 20_000;
-      while (Date.now() < deadline) {
+      return until('the append to block on the row lock', async () => {
         const { rows } = await admin.query<{ pid: number }>(
           `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND wait_event_type = 'Lock'`,
           [store.config.applicationName],
         );
-        if (rows[0]) return rows[0].pid;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('the append never blocked on the row lock');
+        return rows[0]?.pid;
+      }, 20_000);
     }
 
     it('answers UNAVAILABLE when the backend is terminated, and a retry with the same request_id applies once', async () => {

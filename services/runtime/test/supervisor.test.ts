@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { Supervisor } from '../src/index.js';
+import { Supervisor, until } from '../src/index.js';
 import type { ExitReason, Supervised } from '../src/index.js';
 
 /** A child that exits when told to, like a process that crashes. */
@@ -14,14 +14,6 @@ function fakeChild() {
   return child;
 }
 
-const waitFor = async (condition: () => boolean, what: string) => {
-  for (let i = 0; i < 200; i++) {
-    if (condition()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-};
-
 describe('Supervisor (one-for-one)', () => {
   it('restarts a crashed child and leaves its siblings alone', async () => {
     const sup = new Supervisor({ intensity: { maxRestarts: 3, periodMs: 10_000 }, restartDelayMs: () => 1 });
@@ -32,7 +24,7 @@ describe('Supervisor (one-for-one)', () => {
     }
     const firstB = children.b;
     children.a!.crash();
-    await waitFor(() => starts.a === 2, 'restart of a');
+    await until('restart of a', () => starts.a === 2, 2_000);
     assert.equal(starts.b, 1);
     assert.equal(children.b, firstB);
     assert.equal(sup.info('a')?.status, 'running');
@@ -49,7 +41,7 @@ describe('Supervisor (one-for-one)', () => {
     for (let crash = 0; crash < 3; crash++) {
       const before = starts;
       current.crash();
-      if (crash < 2) await waitFor(() => starts === before + 1, `restart ${crash + 1}`);
+      if (crash < 2) await until(`restart ${crash + 1}`, () => starts === before + 1, 2_000);
     }
     const [id, restarts] = await gaveUp;
     assert.equal(id, 'flaky');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ElixirError, GrpcCode } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, until } from '@elixirchain/runtime';
 import { ToolState } from '@elixirchain/proto/sandbox';
 import { startMemoryServer, type MemoryServer } from '@elixirchain/memory';
 import { createSandbox, MemoryServiceToolStore } from '../src/index.js';
@@ -64,11 +64,11 @@ describe('tool registry kept in the real memory service', function () {
       assert.equal((await b.call({ name: 'shared' })).output, 10);
 
       await a.catalog.revoke('shared', undefined);
-      await waitUntil(async () => (await b.call({ name: 'shared' }).catch((e: ElixirError) => e)) instanceof ElixirError);
+      await until('replica b to see the revoke', async () => (await b.call({ name: 'shared' }).catch((e: ElixirError) => e)) instanceof ElixirError, 10_000);
       await assert.rejects(b.call({ name: 'shared' }), (e: ElixirError) => e.code === GrpcCode.FAILED_PRECONDITION);
 
       await a.catalog.delete('shared', '');
-      await waitUntil(async () => b.catalog.find('shared', '') === undefined);
+      await until('replica b to see the delete', async () => b.catalog.find('shared', '') === undefined, 10_000);
       await assert.rejects(b.call({ name: 'shared' }), (e: ElixirError) => e.code === GrpcCode.NOT_FOUND);
     } finally {
       await a.stop();
@@ -76,11 +76,3 @@ describe('tool registry kept in the real memory service', function () {
     }
   });
 });
-
-async function waitUntil(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < until, 'the other replica did not catch up');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

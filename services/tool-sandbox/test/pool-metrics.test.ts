@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { metrics } from '@opentelemetry/api';
 import { AggregationTemporality, InMemoryMetricExporter, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
-import { initTelemetry, type Telemetry } from '@elixirchain/runtime';
+import { initTelemetry, until, type Telemetry } from '@elixirchain/runtime';
 import { createSandbox, type ToolSandbox } from '../src/index.js';
 import { toolFixture } from './fixtures/tool-fixture.js';
 
@@ -23,15 +23,11 @@ describe('tool-sandbox pool utilisation metrics', function () {
     return out;
   }
 
-  async function until(check: (g: Record<string, number>) => boolean, what: string): Promise<Record<string, number>> {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const g = await gauges();
-      if (check(g)) return g;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(g)}`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
+  /** A probe for until(): the gauges once they satisfy `check`. */
+  const gaugesWhere = (check: (g: Record<string, number>) => boolean) => async () => {
+    const g = await gauges();
+    return check(g) ? g : undefined;
+  };
 
   before(async () => {
     telemetry = initTelemetry('tool-sandbox-test', { metricReader: reader });
@@ -44,7 +40,7 @@ describe('tool-sandbox pool utilisation metrics', function () {
   });
 
   it('reports workers busy/total, calls in flight against slots and the queue depth', async () => {
-    const idle = await until((g) => g['elixirchain.sandbox.slots'] === 2, 'two ready workers');
+    const idle = await until('two ready workers', gaugesWhere((g) => g['elixirchain.sandbox.slots'] === 2), 30_000);
     assert.equal(idle['elixirchain.sandbox.workers'], 2);
     assert.equal(idle['elixirchain.sandbox.workers.busy'], 0);
     assert.equal(idle['elixirchain.sandbox.queue.depth'], 0);
@@ -53,11 +49,11 @@ describe('tool-sandbox pool utilisation metrics', function () {
     const { manifest, bundle } = toolFixture('sleeper', 'export default async (input) => { await new Promise((r) => setTimeout(r, input.ms)); return input.ms; };', { timeoutMs: 20_000 });
     await sandbox.register(manifest, bundle);
     const calls = [0, 1, 2].map(() => sandbox.call({ name: 'sleeper', input: { ms: 1500 } }));
-    const loaded = await until((g) => g['elixirchain.sandbox.queue.depth'] === 1 && g['elixirchain.sandbox.workers.busy'] === 2, 'two busy workers and one waiting call');
+    const loaded = await until('two busy workers and one waiting call', gaugesWhere((g) => g['elixirchain.sandbox.queue.depth'] === 1 && g['elixirchain.sandbox.workers.busy'] === 2), 30_000);
     assert.equal(loaded['elixirchain.sandbox.calls.in_flight'], 2);
     assert.equal(loaded['elixirchain.sandbox.utilization'], 1);
     await Promise.all(calls);
-    const after = await until((g) => g['elixirchain.sandbox.calls.in_flight'] === 0, 'the calls to finish');
+    const after = await until('the calls to finish', gaugesWhere((g) => g['elixirchain.sandbox.calls.in_flight'] === 0), 30_000);
     assert.equal(after['elixirchain.sandbox.queue.depth'], 0);
     assert.equal(after['elixirchain.sandbox.workers.busy'], 0);
   });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ElixirError, GrpcCode } from '@elixirchain/runtime';
+import { ElixirError, GrpcCode, until } from '@elixirchain/runtime';
 import { ToolState } from '@elixirchain/proto/sandbox';
 import { createSandbox, type SandboxEvent, type ToolSandbox } from '../src/index.js';
 import { toolFixture } from './fixtures/tool-fixture.js';
@@ -256,7 +256,8 @@ describe('tool sandbox engine (in-process)', function () {
       (error: ElixirError) => error,
     );
     let target: number | undefined;
-    for (const until = Date.now() + 5000; target === undefined && Date.now() < until; await new Promise((r) => setTimeout(r, 5))) {
+    // Polled every 5 ms, not with until(): the call holds its worker for only 100 ms.
+    for (const deadline = Date.now() + 5000; target === undefined && Date.now() < deadline; await new Promise((r) => setTimeout(r, 5))) {
       target = sandbox.workers().find((w) => w.load > 0)?.pid;
     }
     assert.ok(target, 'the call never reached a worker');
@@ -264,11 +265,10 @@ describe('tool sandbox engine (in-process)', function () {
     const error = await call;
     assert.equal(error?.code, GrpcCode.UNAVAILABLE);
     assert.equal(error?.reason, 'WORKER_CRASHED');
-    for (const until = Date.now() + 15_000; ; await new Promise((r) => setTimeout(r, 50))) {
+    await until('the stopped worker to be replaced', () => {
       const workers = sandbox.workers();
-      if (workers.length === 2 && workers.every((w) => w.state === 'ready' && w.pid !== target)) break;
-      assert.ok(Date.now() < until, 'the stopped worker was not replaced');
-    }
+      return workers.length === 2 && workers.every((w) => w.state === 'ready' && w.pid !== target);
+    }, 15_000);
     assert.equal((await sandbox.call({ name: 'frozen' })).output, 'answered');
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { connect, defineService, ElixirError, errors, GrpcCode, startServer, type RunningServer } from '@elixirchain/runtime';
+import { connect, defineService, ElixirError, errors, GrpcCode, startServer, until, type RunningServer } from '@elixirchain/runtime';
 import { MemoryServiceDefinition, type StateEntry } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition, ToolState, type InvokeToolResponse } from '@elixirchain/proto/sandbox';
 import { startToolSandboxServer, type ToolSandboxServer } from '../src/index.js';
@@ -180,18 +180,11 @@ describe('ToolSandboxService over gRPC', function () {
     const consuming = (async () => {
       for await (const e of client.invokeTool({ name: 'stubborn' }, { signal: controller.signal })) seen.push(e.event?.$case ?? '');
     })().catch((error: ElixirError) => error);
-    const until = Date.now() + 10_000;
-    while (!sandbox.sandbox.workers().some((w) => w.load > 0)) {
-      assert.ok(Date.now() < until, 'the call never reached a worker');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the call to reach a worker', () => sandbox.sandbox.workers().some((w) => w.load > 0), 10_000);
     controller.abort();
     const error = await consuming;
     assert.equal((error as ElixirError).code, GrpcCode.CANCELLED);
-    while (sandbox.sandbox.workers().some((w) => w.load > 0)) {
-      assert.ok(Date.now() < until, 'the isolate was not freed after the cancel');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('the isolate to be freed after the cancel', () => !sandbox.sandbox.workers().some((w) => w.load > 0), 10_000);
     assert.deepEqual(seen, ['started']);
   });
 });

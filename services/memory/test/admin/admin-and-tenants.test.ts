@@ -2,21 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect, encodeActor, ElixirError, GrpcCode, ON_BEHALF_OF_KEY } from '@elixirchain/runtime';
+import { connect, encodeActor, type ElixirError, GrpcCode, ON_BEHALF_OF_KEY, statusCodeOf } from '@elixirchain/runtime';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
 import { MemoryServiceDefinition, Role } from '@elixirchain/proto/memory';
 import { startMemoryServer, type MemoryServer } from '../../src/index.js';
 import { StoredApiKeys } from '../../src/admin/stored-api-keys.js';
-
-async function code(promise: Promise<unknown>): Promise<number | 'ok'> {
-  try {
-    await promise;
-    return 'ok';
-  } catch (error) {
-    assert.ok(error instanceof ElixirError, String(error));
-    return error.code;
-  }
-}
 
 describe('memory: API keys, tenants and the audit log', function () {
   this.timeout(60_000);
@@ -49,17 +39,17 @@ describe('memory: API keys, tenants and the audit log', function () {
     assert.match(created.token, /^ek_[a-z0-9]{12}_/);
     assert.equal(created.key?.secretSha256, '');
     const dev = as(created.token);
-    assert.equal(await code(dev.memory.listThreads({})), 'ok');
+    assert.equal(await statusCodeOf(dev.memory.listThreads({})), 'ok');
 
     const listed = await admin.listApiKeys({ tenant: 'acme' });
     assert.deepEqual(listed.keys.map((k) => k.id), [created.key!.id]);
     assert.ok(!JSON.stringify(listed).includes(created.token.slice(16)), 'no secret in listings');
 
     await admin.revokeApiKey({ id: created.key!.id });
-    assert.equal(await code(dev.memory.listThreads({})), GrpcCode.UNAUTHENTICATED);
+    assert.equal(await statusCodeOf(dev.memory.listThreads({})), GrpcCode.UNAUTHENTICATED);
     assert.equal((await admin.listApiKeys({ tenant: 'acme' })).keys.length, 0);
     assert.equal((await admin.listApiKeys({ tenant: 'acme', includeRevoked: true })).keys[0]?.revokeTime instanceof Date, true);
-    assert.equal(await code(admin.revokeApiKey({ id: 'nosuchkey000' })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(admin.revokeApiKey({ id: 'nosuchkey000' })), GrpcCode.NOT_FOUND);
   });
 
   it('refuses bad key requests naming the field, and key management to anyone but an admin', async () => {
@@ -67,11 +57,11 @@ describe('memory: API keys, tenants and the audit log', function () {
     await assert.rejects(admin.createApiKey({ tenant: 'Not A Tenant', role: 'developer' }), (e: ElixirError) => e.code === GrpcCode.INVALID_ARGUMENT && e.fieldViolations.some((f) => f.field === 'tenant'));
     await assert.rejects(admin.createApiKey({ tenant: 'acme', role: 'service' }), (e: ElixirError) => e.fieldViolations.some((f) => f.field === 'role'));
     const { token } = await admin.createApiKey({ tenant: 'acme', role: 'developer' });
-    assert.equal(await code(as(token).admin.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
-    assert.equal(await code(as(token).admin.listAuditEvents({})), GrpcCode.PERMISSION_DENIED);
+    assert.equal(await statusCodeOf(as(token).admin.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
+    assert.equal(await statusCodeOf(as(token).admin.listAuditEvents({})), GrpcCode.PERMISSION_DENIED);
     // A service may verify keys, but not mint them.
     const sandbox = as(SANDBOX_TOKEN).admin;
-    assert.equal(await code(sandbox.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
+    assert.equal(await statusCodeOf(sandbox.createApiKey({ tenant: 'acme', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
     const id = token.split('_')[1]!;
     assert.match((await sandbox.getApiKey({ id })).key!.secretSha256, /^[0-9a-f]{64}$/);
   });
@@ -81,10 +71,10 @@ describe('memory: API keys, tenants and the audit log', function () {
     const globexKey = await root.createApiKey({ tenant: 'globex', role: 'developer' });
     const acmeAdmin = as((await root.createApiKey({ tenant: 'acme', role: 'admin' })).token).admin;
     assert.equal((await acmeAdmin.createApiKey({ tenant: 'acme', role: 'user' })).key?.tenant, 'acme');
-    assert.equal(await code(acmeAdmin.createApiKey({ tenant: 'globex', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
+    assert.equal(await statusCodeOf(acmeAdmin.createApiKey({ tenant: 'globex', role: 'admin' })), GrpcCode.PERMISSION_DENIED);
     assert.ok((await acmeAdmin.listApiKeys({})).keys.every((k) => k.tenant === 'acme'));
     assert.deepEqual((await acmeAdmin.listApiKeys({ tenant: 'globex' })).keys, []);
-    assert.equal(await code(acmeAdmin.revokeApiKey({ id: globexKey.key!.id })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(acmeAdmin.revokeApiKey({ id: globexKey.key!.id })), GrpcCode.NOT_FOUND);
     assert.ok((await acmeAdmin.listAuditEvents({ pageSize: 1000 })).events.every((e) => e.tenant === 'acme'));
     assert.ok((await root.listAuditEvents({ pageSize: 1000 })).events.some((e) => e.tenant === 'globex'));
   });
@@ -96,12 +86,12 @@ describe('memory: API keys, tenants and the audit log', function () {
     await acme.appendMessages({ threadId: 'shared-name', messages: [{ role: Role.ROLE_USER, content: 'acme secret plans' }] });
     await acme.upsertMemories({ namespace: 'notes', memories: [{ text: 'acme roadmap' }] });
 
-    assert.equal(await code(globex.getThread({ threadId: 'shared-name' })), GrpcCode.NOT_FOUND);
-    assert.equal(await code(globex.listMessages({ threadId: 'shared-name' })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(globex.getThread({ threadId: 'shared-name' })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(globex.listMessages({ threadId: 'shared-name' })), GrpcCode.NOT_FOUND);
     assert.equal((await globex.listThreads({})).threads.length, 0);
     assert.equal((await globex.listNamespaces({})).namespaces.length, 0);
-    assert.equal(await code(globex.searchMemories({ namespace: 'notes', queryText: 'roadmap' })), GrpcCode.NOT_FOUND);
-    assert.equal(await code(globex.listMemories({ namespace: 'notes' })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(globex.searchMemories({ namespace: 'notes', queryText: 'roadmap' })), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(globex.listMemories({ namespace: 'notes' })), GrpcCode.NOT_FOUND);
     assert.equal((await globex.deleteThread({ threadId: 'shared-name' })).deleted, false);
     assert.equal((await globex.deleteNamespace({ namespace: 'notes' })).deleted, false);
 
@@ -116,7 +106,7 @@ describe('memory: API keys, tenants and the audit log', function () {
     const forAcme = { metadata: { [ON_BEHALF_OF_KEY]: encodeActor({ subject: 'k', tenant: 'acme', role: 'developer' }) } };
     const forGlobex = { metadata: { [ON_BEHALF_OF_KEY]: encodeActor({ subject: 'k', tenant: 'globex', role: 'developer' }) } };
     await sandbox.putState({ key: 'tools/weather', value: { $case: 'structValue', structValue: { owner: 'acme' } } }, forAcme);
-    assert.equal(await code(sandbox.getState({ key: 'tools/weather' }, forGlobex)), GrpcCode.NOT_FOUND);
+    assert.equal(await statusCodeOf(sandbox.getState({ key: 'tools/weather' }, forGlobex)), GrpcCode.NOT_FOUND);
     assert.equal((await sandbox.listState({ prefix: '' }, forGlobex)).entries.length, 0);
     assert.deepEqual((await sandbox.listState({ prefix: 'tools/' }, forAcme)).entries.map((e) => e.key), ['tools/weather']);
     // Nobody reaches the system records (keys, audit) through state.

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectRedis } from '@elixirchain/runtime';
+import { connectRedis, until } from '@elixirchain/runtime';
 import { CachedStore } from '../../src/cache/cached-store.js';
 import { RedisCacheInvalidation } from '../../src/cache/redis-cache-invalidation.js';
 import { SqliteStore } from '../../src/store/sqlite/sqlite-store.js';
@@ -39,11 +39,7 @@ describe('cache invalidation across memory replicas through Redis pub/sub', func
     assert.equal((await a.getState('k')).version, 1);
     assert.equal((await unlinked.getState('k')).version, 1);
     await b.putState({ key: 'k', value: value(2), expectedVersion: 1 });
-    const deadline = Date.now() + 5000;
-    while ((await a.getState('k')).version !== 2) {
-      assert.ok(Date.now() < deadline, 'replica a still serves version 1');
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await until('replica a to serve version 2', async () => (await a.getState('k')).version === 2, 5_000);
     assert.deepEqual((await a.getState('k')).value, value(2));
     // The control: a cache that hears nothing keeps serving what it read first.
     assert.equal((await unlinked.getState('k')).version, 1);
