@@ -57,11 +57,13 @@ export interface Page<T> {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-function encodeToken(key: string): string {
+/** A list page token: the key the next page starts after, opaque to clients. */
+export function encodePageToken(key: string): string {
   return Buffer.from(JSON.stringify({ after: key })).toString('base64url');
 }
 
-function decodeToken(token: string): string | undefined {
+/** The key a page token starts after; INVALID_ARGUMENT for a token this service did not issue. */
+export function decodePageToken(token: string): string | undefined {
   if (!token) return undefined;
   try {
     const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
@@ -244,7 +246,7 @@ export class ToolCatalog {
 
   list(options: { pageSize: number; pageToken: string; name: string; allVersions: boolean }): Page<ToolVersionRecord> {
     const size = pageSize(options.pageSize);
-    const after = decodeToken(options.pageToken);
+    const after = decodePageToken(options.pageToken);
     const names = options.name ? [options.name] : [...this.tools.keys()].sort();
     const rows: Array<{ key: string; record: ToolVersionRecord }> = [];
     for (const name of names) {
@@ -256,7 +258,7 @@ export class ToolCatalog {
     const start = after === undefined ? 0 : rows.findIndex((r) => r.key > after);
     const slice = start < 0 ? [] : rows.slice(start, start + size);
     const more = start >= 0 && start + size < rows.length;
-    return { items: slice.map((r) => r.record), nextPageToken: more ? encodeToken(slice[slice.length - 1]!.key) : '' };
+    return { items: slice.map((r) => r.record), nextPageToken: more ? encodePageToken(slice[slice.length - 1]!.key) : '' };
   }
 
   async delete(name: string, version: string): Promise<number> {
@@ -301,11 +303,11 @@ export class ToolCatalog {
 
   listGrants(options: { pageSize: number; pageToken: string }): Page<StoredGrant> {
     const size = pageSize(options.pageSize);
-    const after = decodeToken(options.pageToken);
+    const after = decodePageToken(options.pageToken);
     const all = [...this.grants.values()].sort((a, b) => (a.toolName < b.toolName ? -1 : 1));
     const rest = after === undefined ? all : all.filter((g) => g.toolName > after);
     const items = rest.slice(0, size);
-    return { items, nextPageToken: rest.length > size ? encodeToken(items[items.length - 1]!.toolName) : '' };
+    return { items, nextPageToken: rest.length > size ? encodePageToken(items[items.length - 1]!.toolName) : '' };
   }
 
   private checkGrantInput(toolName: string, permissions: PermissionSet): void {

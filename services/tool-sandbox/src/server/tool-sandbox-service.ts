@@ -3,7 +3,7 @@ import { ToolSandboxServiceDefinition, type Grant, type InvokeToolResponse, type
 import type { DeepPartial } from '@elixirchain/runtime';
 import { validToolName } from '../manifest/tool-manifest.js';
 import { normalizePermissions } from '../permissions/permission-set.js';
-import type { ToolCatalog, ToolVersionRecord } from '../registry/tool-catalog.js';
+import { decodePageToken, encodePageToken, type ToolCatalog, type ToolVersionRecord } from '../registry/tool-catalog.js';
 import type { StoredGrant } from '../registry/tool-store.js';
 import { RequestLog } from './request-log.js';
 import type { SandboxEvent, ToolSandbox } from '../sandbox/tool-sandbox.js';
@@ -109,11 +109,11 @@ export function toolSandboxService(sandbox: ToolSandbox, options: ToolSandboxSer
       const chosen = req.allVersions ? all : all.filter((t, i) => i === 0 || all[i - 1]!.record.name !== t.record.name);
       if (req.pageSize < 0) throw errors.invalidArgument('page_size', 'must not be negative');
       const size = Math.min(req.pageSize || 50, 500);
-      const after = decodeListToken(req.pageToken);
+      const after = decodePageToken(req.pageToken);
       const start = after === undefined ? 0 : chosen.findIndex((t) => t.key > after);
       const slice = start < 0 ? [] : chosen.slice(start, start + size);
       const more = start >= 0 && start + size < chosen.length;
-      return { tools: slice.map((t) => t.catalog.toTool(t.record)), nextPageToken: more ? encodeListToken(slice[slice.length - 1]!.key) : '' };
+      return { tools: slice.map((t) => t.catalog.toTool(t.record)), nextPageToken: more ? encodePageToken(slice[slice.length - 1]!.key) : '' };
     },
 
     deleteTool: (req, call) => {
@@ -191,17 +191,3 @@ function collect(catalog: ToolCatalog): Array<{ key: string; record: ToolVersion
   return out;
 }
 
-function encodeListToken(key: string): string {
-  return Buffer.from(JSON.stringify({ after: key })).toString('base64url');
-}
-
-function decodeListToken(token: string): string | undefined {
-  if (!token) return undefined;
-  try {
-    const parsed = JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { after?: unknown };
-    if (typeof parsed.after === 'string') return parsed.after;
-  } catch {
-    /* fall through */
-  }
-  throw errors.invalidArgument('page_token', 'is not a token this service issued');
-}
