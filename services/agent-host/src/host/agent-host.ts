@@ -23,6 +23,7 @@ import { EventSubscriber } from '../threads/event-subscriber.js';
 import { ThreadEventHub } from '../threads/thread-event-hub.js';
 import { ThreadStore } from '../threads/thread-store.js';
 import { activeTurnPrefix, agentThreadPrefix, resumeSequenceBase, THREAD_ID_PATTERN, type ThreadRecord } from '../threads/thread-record.js';
+import { agentsWithUnfinishedTurns } from '../threads/unfinished-turns.js';
 import type { ThreadSession } from '../threads/thread-session.js';
 import { ToolCatalog } from '../turns/tool-catalog.js';
 import { notOwner, type AgentOwnership } from '../ownership/agent-ownership.js';
@@ -121,13 +122,7 @@ export class AgentHost {
    * message) resumes its turns. Call before serving.
    */
   async findUnfinished(): Promise<string[]> {
-    const agents = new Set<string>();
-    let pageToken = '';
-    do {
-      const page = await this.options.memory.listState({ prefix: activeTurnPrefix(), keysOnly: true, pageSize: 1000, pageToken });
-      for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+    const agents = await agentsWithUnfinishedTurns(this.options.memory);
     this.supervisor.markNeedsResume(agents);
     return [...agents];
   }

@@ -1,7 +1,7 @@
 import type { LeaseManager } from '@elixirchain/runtime';
 import { ElixirError, GrpcCode, errors, type Logger } from '@elixirchain/runtime';
 import type { MemoryPort } from '../ports/memory-port.js';
-import { activeTurnPrefix } from '../threads/thread-record.js';
+import { agentsWithUnfinishedTurns } from '../threads/unfinished-turns.js';
 import { OwnershipFence, type OwnerRecord } from './ownership-fence.js';
 
 const DEFAULT_TENANT = 'default';
@@ -168,13 +168,7 @@ export class AgentOwnership {
 
   /** Agents with unfinished turns and no actor running them: those nobody holds are claimed; returns the ones now local. */
   async claimOrphans(): Promise<string[]> {
-    const agents = new Set<string>();
-    let pageToken = '';
-    do {
-      const page = await this.options.memory.listState({ prefix: activeTurnPrefix(), keysOnly: true, pageSize: 1000, pageToken });
-      for (const entry of page.entries) agents.add(entry.key.slice(activeTurnPrefix().length).split('/')[0]);
-      pageToken = page.nextPageToken;
-    } while (pageToken);
+    const agents = await agentsWithUnfinishedTurns(this.options.memory);
     const candidates = [...agents].filter((a) => !this.isResident(a));
     if (candidates.length === 0) return [];
     const holders = await this.options.leases.holders(candidates.map((a) => this.resourceOf(a)));
