@@ -88,36 +88,17 @@ export async function startAgentHostServer(options: AgentHostServerOptions): Pro
   const memory = new GrpcMemoryPort(options.memoryAddress);
   const tools = new GrpcToolRunner(options.toolSandboxAddress);
   const replicas = options.replicas ? createReplicaOwnership(options.replicas, options.logger) : undefined;
-  const ownership = replicas?.forTenant('default', memory);
   const forwarder = replicas ? new OwnerForwarder(replicas.replicaId) : undefined;
-  const host = new AgentHost({
-    memory,
-    tools,
-    ownership,
+  const hosts = TenantAgentHosts.overGrpc(memory, tools, replicas, {
     models: options.models ?? { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL },
     actor: options.actor,
     restartIntensity: options.restartIntensity,
     streamHighWaterBytes: options.streamHighWaterBytes,
     log: options.logger,
   });
-  const hosts = new TenantAgentHosts(
-    host,
-    (tenant) =>
-      new AgentHost({
-        memory: memory.forTenant(tenant),
-        tools: tools.forTenant(tenant),
-        ownership: replicas?.forTenant(tenant, memory.forTenant(tenant)),
-        models: options.models ?? { openaiApiKey: process.env.OPENAI_API_KEY, openaiBaseUrl: process.env.OPENAI_BASE_URL },
-        actor: options.actor,
-        restartIntensity: options.restartIntensity,
-        streamHighWaterBytes: options.streamHighWaterBytes,
-        log: options.logger,
-      }),
-    memory.forTenant('default'),
-    options.logger,
-  );
+  const host = hosts.defaultHost;
   const unfinished = (options.resume ?? true) ? await host.findUnfinished() : [];
-  const status = agentHostNodeStatus(ownership?.replicaId);
+  const status = agentHostNodeStatus(replicas?.replicaId);
   const server = await startServer({ name: 'agent-host', address: options.address, services: [agentServiceBinding(hosts, forwarder), status.binding], logger: options.logger });
   status.setAddress(options.replicas?.advertiseAddress ?? server.address);
   // Running turns stay checkpointed; the next process (or another replica) resumes them.

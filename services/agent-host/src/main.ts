@@ -2,7 +2,6 @@ import { advertisedAddress, AuditReporter, envConfig, loadConfigOrExit, meshAddr
 import { newReplicaId } from './index.js';
 import { ReplicaOwnership } from './ownership/replica-ownership.js';
 import { OwnerForwarder } from './ownership/owner-forwarder.js';
-import { AgentHost } from './host/agent-host.js';
 import { TenantAgentHosts } from './host/tenant-agent-hosts.js';
 import { GrpcMemoryPort } from './ports/grpc-memory-port.js';
 import { GrpcToolRunner } from './ports/grpc-tool-runner.js';
@@ -28,28 +27,13 @@ const leaseStore = await openLeaseStore(config.scaleOut, memory.forTenant('defau
 const log = rootLogger.child({ service: 'agent-host' });
 const replicas = leaseStore ? new ReplicaOwnership({ leases: leaseStore.store, replicaId: newReplicaId(), leaseTtlMs: config.scaleOut.leaseTtlMs, log }) : undefined;
 const forwarder = replicas ? new OwnerForwarder(replicas.replicaId) : undefined;
-const host = new AgentHost({
-  memory,
-  tools,
-  ownership: replicas?.forTenant('default', memory),
+// The default tenant's host, and every other tenant's (built on its first call) with memory and tool calls pinned to it.
+const hosts = TenantAgentHosts.overGrpc(memory, tools, replicas, {
   models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
   actor: { idleHibernateMs: config.idleHibernateMs },
-});
-
-// Every other tenant gets its own host, whose memory and tool calls are pinned to it.
-const hosts = new TenantAgentHosts(
-  host,
-  (tenant) =>
-    new AgentHost({
-      memory: memory.forTenant(tenant),
-      tools: tools.forTenant(tenant),
-      ownership: replicas?.forTenant(tenant, memory.forTenant(tenant)),
-      models: { openaiApiKey: config.openaiApiKey, openaiBaseUrl: config.openaiBaseUrl },
-      actor: { idleHibernateMs: config.idleHibernateMs },
-    }),
-  memory.forTenant('default'),
   log,
-);
+});
+const host = hosts.defaultHost;
 const audit = new AuditReporter(config.memoryAddress);
 
 // Find the turns a previous process left unfinished before taking new messages, so none is started without its resume.

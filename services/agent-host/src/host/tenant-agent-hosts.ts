@@ -6,8 +6,11 @@
 // to another tenant's host. With replicas every tenant's host has its own
 // replica ownership (leases `agent/<tenant>/<id>`).
 import { TenantInstances, type Logger, type TenantRegistry } from '@elixirchain/runtime';
-import type { AgentHost } from './agent-host.js';
+import { AgentHost, type AgentHostOptions } from './agent-host.js';
 import type { MemoryPort } from '../ports/memory-port.js';
+import type { ReplicaOwnership } from '../ownership/replica-ownership.js';
+import type { GrpcMemoryPort } from '../ports/grpc-memory-port.js';
+import type { GrpcToolRunner } from '../ports/grpc-tool-runner.js';
 
 /** Where a tenant that ever used this agent-host is remembered (in the default tenant's state). */
 const TENANTS = 'agent-host/tenants/';
@@ -34,6 +37,18 @@ export class TenantAgentHosts extends TenantInstances<AgentHost> {
       memoryTenantRegistry(registry),
       log,
     );
+  }
+
+  /**
+   * The hosts of a process on the gRPC ports: the default tenant's on `memory` and `tools` as given, every
+   * other tenant's (built on its first call) on ports pinned to it; with replicas each with its tenant's ownership.
+   */
+  static overGrpc(memory: GrpcMemoryPort, tools: GrpcToolRunner, replicas: ReplicaOwnership | undefined, settings: Omit<AgentHostOptions, 'memory' | 'tools' | 'ownership'>): TenantAgentHosts {
+    const hostFor = (tenant: string) => {
+      const tenantMemory = tenant === 'default' ? memory : memory.forTenant(tenant);
+      return new AgentHost({ ...settings, memory: tenantMemory, tools: tenant === 'default' ? tools : tools.forTenant(tenant), ownership: replicas?.forTenant(tenant, tenantMemory) });
+    };
+    return new TenantAgentHosts(hostFor('default'), hostFor, memory.forTenant('default'), settings.log);
   }
 
   get defaultHost(): AgentHost {
