@@ -1,25 +1,14 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { spawnService, until, type SpawnedService } from '@elixirchain/runtime';
+import { until } from '@elixirchain/runtime';
 import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 describe('agent-host process killed (SIGKILL) or drained (SIGTERM) mid-turn', function () {
   this.timeout(120_000);
   let mesh: Mesh;
-  const children: SpawnedService[] = [];
-  const spawnHost = async () => {
-    const child = await spawnService({
-      entry: MAIN,
-      env: { ELIXIRCHAIN_AGENT_HOST_ADDR: '127.0.0.1:0', ELIXIRCHAIN_MEMORY_ADDR: mesh.memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: mesh.sandbox.address, OPENAI_API_KEY: '' },
-      readyTimeoutMs: 60_000,
-    });
-    children.push(child);
-    return child;
-  };
+  const spawnHost = () => mesh.spawnAgentHost();
 
   before(async () => {
     mesh = await startMesh();
@@ -29,7 +18,6 @@ describe('agent-host process killed (SIGKILL) or drained (SIGTERM) mid-turn', fu
     });
   });
   after(async () => {
-    for (const child of children) await child.stop().catch(() => undefined);
     await mesh?.stop();
   });
 

@@ -2,9 +2,10 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { AgentServiceDefinition, type ThreadEvent } from '@elixirchain/proto/agent';
 import { ToolSandboxServiceDefinition, ToolManifest } from '@elixirchain/proto/sandbox';
-import { connect, type ServiceClient } from '@elixirchain/runtime';
+import { connect, spawnService, type ServiceClient, type SpawnedService } from '@elixirchain/runtime';
 import { startMemoryServer, type MemoryServer } from '@elixirchain/memory';
 import { startToolSandboxServer, type ToolSandboxServer } from '@elixirchain/tool-sandbox';
 
@@ -17,8 +18,12 @@ export interface Mesh {
   /** Tool runs by tool name, counted where tool-sandbox executes them. */
   runs: Map<string, number>;
   registerTool(name: string, source: string, extra?: Partial<ToolManifest>): Promise<void>;
+  /** An agent-host process (src/main.ts) on this mesh, stopped with the mesh if the test has not. */
+  spawnAgentHost(): Promise<SpawnedService>;
   stop(): Promise<void>;
 }
+
+const AGENT_HOST_MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 
 export async function startMesh(): Promise<Mesh> {
   const dataDir = mkdtempSync(join(tmpdir(), 'agent-host-test-'));
@@ -31,6 +36,7 @@ export async function startMesh(): Promise<Mesh> {
     return invoke(request, options);
   };
   const sandboxClient = connect(ToolSandboxServiceDefinition, sandbox.address);
+  const hosts: SpawnedService[] = [];
   return {
     dataDir,
     memory,
@@ -53,7 +59,17 @@ export async function startMesh(): Promise<Mesh> {
         grantPermissions: true,
       });
     },
+    async spawnAgentHost() {
+      const child = await spawnService({
+        entry: AGENT_HOST_MAIN,
+        env: { ELIXIRCHAIN_AGENT_HOST_ADDR: '127.0.0.1:0', ELIXIRCHAIN_MEMORY_ADDR: memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: sandbox.address, OPENAI_API_KEY: '' },
+        readyTimeoutMs: 60_000,
+      });
+      hosts.push(child);
+      return child;
+    },
     async stop() {
+      for (const host of hosts) await host.stop().catch(() => undefined);
       sandboxClient.close();
       await sandbox.stop();
       await memory.stop();

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { fileURLToPath } from 'node:url';
 import { Agent, SendMessageRequest, TurnStatus, type ThreadEvent } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
-import { spawnService, until, type SpawnedService } from '@elixirchain/runtime';
+import { until } from '@elixirchain/runtime';
 import { AgentHost } from '../src/host/agent-host.js';
 import { InProcessMemory } from '../src/ports/in-process-memory.js';
 import { InProcessToolRunner } from '../src/ports/in-process-tool-runner.js';
 import { decodeThreadRecord } from '../src/threads/thread-record.js';
 import { agentClient, collectEvents, startMesh, type Mesh } from './mesh-fixture.js';
 
-const MAIN = fileURLToPath(new URL('../src/main.ts', import.meta.url));
 const slowWords = (n: number, delayMs: number) =>
   Array.from({ length: n }, (_, i) => ({ chunkSize: 0, delay: { seconds: 0, nanos: delayMs * 1e6 }, event: { $case: 'text' as const, text: `w${i} ` } }));
 
@@ -46,22 +44,12 @@ describe('queued messages are durable once the client is told turn_queued', func
 
   describe('with a real agent-host process killed (SIGKILL)', () => {
     let mesh: Mesh;
-    const children: SpawnedService[] = [];
-    const spawnHost = async () => {
-      const child = await spawnService({
-        entry: MAIN,
-        env: { ELIXIRCHAIN_AGENT_HOST_ADDR: '127.0.0.1:0', ELIXIRCHAIN_MEMORY_ADDR: mesh.memory.address, ELIXIRCHAIN_TOOL_SANDBOX_ADDR: mesh.sandbox.address, OPENAI_API_KEY: '' },
-        readyTimeoutMs: 60_000,
-      });
-      children.push(child);
-      return child;
-    };
+    const spawnHost = () => mesh.spawnAgentHost();
 
     before(async () => {
       mesh = await startMesh();
     });
     after(async () => {
-      for (const child of children) await child.stop().catch(() => undefined);
       await mesh?.stop();
     });
 
