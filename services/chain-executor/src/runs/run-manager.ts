@@ -13,6 +13,17 @@ import type { RunRecord } from './run-record.js';
 import { StepLedger, TERMINAL_RUN_STATUSES, toRunMessage } from './run-record.js';
 import { VersionConflictError } from '../storage/state-store.js';
 
+/**
+ * A run id without a request id: the creation time (ms, hex) then 48 random bits, so a run's
+ * keys (`runs/<id>`, `run-events/<id>/…`) sort by when it started. Memory's state is a B-tree
+ * by key: runs started together land on the same few pages, appended at the end, instead of
+ * each dirtying a random page per checkpoint (fewer pages per commit and per WAL checkpoint).
+ */
+const newRunId = () => {
+  const random = randomUUID();
+  return `run-${Date.now().toString(16).padStart(12, '0')}${random.slice(0, 8)}${random.slice(9, 13)}`;
+};
+
 export interface RunLimits {
   /** Runs executing at once; more wait in the queue. */
   maxActiveRuns: number;
@@ -102,7 +113,7 @@ export class RunManager {
 
   async start(chainId: string, chainVersion: number, input: unknown, requestId: string): Promise<RunRecord> {
     if (this.stopping) throw errors.unavailable('EXECUTOR_STOPPING', 'the chain executor is shutting down; retry on another replica', 1_000);
-    const runId = requestId ? `run-${createHash('sha256').update(`${chainId}\u0000${requestId}`).digest('hex').slice(0, 24)}` : `run-${randomUUID().replaceAll('-', '').slice(0, 24)}`;
+    const runId = requestId ? `run-${createHash('sha256').update(`${chainId}\u0000${requestId}`).digest('hex').slice(0, 24)}` : newRunId();
     const live = this.handles.get(runId);
     if (live) return this.started(live);
     if (requestId) {

@@ -13,6 +13,13 @@ export const MEMORY_OUTAGE_BUDGET_MS = 60_000;
 /** Writes, or a function building them when the batch is assembled (so callers can keep merging until then). */
 export type PendingWrites = StateWrite[] | (() => StateWrite[]);
 
+/**
+ * A batch's request id: memory records one row per compare-and-set under it (its replay
+ * record), keyed by this id, so ids that grow with time append to that table's index instead
+ * of dirtying a random page of it per batch.
+ */
+const batchRequestId = () => `${Date.now().toString(16).padStart(12, '0')}-${randomUUID()}`;
+
 /** The smallest cohort worth a batch of its own when a large batch's callers are split in two (see release()). */
 const MIN_COHORT = 8;
 
@@ -91,21 +98,31 @@ export class GroupCommitWriter {
       for (const w of built) writes.push(w);
     }
     this.inFlight++;
+    let durable = false;
     try {
       this.batchesSent++;
       this.writesSent += writes.length;
       const started = performance.now();
-      await this.sendThroughOutage(writes, randomUUID());
+      await this.sendThroughOutage(writes, batchRequestId());
       this.batchMs += performance.now() - started;
-      this.release(batch);
+      durable = true;
     } catch (error) {
       // One caller's conflicting write must not fail the others: retry them alone.
       if (batch.length === 1) batch[0]!.reject(error);
-      else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built, randomUUID()).then(p.resolve, p.reject)));
+      else await Promise.all(batch.map((p) => this.sendThroughOutage(p.built, batchRequestId()).then(p.resolve, p.reject)));
     } finally {
       this.inFlight--;
-      this.schedule();
     }
+    if (durable) {
+      // What other callers queued while this batch was in flight (another cohort of runs, whose
+      // turn of the event loop is over) goes out now, before this batch's callers run and queue
+      // theirs: the two cohorts stay in separate batches, so one computes while the other's
+      // batch is in flight, instead of merging into one that both wait for.
+      const alone = this.inFlight === 0 && this.queue.length === 0;
+      if (this.queue.length > 0) void this.sendBatch();
+      this.release(batch, alone);
+    }
+    this.schedule();
   }
 
   /**
@@ -120,8 +137,8 @@ export class GroupCommitWriter {
    * alternating on their own (each reply releases its own cohort). Only
    * when callers learn their writes are durable changes, never what is.
    */
-  private release(batch: Pending[]): void {
-    const split = this.inFlight === 1 && this.maxBatchesInFlight > 1 && batch.length >= 2 * MIN_COHORT;
+  private release(batch: Pending[], alone: boolean): void {
+    const split = alone && this.maxBatchesInFlight > 1 && batch.length >= 2 * MIN_COHORT;
     const now = split ? batch.slice(0, batch.length >> 1) : batch;
     for (const p of now) p.resolve();
     if (!split) return;
