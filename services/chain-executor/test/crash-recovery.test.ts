@@ -181,7 +181,8 @@ describe('chain executor crash recovery while pure steps ran ahead of their chec
     // Hold every batch after the first one that carried map items: with more than
     // MAX_UNDURABLE_EVENTS events the run waits once for its checkpoint (so `a`'s result
     // is durable), then runs the remaining items ahead into a batch that never lands.
-    const isItemResult = (b: unknown) => Array.isArray(b) && b[0] === 1 && String(b[1]).includes('/map[');
+    // A step result alone ([1, path, …]) or with its start ([2, path, …]).
+    const isItemResult = (b: unknown) => Array.isArray(b) && (b[0] === 1 || b[0] === 2) && String(b[1]).includes('/map[');
     proxy.holdFrom = (rows) => rows.some((r) => r.bodies.some(isItemResult));
     const items = Array.from({ length: ITEMS }, (_, i) => i);
     const run = (await first.client.startRun({ chainId: 'run-ahead', input: { items }, requestId: '', chainVersion: 0 })).run!;
@@ -195,7 +196,7 @@ describe('chain executor crash recovery while pure steps ran ahead of their chec
     const lost = proxy.dropped.flat().flatMap((r) => r.bodies);
     const lostItems = lost.filter(isItemResult).map((b) => (b as unknown[])[1] as string);
     assert.ok(lostItems.length > 0, 'map items completed ahead of their checkpoint were lost with the process');
-    assert.ok(!lost.some((b) => Array.isArray(b) && b[0] === 1 && (b[1] === 'root/a' || b[1] === 'root/d')), 'no tool result was in the lost batch');
+    assert.ok(!lost.some((b) => Array.isArray(b) && (b[0] === 1 || b[0] === 2) && (b[1] === 'root/a' || b[1] === 'root/d')), 'no tool result was in the lost batch');
 
     proxy.holding = false;
     proxy.holdFrom = () => false;

@@ -327,6 +327,31 @@ describe('chain executor (in-process fakes)', () => {
       assert.equal(paths(log, 'stepCompleted').length, 21);
       assert.deepEqual(log.map((e) => e.sequence), log.map((_, i) => i + 1));
     });
+
+    it('a step started and completed within one row is stored as one tuple and reads back as both events', async () => {
+      await executor.definitions.create(chain('merged', sequential('s', [transform('t0', '{"n": 1.0}'), transform('t1', 'steps.t0.n + 1.0')])), '');
+      const { id } = await executor.runs.start('merged', 0, {}, '');
+      const watched: RunEvent[] = [];
+      for await (const e of executor.runs.watch(id, 0, new AbortController().signal)) watched.push(e);
+      const rows = (await gated.list(`run-events/${id}/`, 100, '')).entries.map((r) => r.value as { bodies: unknown[] });
+      const tuples = rows.flatMap((r) => r.bodies).filter((b): b is unknown[] => Array.isArray(b));
+      assert.deepEqual(tuples.filter((b) => b[0] === 2).map((b) => b[1]), ['root', 'root/t0', 'root/t1']);
+      // What a restart or another replica reads is exactly what the watcher saw: ids, attempts, outputs, durations, times.
+      assert.deepEqual(await durableEvents(id), watched);
+    });
+
+    it('map items finishing interleaved are stored one tuple each and read back in sequence order', async () => {
+      await executor.definitions.create(chain('items', mapReduce('m', transform('double', 'input * 2.0'), 4, { items: 'run.items' })), '');
+      const { id } = await executor.runs.start('items', 0, { items: Array.from({ length: 12 }, (_, i) => i) }, '');
+      const watched: RunEvent[] = [];
+      for await (const e of executor.runs.watch(id, 0, new AbortController().signal)) watched.push(e);
+      const rows = (await gated.list(`run-events/${id}/`, 100, '')).entries.map((r) => r.value as { bodies: unknown[] });
+      const merged = rows.flatMap((r) => r.bodies).filter((b): b is unknown[] => Array.isArray(b) && b[0] === 2 && String(b[1]).includes('/map['));
+      assert.equal(merged.length, 12);
+      assert.ok(merged.some((b) => b[6] !== 1), 'some item results came after other events: stored with their distance');
+      assert.ok(merged.every((b) => b[7] === 'double'), 'the id, which is not the last segment of an item path');
+      assert.deepEqual(await durableEvents(id), watched);
+    });
   });
 });
 
