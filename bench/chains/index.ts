@@ -9,11 +9,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeError, progress, type Row, type SuiteOptions, type SuiteResult } from '../harness/index.js';
 import { freePort, spawnServiceProcess, type ServiceProcess } from '../harness/service-process.js';
-import { elixirChainBench, type Throughput } from './elixirchain-rows.js';
+import { runChildTask } from '../harness/child-task.js';
+import type { Throughput } from './elixirchain-rows.js';
+import type { ChainsTask } from './elixirchain-task.js';
 import { MAP_GRAPH_STEPS, mapReduceGraph, measureGraph, sequentialGraph } from './langgraph-rows.js';
-import { MAP_CONCURRENCY, MAP_ITEMS, mapInput, mapReduceChain, SEQUENTIAL_STEPS, sequentialChain } from './workload.js';
+import { MAP_CONCURRENCY, MAP_ITEMS, mapInput, SEQUENTIAL_STEPS } from './workload.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const TASK = fileURLToPath(new URL('./elixirchain-task.ts', import.meta.url));
 const TARGET_STEPS_PER_SECOND = 10_000;
 const CONCURRENT_RUNS = 32;
 
@@ -43,44 +46,36 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
     });
   };
 
-  const seq = sequentialChain();
-  const mr = mapReduceChain();
-  const seqInput = () => ({ n: 0 });
+  // Each ElixirChain configuration runs in a fresh process of its own (elixirchain-task.ts).
+  const budget = (measurements: number) => 90_000 + measurements * (measureMs + warmMs) * 2;
+  const inChild = (task: Omit<ChainsTask, 'measureMs' | 'warmMs'>) =>
+    runChildTask<Throughput[]>(TASK, { ...task, measureMs, warmMs } satisfies ChainsTask, { timeoutMs: budget(task.measurements.length), nodeFlags: ['--expose-gc'] });
+  const seqLabel = `sequential ×${SEQUENTIAL_STEPS}`;
+  const mrLabel = `map_reduce ${MAP_ITEMS} items, concurrency ${MAP_CONCURRENCY}`;
+  const wideLabel = `sequential ×${SEQUENTIAL_STEPS}, ${CONCURRENT_RUNS * 4} runs in flight`;
 
   // ElixirChain, non-durable.
   progress('chains: ElixirChain non-durable');
-  const ephemeral = await elixirChainBench();
-  try {
-    await ephemeral.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS);
-    row('elixirchain-seq', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}`, 'in process', await ephemeral.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS));
-    await ephemeral.measure(mr, mapInput, MAP_ITEMS, warmMs, CONCURRENT_RUNS);
-    row('elixirchain-mr', 'ElixirChain executor', `map_reduce ${MAP_ITEMS} items, concurrency ${MAP_CONCURRENCY}`, 'in process', await ephemeral.measure(mr, mapInput, MAP_ITEMS, measureMs, CONCURRENT_RUNS));
-  } finally {
-    await ephemeral.close();
-  }
+  const [seqPlain, mrPlain] = await inChild({
+    mode: 'in-process',
+    measurements: [
+      { workload: 'sequential', concurrentRuns: CONCURRENT_RUNS, warm: true },
+      { workload: 'map_reduce', concurrentRuns: CONCURRENT_RUNS, warm: true },
+    ],
+  });
+  row('elixirchain-seq', 'ElixirChain executor', seqLabel, 'in process', seqPlain!);
+  row('elixirchain-mr', 'ElixirChain executor', mrLabel, 'in process', mrPlain!);
 
-  // Non-durable at the wide row's in-flight count, so that row's ratio compares like with like. An
-  // executor of its own: the non-durable store keeps every run, which the map_reduce row above should not carry.
-  const ephemeralWide = await elixirChainBench();
-  try {
-    await ephemeralWide.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS * 4);
-    row('elixirchain-seq-wide', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}, ${CONCURRENT_RUNS * 4} runs in flight`, 'in process', await ephemeralWide.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS * 4));
-  } finally {
-    await ephemeralWide.close();
-  }
+  // Non-durable at the wide row's in-flight count, so that row's ratio compares like with like.
+  const [widePlain] = await inChild({ mode: 'in-process', measurements: [{ workload: 'sequential', concurrentRuns: CONCURRENT_RUNS * 4, warm: true }] });
+  row('elixirchain-seq-wide', 'ElixirChain executor', wideLabel, 'in process', widePlain!);
 
   // The durable code path into a store in this process: the executor's own checkpoint cost, without memory.
-  const local = await elixirChainBench({ inProcessCheckpoints: true });
-  try {
-    progress('chains: ElixirChain durable path, in-process store');
-    await local.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS);
-    const l = await local.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS);
-    row('elixirchain-seq-checkpoint-path', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}`, 'durable code path, in-process store', l, {
-      'vs non-durable': (l.stepsPerSecond / results.get('elixirchain-seq')!.stepsPerSecond).toFixed(2),
-    });
-  } finally {
-    await local.close();
-  }
+  progress('chains: ElixirChain durable path, in-process store');
+  const [local] = await inChild({ mode: 'checkpoint-path', measurements: [{ workload: 'sequential', concurrentRuns: CONCURRENT_RUNS, warm: true }] });
+  row('elixirchain-seq-checkpoint-path', 'ElixirChain executor', seqLabel, 'durable code path, in-process store', local!, {
+    'vs non-durable': (local!.stepsPerSecond / seqPlain!.stepsPerSecond).toFixed(2),
+  });
 
   // ElixirChain, durable: checkpoints through memory (gRPC, SQLite) by the output-commit rule.
   let memory: ServiceProcess | undefined;
@@ -96,27 +91,21 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
       // tsx compiles the service on first start; on a busy 2-core machine that can take a while.
       readyTimeoutMs: 90_000,
     });
-    const durable = await elixirChainBench({ memoryAddress: address, memoryPid: memory.pid });
-    try {
-      progress('chains: ElixirChain durable');
-      await durable.measure(seq, seqInput, SEQUENTIAL_STEPS, warmMs, CONCURRENT_RUNS);
-      const d = await durable.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS);
-      row('elixirchain-seq-durable', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}`, 'memory (gRPC, SQLite)', d, {
-        'vs non-durable': (d.stepsPerSecond / results.get('elixirchain-seq')!.stepsPerSecond).toFixed(2),
-      });
-      // The same with 4× the runs in flight: group commit fills each BatchWrite with more runs' steps.
-      const wide = await durable.measure(seq, seqInput, SEQUENTIAL_STEPS, measureMs, CONCURRENT_RUNS * 4);
-      row('elixirchain-seq-durable-wide', 'ElixirChain executor', `sequential ×${SEQUENTIAL_STEPS}, ${CONCURRENT_RUNS * 4} runs in flight`, 'memory (gRPC, SQLite)', wide, {
-        'vs non-durable': (wide.stepsPerSecond / results.get('elixirchain-seq-wide')!.stepsPerSecond).toFixed(2),
-      });
-      await durable.measure(mr, mapInput, MAP_ITEMS, warmMs, CONCURRENT_RUNS);
-      const m = await durable.measure(mr, mapInput, MAP_ITEMS, measureMs, CONCURRENT_RUNS);
-      row('elixirchain-mr-durable', 'ElixirChain executor', `map_reduce ${MAP_ITEMS} items, concurrency ${MAP_CONCURRENCY}`, 'memory (gRPC, SQLite)', m, {
-        'vs non-durable': (m.stepsPerSecond / results.get('elixirchain-mr')!.stepsPerSecond).toFixed(2),
-      });
-    } finally {
-      await durable.close();
-    }
+    progress('chains: ElixirChain durable');
+    const [d, wide, m] = await inChild({
+      mode: 'durable',
+      memoryAddress: address,
+      memoryPid: memory.pid,
+      measurements: [
+        { workload: 'sequential', concurrentRuns: CONCURRENT_RUNS, warm: true },
+        // The same with 4× the runs in flight: group commit fills each BatchWrite with more runs' steps.
+        { workload: 'sequential', concurrentRuns: CONCURRENT_RUNS * 4, warm: false },
+        { workload: 'map_reduce', concurrentRuns: CONCURRENT_RUNS, warm: true },
+      ],
+    });
+    row('elixirchain-seq-durable', 'ElixirChain executor', seqLabel, 'memory (gRPC, SQLite)', d!, { 'vs non-durable': (d!.stepsPerSecond / seqPlain!.stepsPerSecond).toFixed(2) });
+    row('elixirchain-seq-durable-wide', 'ElixirChain executor', wideLabel, 'memory (gRPC, SQLite)', wide!, { 'vs non-durable': (wide!.stepsPerSecond / widePlain!.stepsPerSecond).toFixed(2) });
+    row('elixirchain-mr-durable', 'ElixirChain executor', mrLabel, 'memory (gRPC, SQLite)', m!, { 'vs non-durable': (m!.stepsPerSecond / mrPlain!.stepsPerSecond).toFixed(2) });
   } catch (error) {
     notes.push(`durable rows not measured: ${describeError(error)}`);
   } finally {
@@ -150,6 +139,7 @@ export async function run(opts: SuiteOptions): Promise<SuiteResult> {
     const lg = rate(id === 'elixirchain-seq' ? 'langgraph-seq' : 'langgraph-mr');
     if (r !== undefined && lg !== undefined) notes.push(`ElixirChain ${label} / LangGraph.js: ${(r / lg).toFixed(2)}× non-durable${d !== undefined ? `, ${(d / lg).toFixed(2)}× durable` : ''}`);
   }
+  notes.push('Each ElixirChain configuration (non-durable; non-durable at 128 in flight; the durable code path in process; durable through memory) runs in a fresh process of its own, so no row inherits the heap and JIT state of the rows before it; measured in one process after the others, the durable rows ran 15-20 % slower than alone.');
   notes.push(`${CONCURRENT_RUNS} runs in flight (closed loop) unless a row says otherwise (the -wide rows: ${CONCURRENT_RUNS * 4}, both modes); a step is one CEL transform (ElixirChain) or one node (LangGraph); combinator steps are not counted.`);
   notes.push('Durable: every step\'s start and result are written to memory (its own process) by the output-commit rule: transforms run on while their checkpoint is in flight, a run\'s events of one group-commit window go in one row, tool/agent steps would wait for everything before them to be durable, and a run is reported finished (its watcher ends) only once its final checkpoint is durable. Group-committed BatchWrites across runs, two in flight.');
   notes.push('CPU µs/step: CPU time of the process (this one runs the executor and the load; memory its own) over the measurement, per step; the judge of cost on a shared machine.');
