@@ -1,11 +1,13 @@
+import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { TurnStatus, type AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { connectRedis, spawnService } from '@elixirchain/runtime';
-import type { RedisConnection, SpawnedService } from '@elixirchain/runtime';
+import type { RedisConnection, ServiceClient, SpawnedService } from '@elixirchain/runtime';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = (service: string) => join(repoRoot, 'services', service, 'src', 'main.ts');
@@ -83,6 +85,12 @@ export class ScaleOutMesh {
     return host;
   }
 
+  /** The address of the replica holding a lease, from Redis (value: token \n holder \n data json). */
+  async leaseHolder(resource: string): Promise<string | undefined> {
+    const value = await this.redis.get(`${this.redisPrefix}lease:${resource}`);
+    return typeof value === 'string' ? (JSON.parse(value.split('\n').slice(2).join('\n')) as { address: string }).address : undefined;
+  }
+
   private async spawn(service: string, env: Record<string, string>): Promise<SpawnedService> {
     const child = await spawnService({ entry: entry(service), env: { ...this.options.env?.(service), ...env }, readyTimeoutMs: 60_000 });
     this.processes.push(child);
@@ -112,4 +120,16 @@ export class ScaleOutMesh {
     }
     rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/** Sends one message (request id `<thread>-<content>`) and returns the reply text, asserting the turn completed. */
+export async function completedTurn(client: ServiceClient<typeof AgentServiceDefinition>, agentId: string, threadId: string, content: string): Promise<string> {
+  let status: TurnStatus | undefined;
+  let reply = '';
+  for await (const res of client.sendMessage({ agentId, threadId, content, requestId: `${threadId}-${content}` })) {
+    if (res.event?.event?.$case === 'textDelta') reply += res.event.event.textDelta.text;
+    if (res.event?.event?.$case === 'turnCompleted') status = res.event.event.turnCompleted.status;
+  }
+  assert.equal(status, TurnStatus.TURN_STATUS_COMPLETED, `${agentId} ${content}`);
+  return reply;
 }

@@ -3,12 +3,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
-import { AgentServiceDefinition, TurnStatus } from '@elixirchain/proto/agent';
+import { AgentServiceDefinition } from '@elixirchain/proto/agent';
 import { ChainServiceDefinition, RunStatus } from '@elixirchain/proto/chain';
 import { Role } from '@elixirchain/proto/memory';
 import { connect, GrpcCode } from '@elixirchain/runtime';
 import type { ServiceClient, SpawnedService } from '@elixirchain/runtime';
-import { ScaleOutMesh } from './scaleout-mesh.js';
+import { completedTurn, ScaleOutMesh } from './scaleout-mesh.js';
 import { until } from '../support/until.js';
 import { statusCodeOf } from '../support/status-code.js';
 
@@ -57,21 +57,6 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     opened.push(client);
     return client;
   };
-  /** The address of the replica holding a lease, from Redis (value: token \n holder \n data json). */
-  const leaseHolder = async (resource: string): Promise<string | undefined> => {
-    const value = await mesh.redis.get(`${mesh.redisPrefix}lease:${resource}`);
-    return typeof value === 'string' ? (JSON.parse(value.split('\n').slice(2).join('\n')) as { address: string }).address : undefined;
-  };
-  const turn = async (client: AgentClient, agentId: string, threadId: string, content: string) => {
-    let status: TurnStatus | undefined;
-    let reply = '';
-    for await (const res of client.sendMessage({ agentId, threadId, content, requestId: `${threadId}-${content}` })) {
-      if (res.event?.event?.$case === 'textDelta') reply += res.event.event.textDelta.text;
-      if (res.event?.event?.$case === 'turnCompleted') status = res.event.event.turnCompleted.status;
-    }
-    assert.equal(status, TurnStatus.TURN_STATUS_COMPLETED, `${agentId} ${content}`);
-    return reply;
-  };
   const history = async (client: AgentClient, threadId: string) => (await client.listMessages({ threadId, pageSize: 100 })).messages.map((m) => [m.role, m.content]);
 
   before(async () => {
@@ -97,13 +82,13 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
 
   it('a tenant’s turn sent to the replica that does not own the agent is forwarded to the owner and served once', async () => {
     const [h0, h1] = mesh.agentHosts;
-    assert.equal(await turn(agentsOf('acme', h0), 'helper', 'acme-t', 'one'), 'acme answers');
+    assert.equal(await completedTurn(agentsOf('acme', h0), 'helper', 'acme-t', 'one'), 'acme answers');
     // The tenant's agent has a lease of its own, taken by the replica that served it.
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address);
-    assert.equal(await leaseHolder('agent/helper'), undefined, 'not the default tenant’s lease');
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address);
+    assert.equal(await mesh.leaseHolder('agent/helper'), undefined, 'not the default tenant’s lease');
     // Through the other replica: forwarded, the owner keeps it.
-    assert.equal(await turn(agentsOf('acme', h1), 'helper', 'acme-t', 'two'), 'acme answers');
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address);
+    assert.equal(await completedTurn(agentsOf('acme', h1), 'helper', 'acme-t', 'two'), 'acme answers');
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address);
     const expected = [[Role.ROLE_USER, 'one'], [Role.ROLE_ASSISTANT, 'acme answers'], [Role.ROLE_USER, 'two'], [Role.ROLE_ASSISTANT, 'acme answers']];
     assert.deepEqual(await history(agentsOf('acme', h1), 'acme-t'), expected);
   });
@@ -111,24 +96,24 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
   it('tenants’ agents of the same id have their own owners, and a forwarded call acts for its caller’s tenant only', async () => {
     const [h0, h1] = mesh.agentHosts;
     // globex's "helper" is taken by the other replica: a lease apart from acme's.
-    assert.equal(await turn(agentsOf('globex', h1), 'helper', 'globex-t', 'hello'), 'globex answers');
-    assert.equal(await leaseHolder('agent/globex/helper'), h1.address);
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address);
+    assert.equal(await completedTurn(agentsOf('globex', h1), 'helper', 'globex-t', 'hello'), 'globex answers');
+    assert.equal(await mesh.leaseHolder('agent/globex/helper'), h1.address);
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address);
     // Each call crosses to its tenant's owner and gets its tenant's agent.
-    assert.equal(await turn(agentsOf('acme', h1), 'helper', 'acme-t', 'three'), 'acme answers');
-    assert.equal(await turn(agentsOf('globex', h0), 'helper', 'globex-t', 'again'), 'globex answers');
+    assert.equal(await completedTurn(agentsOf('acme', h1), 'helper', 'acme-t', 'three'), 'acme answers');
+    assert.equal(await completedTurn(agentsOf('globex', h0), 'helper', 'globex-t', 'again'), 'globex answers');
     // globex-only is owned by h1; acme cannot reach it through either replica, nor globex's thread.
-    assert.equal(await turn(agentsOf('globex', h1), 'globex-only', 'globex-only-t', 'hi'), 'globex only');
-    assert.equal(await leaseHolder('agent/globex/globex-only'), h1.address);
+    assert.equal(await completedTurn(agentsOf('globex', h1), 'globex-only', 'globex-only-t', 'hi'), 'globex only');
+    assert.equal(await mesh.leaseHolder('agent/globex/globex-only'), h1.address);
     for (const replica of [h0, h1]) {
       const acme = agentsOf('acme', replica);
-      assert.equal(await statusCodeOf(turn(acme, 'globex-only', 'acme-probe', `probe-${replica.address}`)), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(completedTurn(acme, 'globex-only', 'acme-probe', `probe-${replica.address}`)), GrpcCode.NOT_FOUND);
       assert.equal(await statusCodeOf(acme.getThread({ threadId: 'globex-t' })), GrpcCode.NOT_FOUND);
       assert.equal(await statusCodeOf(acme.listMessages({ threadId: 'globex-only-t', pageSize: 10 })), GrpcCode.NOT_FOUND);
       assert.equal(await statusCodeOf(acme.cancelTurn({ threadId: 'globex-t', turnId: '' })), GrpcCode.NOT_FOUND);
     }
-    assert.equal(await leaseHolder('agent/globex/globex-only'), h1.address, 'acme’s calls did not move globex’s agent');
-    assert.equal(await leaseHolder('agent/acme/globex-only'), undefined, 'nor left a lease of their own behind');
+    assert.equal(await mesh.leaseHolder('agent/globex/globex-only'), h1.address, 'acme’s calls did not move globex’s agent');
+    assert.equal(await mesh.leaseHolder('agent/acme/globex-only'), undefined, 'nor left a lease of their own behind');
     assert.deepEqual(await history(agentsOf('globex', h0), 'globex-t'), [
       [Role.ROLE_USER, 'hello'],
       [Role.ROLE_ASSISTANT, 'globex answers'],
@@ -148,8 +133,8 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
     await chains.createChain({ chain: { id: 'ask-slow', root: { id: 'ask', kind: { $case: 'agent', agent: { agentId: 'slow', message: '"go"', threadId: '' } } } } });
     const run = (await chains.startRun({ chainId: 'ask-slow', input: {}, requestId: 'tenant-run-1' })).run!;
     const resource = `run/acme/${run.id}`;
-    assert.equal(await until('e0 to hold the run', async () => (await leaseHolder(resource)) === e0.address || undefined, 60_000), true);
-    assert.equal(await leaseHolder(`run/${run.id}`), undefined, 'not the default tenant’s lease');
+    assert.equal(await until('e0 to hold the run', async () => (await mesh.leaseHolder(resource)) === e0.address || undefined, 60_000), true);
+    assert.equal(await mesh.leaseHolder(`run/${run.id}`), undefined, 'not the default tenant’s lease');
     // A watch through the other executor is forwarded to the owner as the caller.
     const watch = chainsOf('acme', e1).watchRun({ runId: run.id, afterSequence: 0 });
     for await (const res of watch) {
@@ -185,10 +170,10 @@ describe('scale-out: every tenant’s agents and runs have one owning replica (a
       }
     })().catch((e: unknown) => e);
     await until('the turn streaming on h0', () => streaming || undefined, 60_000);
-    assert.equal(await leaseHolder('agent/acme/mover'), h0.address);
+    assert.equal(await mesh.leaseHolder('agent/acme/mover'), h0.address);
     await h0.kill();
     await first;
-    await until('h1 to take the agent over', async () => (await leaseHolder('agent/acme/mover')) === h1.address || undefined, 30_000);
+    await until('h1 to take the agent over', async () => (await mesh.leaseHolder('agent/acme/mover')) === h1.address || undefined, 30_000);
     const acme = agentsOf('acme', h1);
     await until('the turn to finish on h1', async () => (await acme.getThread({ threadId: 'mover-t' })).thread?.currentTurnId === '' || undefined, 30_000);
     assert.deepEqual(await history(acme, 'mover-t'), [[Role.ROLE_USER, 'go'], [Role.ROLE_ASSISTANT, reply]], 'one user message, one answer');

@@ -4,8 +4,7 @@
 // Real processes: memory on PostgreSQL, tool-sandbox, two agent-hosts with leases in Redis, all over mTLS
 // with certificates made by openssl.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
@@ -13,29 +12,19 @@ import { AgentServiceDefinition, TurnStatus } from '@elixirchain/proto/agent';
 import { Role } from '@elixirchain/proto/memory';
 import { connect, encodeActor, GrpcCode, ON_BEHALF_OF_KEY } from '@elixirchain/runtime';
 import type { ServiceClient, SpawnedService } from '@elixirchain/runtime';
-import { ScaleOutMesh } from '../scaleout/scaleout-mesh.js';
+import { completedTurn, ScaleOutMesh } from '../scaleout/scaleout-mesh.js';
 import { statusCodeOf } from '../support/status-code.js';
 import { until } from '../support/until.js';
+import { makeTestCertificates } from '../support/certificates.js';
 
 type AgentClient = ServiceClient<typeof AgentServiceDefinition>;
-
-function makeCertificates(dir: string, names: string[]): void {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=elixirchain-test-ca');
-  writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  for (const name of names) {
-    openssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', 'leaf.ext');
-  }
-}
 
 const text = (t: string, delayMs = 0) => ({ chunkSize: 0, event: { $case: 'text' as const, text: t }, delay: { seconds: Math.floor(delayMs / 1000), nanos: (delayMs % 1000) * 1e6 } });
 
 describe('mTLS across agent-host replicas: a certificate-only caller is forwarded to the owner (real processes)', function () {
   this.timeout(180_000);
   const dir = mkdtempSync(join(tmpdir(), 'mtls-replicas-'));
-  makeCertificates(dir, ['memory', 'tool-sandbox', 'agent-host', 'chain-executor', 'operator']);
+  makeTestCertificates(dir, ['memory', 'tool-sandbox', 'agent-host', 'chain-executor', 'operator']);
   const tlsFor = (name: string) => ({ caFile: join(dir, 'ca.crt'), certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) });
   const mesh = new ScaleOutMesh({
     agentHosts: 2,
@@ -69,20 +58,6 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
     opened.push(client);
     return client;
   };
-  const leaseHolder = async (resource: string): Promise<string | undefined> => {
-    const value = await mesh.redis.get(`${mesh.redisPrefix}lease:${resource}`);
-    return typeof value === 'string' ? (JSON.parse(value.split('\n').slice(2).join('\n')) as { address: string }).address : undefined;
-  };
-  const turn = async (client: AgentClient, agentId: string, threadId: string, content: string) => {
-    let status: TurnStatus | undefined;
-    let reply = '';
-    for await (const res of client.sendMessage({ agentId, threadId, content, requestId: `${threadId}-${content}` })) {
-      if (res.event?.event?.$case === 'textDelta') reply += res.event.event.textDelta.text;
-      if (res.event?.event?.$case === 'turnCompleted') status = res.event.event.turnCompleted.status;
-    }
-    assert.equal(status, TurnStatus.TURN_STATUS_COMPLETED, `${agentId} ${content}`);
-    return reply;
-  };
 
   before(async () => {
     await mesh.start();
@@ -98,8 +73,8 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
     // Twenty pieces 150 ms apart: long enough to watch and cancel it from the other replica.
     await developer(h0).createAgent({ agent: { id: 'slow', model: { provider: 'scripted', script: [{ events: Array.from({ length: 20 }, (_, i) => text(`s${i} `, 150)) }] } } });
     // The first turn makes h0 the owner.
-    assert.equal(await turn(developer(h0), 'helper', 'helper-t', 'one'), 'acme answers');
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address);
+    assert.equal(await completedTurn(developer(h0), 'helper', 'helper-t', 'one'), 'acme answers');
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address);
   });
   after(async () => {
     for (const c of opened) c.close();
@@ -109,8 +84,8 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
 
   it('SendMessage from chain-executor’s certificate to the replica that does not own the agent streams the owner’s turn to completion', async () => {
     const [h0, h1] = mesh.agentHosts;
-    assert.equal(await turn(serviceFor('chain-executor', 'acme', h1), 'helper', 'helper-t', 'two'), 'acme answers');
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address, 'served by the owner, not taken over');
+    assert.equal(await completedTurn(serviceFor('chain-executor', 'acme', h1), 'helper', 'helper-t', 'two'), 'acme answers');
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address, 'served by the owner, not taken over');
     const history = (await developer(h1).listMessages({ threadId: 'helper-t', pageSize: 100 })).messages.map((m) => [m.role, m.content]);
     assert.deepEqual(history, [[Role.ROLE_USER, 'one'], [Role.ROLE_ASSISTANT, 'acme answers'], [Role.ROLE_USER, 'two'], [Role.ROLE_ASSISTANT, 'acme answers']]);
   });
@@ -119,15 +94,15 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
     const [h0, h1] = mesh.agentHosts;
     for (const replica of [h0, h1]) {
       const globex = serviceFor('chain-executor', 'globex', replica);
-      assert.equal(await statusCodeOf(turn(globex, 'helper', `globex-probe-${replica.address}`, 'probe')), GrpcCode.NOT_FOUND);
+      assert.equal(await statusCodeOf(completedTurn(globex, 'helper', `globex-probe-${replica.address}`, 'probe')), GrpcCode.NOT_FOUND);
       assert.equal(await statusCodeOf(globex.cancelTurn({ threadId: 'helper-t', turnId: '' })), GrpcCode.NOT_FOUND);
       const watch = async () => {
         for await (const res of globex.watchThread({ threadId: 'helper-t', afterSequence: 0 })) void res;
       };
       assert.equal(await statusCodeOf(watch()), GrpcCode.NOT_FOUND);
     }
-    assert.equal(await leaseHolder('agent/globex/helper'), undefined, 'nothing of globex was claimed');
-    assert.equal(await leaseHolder('agent/acme/helper'), h0.address);
+    assert.equal(await mesh.leaseHolder('agent/globex/helper'), undefined, 'nothing of globex was claimed');
+    assert.equal(await mesh.leaseHolder('agent/acme/helper'), h0.address);
   });
 
   it('WatchThread and CancelTurn from chain-executor’s certificate are forwarded to the owner too', async () => {
@@ -141,7 +116,7 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
       }
     })();
     await until('the slow turn streaming on h0', () => streaming || undefined, 30_000);
-    assert.equal(await leaseHolder('agent/acme/slow'), h0.address);
+    assert.equal(await mesh.leaseHolder('agent/acme/slow'), h0.address);
     const executor = serviceFor('chain-executor', 'acme', h1);
     // Live events exist only on the owner: seeing a delta through h1 means the watch was forwarded.
     let watched = '';
@@ -154,7 +129,7 @@ describe('mTLS across agent-host replicas: a certificate-only caller is forwarde
     assert.equal(cancelled.cancelled, true);
     await running;
     assert.equal(status, TurnStatus.TURN_STATUS_CANCELLED);
-    assert.equal(await leaseHolder('agent/acme/slow'), h0.address);
+    assert.equal(await mesh.leaseHolder('agent/acme/slow'), h0.address);
   });
 
   it('what a forwarding replica may do stops there: an agent-host certificate cannot manage agents or resolve approvals', async () => {

@@ -2,8 +2,7 @@
 // then one certificate per service whose CN is the service's name). Memory
 // requires client certificates and takes the CN as the calling service.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AdminServiceDefinition } from '@elixirchain/proto/admin';
@@ -11,20 +10,9 @@ import { MemoryServiceDefinition } from '@elixirchain/proto/memory';
 import { ToolSandboxServiceDefinition } from '@elixirchain/proto/sandbox';
 import { connect, GrpcCode, spawnService, type SpawnedService } from '@elixirchain/runtime';
 import { statusCodeOf } from '../support/status-code.js';
+import { makeTestCertificates } from '../support/certificates.js';
 
 const entry = (service: string) => join(process.cwd(), 'services', service, 'src', 'main.ts');
-
-function makeCertificates(dir: string, names: string[]): void {
-  const openssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  const ecKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  openssl('req', '-x509', ...ecKey, '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '1', '-subj', '/CN=elixirchain-test-ca');
-  writeFileSync(join(dir, 'leaf.ext'), 'basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n');
-  for (const name of names) {
-    openssl('req', ...ecKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${name}`);
-    openssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${name}.crt`, '-days', '1', '-extfile', 'leaf.ext');
-  }
-}
-
 
 describe('mTLS between services', function () {
   this.timeout(120_000);
@@ -44,7 +32,7 @@ describe('mTLS between services', function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'mtls-'));
-    makeCertificates(dir, ['memory', 'tool-sandbox', 'operator']);
+    makeTestCertificates(dir, ['memory', 'tool-sandbox', 'operator']);
     memory = await spawnService({
       entry: entry('memory'),
       env: { ...serviceEnv('memory'), ELIXIRCHAIN_MEMORY_ADDR: '127.0.0.1:0', ELIXIRCHAIN_BOOTSTRAP_ADMIN_KEY_FILE: join(dir, 'admin.key') },
