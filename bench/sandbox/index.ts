@@ -24,10 +24,11 @@ export interface BenchResult {
   notes: string[];
 }
 
-const ADD_SOURCE = 'export default { execute(input) { return { sum: input.a + input.b }; } };';
+export const ADD_SOURCE = 'export default { execute(input) { return { sum: input.a + input.b }; } };';
 const ADD_SCHEMA = { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] };
 
-function manifestFor(name: string, version: string, source: string, contextReuse?: ToolManifest['contextReuse']): { manifest: ToolManifest; bundle: Buffer } {
+/** The add tool's manifest for a version of its source (contextReuse: the manifest opts in). */
+export function manifestFor(name: string, version: string, source: string, contextReuse?: ToolManifest['contextReuse']): { manifest: ToolManifest; bundle: Buffer } {
   const bundle = Buffer.from(source);
   return {
     bundle,

@@ -6,10 +6,9 @@
 // Run: npx node --import tsx --no-node-snapshot bench/sandbox/worker-cpu.ts [--calls N] [--workers W] [--reuse]
 // (--reuse: the manifest opts in to context reuse, max_calls 1000)
 // Profile the workers: ELIXIRCHAIN_SANDBOX_WORKER_CPU_PROF=/tmp/prof (one .cpuprofile per worker).
-import { createHash } from 'node:crypto';
-import type { ToolManifest } from '@elixirchain/proto/sandbox';
 import { createSandbox } from '@elixirchain/tool-sandbox';
 import { CpuMeter, runLoad, warmUp } from '../harness/index.js';
+import { ADD_SOURCE, manifestFor } from './index.js';
 
 const arg = (name: string, fallback: number) => {
   const at = process.argv.indexOf(name);
@@ -18,21 +17,7 @@ const arg = (name: string, fallback: number) => {
 const calls = arg('--calls', 4000);
 const workers = arg('--workers', 1);
 
-const source = 'export default { execute(input) { return { sum: input.a + input.b }; } };';
-const bundle = Buffer.from(source);
-const manifest: ToolManifest = {
-  name: 'add',
-  version: '1.0.0',
-  description: 'adds two numbers',
-  inputSchema: { type: 'object', properties: { a: { type: 'number' }, b: { type: 'number' } }, required: ['a', 'b'] },
-  outputSchema: { type: 'object', properties: { sum: { type: 'number' } } },
-  annotations: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
-  permissions: { networkHosts: [], secrets: [] },
-  limits: { memoryMb: 32, timeoutMs: 5000, maxOutputBytes: 4096, cpuTimeMs: 0, maxEvents: 10 },
-  retry: undefined,
-  bundleSha256: createHash('sha256').update(bundle).digest('hex'),
-  contextReuse: process.argv.includes('--reuse') ? { maxCalls: 1000, maxIdleMs: 0 } : undefined,
-};
+const { manifest, bundle } = manifestFor('add', '1.0.0', ADD_SOURCE, process.argv.includes('--reuse') ? { maxCalls: 1000, maxIdleMs: 0 } : undefined);
 
 const sandbox = await createSandbox({ pool: { workers } });
 await sandbox.register(manifest, bundle);
