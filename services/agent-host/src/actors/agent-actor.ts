@@ -54,7 +54,6 @@ export class AgentActor implements Supervised {
   private readonly loading = new Map<string, Promise<ThreadSession>>();
   private readonly turns = new Map<string, TurnStateMachine>();
   private readonly waiting = new Set<ThreadSession>();
-  /** Resident threads with nothing to do, least recently used first. */
   /**
    * Idle threads kept resident, in two segments (2Q): a thread's first idle spell on this actor puts it in
    * `newIdleThreads`, a short FIFO; a thread used again moves to `idleThreads`, the LRU of conversations.
@@ -64,8 +63,6 @@ export class AgentActor implements Supervised {
    */
   private readonly idleThreads = new Map<string, ThreadSession>();
   private readonly newIdleThreads = new Map<string, ThreadSession>();
-  /** Threads that have been idle before on this actor, or were loaded back from memory: their idle spells are in the LRU. */
-  private readonly reusedThreads = new WeakSet<ThreadSession>();
   /** The trace context of the SendMessage that sent each waiting message (in this process only). */
   private readonly traceOrigins = new WeakMap<QueuedMessage, Context>();
   private running = 0;
@@ -168,7 +165,7 @@ export class AgentActor implements Supervised {
     const session = new ThreadSession(threadId, record, loaded?.stateVersion ?? 0, !loaded, log, this.ctx.store);
     this.sessions.set(threadId, session);
     // A conversation loaded back from memory has been used before: when idle it goes straight to the LRU.
-    if (loaded) this.reusedThreads.add(session);
+    session.reused = loaded !== undefined;
     return session;
   }
 
@@ -349,11 +346,11 @@ export class AgentActor implements Supervised {
   private keepIdle(session: ThreadSession): void {
     this.idleThreads.delete(session.threadId);
     this.newIdleThreads.delete(session.threadId);
-    if (this.reusedThreads.has(session)) {
+    if (session.reused) {
       this.idleThreads.set(session.threadId, session);
       this.trimIdle(this.idleThreads, this.ctx.options.maxIdleThreads);
     } else {
-      this.reusedThreads.add(session);
+      session.reused = true;
       this.newIdleThreads.set(session.threadId, session);
       this.trimIdle(this.newIdleThreads, this.ctx.options.maxIdleNewThreads);
     }

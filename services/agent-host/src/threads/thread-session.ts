@@ -36,6 +36,8 @@ export class ThreadSession {
    */
   endingTurnId: string | undefined;
   starting = false;
+  /** Idle before on its actor, or loaded back from memory: a conversation, kept in the actor's LRU of idle threads rather than its FIFO of new ones. */
+  reused = false;
   /** The request of a turn between leaving the queue and its start being durable (not in `queue` nor in `record.requests`). */
   startingRequest: { requestId: string; turnId: string; firstSequence: number } | undefined;
   private tail: Promise<unknown> = Promise.resolve();
