@@ -81,9 +81,7 @@ export class EventSubscriber {
 
   push(event: ThreadEvent): void {
     if (this.closed || this.endedAfterLast) return;
-    const turnId = this.turnId;
-    if (turnId !== undefined && event.turnId !== turnId) return;
-    if (this.options.filter && !this.options.filter(event)) return;
+    if (!this.accepts(event)) return;
     const last = this.queue[this.queue.length - 1];
     if (this.backlogAged && this.queue.length >= this.lagEvents && last && last.event?.$case === 'textDelta' && event.event?.$case === 'textDelta' && last.turnId === event.turnId) {
       // The client is behind (an event is already waiting): merge instead of queueing another.
@@ -107,8 +105,7 @@ export class EventSubscriber {
     const live = this.queue.filter((e) => e.sequence > last);
     this.queue.length = 0;
     for (const e of events) {
-      if (this.turnId !== undefined && e.turnId !== this.turnId) continue;
-      if (this.options.filter && !this.options.filter(e)) continue;
+      if (!this.accepts(e)) continue;
       this.queue.push(e);
       if (this.endsStream(e)) {
         this.endedAfterLast = true;
@@ -118,6 +115,11 @@ export class EventSubscriber {
     if (!this.endedAfterLast) this.queue.push(...live);
     this.bufferedBytes = this.queue.reduce((n, e) => n + sizeOf(e), 0);
     this.wakeReader();
+  }
+
+  private accepts(event: ThreadEvent): boolean {
+    if (this.turnId !== undefined && event.turnId !== this.turnId) return false;
+    return this.options.filter?.(event) ?? true;
   }
 
   private endsStream(event: ThreadEvent): boolean {
@@ -152,8 +154,8 @@ export class EventSubscriber {
       this.releaseDrainWaiters();
       if (this.failure) throw this.failure;
       if (this.closed || this.endedAfterLast) return undefined;
+      // wakeReader() resolves this and clears it.
       await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
     }
   }
 
@@ -180,8 +182,8 @@ export class EventSubscriber {
       this.releaseDrainWaiters();
       if (this.failure) throw this.failure;
       if (this.closed || this.endedAfterLast) return undefined;
+      // wakeReader() resolves this and clears it.
       await new Promise<void>((resolve) => (this.wake = resolve));
-      this.wake = undefined;
     }
   }
 
