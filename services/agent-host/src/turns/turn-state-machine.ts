@@ -259,7 +259,7 @@ export class TurnStateMachine {
           if (bytes > MAX_ASSISTANT_BYTES) throw errors.resourceExhausted('MODEL_OUTPUT_TOO_LARGE', `the model's answer exceeded ${MAX_ASSISTANT_BYTES} bytes`, 0);
           this.partialText += event.text;
           if (!this.replayingFrom) this.emitText(cp.turnId, event.text);
-          else if (this.partialText.length >= this.replayingFrom.chars) this.endReplay(cp.turnId, callIndex);
+          else if (this.partialText.length >= this.replayingFrom.chars) this.endReplay(cp.turnId);
           else continue;
           if (log.unpersistedCount >= this.deps.flushEveryEvents || log.unpersistedSize >= this.deps.flushEveryBytes) await this.session.commit({});
           const room = log.waitForRoom();
@@ -275,7 +275,7 @@ export class TurnStateMachine {
         this.signal.throwIfAborted();
       }
     }
-    if (this.replayingFrom) this.endReplay(cp.turnId, callIndex);
+    if (this.replayingFrom) this.endReplay(cp.turnId);
     return { text: this.partialText, calls, usage, finishReasons };
   }
 
@@ -293,11 +293,11 @@ export class TurnStateMachine {
   }
 
   /** Past the replayed prefix: send what follows it, or the whole answer if the model answered differently this time. */
-  private endReplay(turnId: string, callIndex: number): void {
+  private endReplay(turnId: string): void {
     const resumeFrom = this.replayingFrom!;
     this.replayingFrom = undefined;
     const same = this.partialText.length >= resumeFrom.chars && sha256(this.partialText.slice(0, resumeFrom.chars)) === resumeFrom.sha256;
-    if (!same) this.deps.log.warn({ threadId: this.session.threadId, turnId, modelCall: callIndex }, 'resumed model call answered differently; streaming its new answer in full');
+    if (!same) this.deps.log.warn({ threadId: this.session.threadId, turnId, modelCall: this.probeCall }, 'resumed model call answered differently; streaming its new answer in full');
     this.emitText(turnId, same ? this.partialText.slice(resumeFrom.chars) : this.partialText);
   }
 
