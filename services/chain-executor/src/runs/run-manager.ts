@@ -10,6 +10,7 @@ import type { RunCheckpointStore, RunFilter } from './run-checkpoint-store.js';
 import { RunHandle } from './run-handle.js';
 import type { RunOwnership } from './run-ownership.js';
 import type { RunRecord } from './run-record.js';
+import { timePrefix } from '../storage/time-ordered-id.js';
 import { StepLedger, TERMINAL_RUN_STATUSES, toRunMessage } from './run-record.js';
 import { VersionConflictError } from '../storage/state-store.js';
 
@@ -21,7 +22,7 @@ import { VersionConflictError } from '../storage/state-store.js';
  */
 const newRunId = () => {
   const random = randomUUID();
-  return `run-${Date.now().toString(16).padStart(12, '0')}${random.slice(0, 8)}${random.slice(9, 13)}`;
+  return `run-${timePrefix()}${random.slice(0, 8)}${random.slice(9, 13)}`;
 };
 
 export interface RunLimits {

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ElixirError, GrpcCode } from '@elixirchain/runtime';
 import type { StateStore, StateWrite } from './state-store.js';
+import { timePrefix } from './time-ordered-id.js';
 
 /**
  * How long a batch waits out memory being unreachable: a killed memory
@@ -18,7 +19,7 @@ export type PendingWrites = StateWrite[] | (() => StateWrite[]);
  * record), keyed by this id, so ids that grow with time append to that table's index instead
  * of dirtying a random page of it per batch.
  */
-const batchRequestId = () => `${Date.now().toString(16).padStart(12, '0')}-${randomUUID()}`;
+const batchRequestId = () => `${timePrefix()}-${randomUUID()}`;
 
 /** The smallest cohort worth a batch of its own when a large batch's callers are split in two (see release()). */
 const MIN_COHORT = 8;
